@@ -1,0 +1,36 @@
+// CheckOptions: the options of one checker, as the original's spawn_checker() takes them.
+//
+// Plain data, filled from the daemon's config or by an embedding server. Validation, the
+// defaults and the exact error strings belong to Checker::Spawn (protocol.md §3); the
+// config parser only checks TOML types and ranges. Absent optionals take the defaults.
+#ifndef UPCHECK_CHECK_OPTIONS_H_
+#define UPCHECK_CHECK_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace upcheck {
+
+struct CheckOptions {
+  std::optional<std::string> type;      // "http" | "https"; required
+  std::optional<std::string> http_req;  // raw bytes, sent verbatim; required
+  std::optional<std::string> shm;       // dict name; required (must name the segment's dict)
+  std::optional<std::string> upstream;  // required
+  std::optional<int64_t> timeout_ms;    // default 1000; 0: 60 s (nginx's socket defaults)
+  std::optional<int64_t> interval_ms;   // default 1000; clamped to >= 2 when given
+  std::optional<std::vector<double>> valid_statuses;  // absent: any status line is ok
+  std::optional<int64_t> concurrency;                 // default 1; <= 1: sequential
+  std::optional<int64_t> fall;                        // default 5
+  std::optional<int64_t> rise;                        // default 2
+  std::optional<int64_t> port;                        // probe this port instead
+  std::optional<std::string> host;                    // https: SNI and certificate name
+  std::optional<bool> ssl_verify;                     // https: default true
+  std::optional<std::string> ca_file;                 // https: trust store; default system
+  bool no_timer = false;  // test hook (debug events only): run one cycle synchronously
+};
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_CHECK_OPTIONS_H_
