@@ -1,0 +1,100 @@
+// Config: the daemon's configuration, as read from upcheck.toml (DESIGN.md §4).
+//
+// ParseConfig() checks TOML syntax, key names, value types and ranges, and reports every
+// problem it finds as "file:line:col: key.path: what was wrong (what is allowed)", one per
+// line, in file order. It does not touch the network or shm and is safe from any thread.
+// The checker still applies its own defaults and validation (CheckOptions, protocol.md §3);
+// the parser only guarantees that what it returns is well-typed and in range.
+#ifndef UPCHECK_CONFIG_H_
+#define UPCHECK_CONFIG_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "upcheck/check_options.h"
+#include "upcheck/status.h"
+
+namespace upcheck {
+
+// One `server` of an upstream: "host:port", "[v6]:port" or "unix:/path". IP literals are
+// stored in canonical form ("[0:0::1]:80" becomes "[::1]:80", as nginx prints it); host
+// names are kept as written (resolving them is the caller's business).
+struct ConfigPeer {
+  std::string address;
+  bool down = false;  // nginx's `server ... down`: starts down in every worker's view
+  int line = 0;       // where it was written, for later messages; 0 if unknown
+};
+
+struct ShmConfig {
+  std::string name = "healthcheck";  // [A-Za-z0-9_.-], 1 to 64 bytes
+  size_t size = 1024 * 1024;         // kMinShmSize..kMaxShmSize
+  bool persist = false;              // keep the segment across daemon restarts
+};
+
+struct DaemonConfig {
+  int workers = 1;                           // 1..kMaxWorkers; default DefaultWorkerCount()
+  std::optional<std::string> status_listen;  // "ipv4:port" or "[ipv6]:port"; absent: off
+  std::string log_level = "warn";            // debug | info | notice | warn | error
+  std::string error_log = "stderr";          // "stderr" or a file path
+  std::optional<std::string> pid_file;
+};
+
+struct UpstreamConfig {
+  std::string name;
+  std::vector<ConfigPeer> primary;  // never empty in a parsed config
+  std::vector<ConfigPeer> backup;
+  std::optional<std::string> balancer_listen;  // same syntax as status_listen
+  // Absent: the upstream has no checker. Present: shm and upstream are filled in from
+  // shm.name and name; every other field is as written (absent means the default).
+  std::optional<CheckOptions> check;
+  int line = 0;  // of its [[upstream]] header
+};
+
+struct Config {
+  std::string path;  // as given to LoadConfig / ParseConfig
+  ShmConfig shm;
+  DaemonConfig daemon;
+  std::vector<UpstreamConfig> upstreams;  // in file order; names are unique
+};
+
+inline constexpr size_t kMinShmSize = 64 * 1024;
+inline constexpr size_t kMaxShmSize = size_t{1024} * 1024 * 1024;
+inline constexpr int kMaxWorkers = 1024;
+
+// Reads and parses the file at `path`. A file that cannot be read is an error naming it.
+Result<Config> LoadConfig(const std::string& path);
+
+// Parses `text`; `path_for_messages` is the file name used in error messages and stored
+// in Config::path.
+Result<Config> ParseConfig(std::string_view text, std::string_view path_for_messages);
+
+// The config as canonical TOML: every section and every default written out, in the
+// order of DESIGN.md §4. ParseConfig() of the result gives back an equal Config (except
+// `path` and the `line` fields). Used by `upcheckd --test` to show what it understood.
+std::string DumpConfig(const Config& config);
+
+// "1048576", "512k", "1m" (k and m are binary, either case) to bytes. The error says
+// `bad size "12q" (bytes, or a number with k or m suffix)`.
+Result<size_t> ParseSize(std::string_view text);
+// The shortest ParseSize() spelling of `bytes`: 1048576 gives "1m", 1536 gives "1536".
+std::string FormatSize(size_t bytes);
+
+// A listening address split for bind(): host without brackets, port 0..65535.
+struct ListenAddress {
+  std::string host;  // an IPv4 or IPv6 literal
+  uint16_t port = 0;
+  bool ipv6 = false;
+};
+// Accepts "127.0.0.1:8080" and "[::1]:8080" (port 0 means any free port).
+Result<ListenAddress> ParseListenAddress(std::string_view text);
+
+// The number of online CPUs, clamped to 1..kMaxWorkers: the default of daemon.workers.
+int DefaultWorkerCount();
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_CONFIG_H_

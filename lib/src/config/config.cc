@@ -1,0 +1,365 @@
+// ParseConfig: upcheck.toml to Config. The shape of the file is DESIGN.md §4; each section
+// has one reader below, and every reader reports all of its problems before giving up, so
+// the user sees every mistake at once.
+#include "upcheck/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "config/address.h"
+#include "config/toml_reader.h"
+
+namespace upcheck {
+namespace {
+
+using config::Diagnostics;
+using config::TableReader;
+
+constexpr std::string_view kLogLevels[] = {"debug", "info", "notice", "warn", "error"};
+
+// Ranges of the check options. The original validates none of them (protocol.md Q11);
+// negatives are rejected (a negative timeout is the Q11 fix), 0 keeps its original meaning.
+constexpr int64_t kMaxIntervalMs = 24 * 3600 * 1000;
+constexpr int64_t kMaxTimeoutMs = 24 * 3600 * 1000;
+constexpr int64_t kMaxFallRise = 1000000;
+constexpr int64_t kMaxConcurrency = 10000;
+constexpr size_t kMaxUpstreamName = 255;
+
+bool IsShmName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (const char c : name) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+// Upstream names go verbatim into dict keys, log lines and (unescaped, as in the original)
+// Prometheus labels, so quotes, backslashes, spaces and control characters are refused.
+bool IsUpstreamName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxUpstreamName) return false;
+  for (const char c : name) {
+    if (c <= ' ' || c == 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+// A listen address, checked; remembers which key first used each host:port.
+void ReadListen(TableReader& t, std::string_view key, std::optional<std::string>& out,
+                std::map<std::string, std::string>& used) {
+  const std::optional<std::string> text = t.String(key);
+  if (!text) return;
+  const Result<ListenAddress> address = ParseListenAddress(*text);
+  if (!address) {
+    t.ErrorAt(key, address.error());
+    return;
+  }
+  if (address->port != 0) {
+    const std::string endpoint = address->ipv6
+                                     ? fmt::format("[{}]:{}", address->host, address->port)
+                                     : fmt::format("{}:{}", address->host, address->port);
+    const auto [it, inserted] = used.emplace(endpoint, t.PathOf(key));
+    if (!inserted) {
+      t.ErrorAt(key, fmt::format("{} is already used by {}", endpoint, it->second));
+      return;
+    }
+  }
+  out = *text;
+}
+
+void ReadShm(TableReader& root, ShmConfig& shm) {
+  const toml::table* table = root.Table("shm");
+  if (table == nullptr) return;
+  TableReader t(*table, "shm", root.diag());
+  t.RejectUnknownKeys({"name", "size", "persist"});
+  if (const std::optional<std::string> name = t.String("name")) {
+    if (IsShmName(*name)) {
+      shm.name = *name;
+    } else {
+      t.ErrorAt("name", fmt::format("bad name {} (1 to 64 characters from A-Z a-z 0-9 _ . -)",
+                                    config::Quote(*name)));
+    }
+  }
+  if (const toml::node* node = t.Get("size")) {
+    std::optional<size_t> bytes;
+    std::string shown;
+    if (const auto* i = node->as_integer()) {
+      shown = fmt::format("{}", i->get());
+      if (i->get() >= 0) bytes = static_cast<size_t>(i->get());
+      if (!bytes)
+        t.ErrorAt("size",
+                  fmt::format("bad size {} (bytes, or a number with k or m suffix)", shown));
+    } else if (const auto* s = node->as_string()) {
+      shown = config::Quote(s->get());
+      const Result<size_t> parsed = ParseSize(s->get());
+      if (parsed) {
+        bytes = *parsed;
+      } else {
+        t.ErrorAt("size", parsed.error());
+      }
+    } else {
+      t.ErrorAt("size", fmt::format("expected a size (bytes, or a string such as \"512k\" or "
+                                    "\"1m\"), got {}",
+                                    config::Describe(*node)));
+    }
+    if (bytes && (*bytes < kMinShmSize || *bytes > kMaxShmSize)) {
+      t.ErrorAt("size", fmt::format("size must be between {} and {}, got {}",
+                                    FormatSize(kMinShmSize), FormatSize(kMaxShmSize), shown));
+    } else if (bytes) {
+      shm.size = *bytes;
+    }
+  }
+  if (const std::optional<bool> persist = t.Bool("persist")) shm.persist = *persist;
+}
+
+void ReadDaemon(TableReader& root, DaemonConfig& daemon, std::map<std::string, std::string>& used) {
+  daemon.workers = DefaultWorkerCount();
+  const toml::table* table = root.Table("daemon");
+  if (table == nullptr) return;
+  TableReader t(*table, "daemon", root.diag());
+  t.RejectUnknownKeys({"workers", "status_listen", "log_level", "error_log", "pid_file"});
+  if (const auto workers = t.Integer("workers", 1, kMaxWorkers)) {
+    daemon.workers = static_cast<int>(*workers);
+  }
+  ReadListen(t, "status_listen", daemon.status_listen, used);
+  if (const std::optional<std::string> level = t.String("log_level")) {
+    if (std::find(std::begin(kLogLevels), std::end(kLogLevels), *level) != std::end(kLogLevels)) {
+      daemon.log_level = *level;
+    } else {
+      t.ErrorAt("log_level", fmt::format("bad log level {} (debug, info, notice, warn or error)",
+                                         config::Quote(*level)));
+    }
+  }
+  if (const std::optional<std::string> error_log = t.String("error_log")) {
+    if (error_log->empty()) {
+      t.ErrorAt("error_log", "must not be empty (\"stderr\" or a file path)");
+    } else {
+      daemon.error_log = *error_log;
+    }
+  }
+  if (const std::optional<std::string> pid_file = t.String("pid_file")) {
+    if (pid_file->empty()) {
+      t.ErrorAt("pid_file", "must not be empty (a file path; omit the key for no pid file)");
+    } else {
+      daemon.pid_file = *pid_file;
+    }
+  }
+}
+
+// A peer: an address string, or a table { address = "...", down = true }.
+std::optional<ConfigPeer> ReadPeer(const toml::node& node, const std::string& path,
+                                   Diagnostics& diag) {
+  ConfigPeer peer;
+  peer.line = static_cast<int>(node.source().begin.line);
+  const toml::node* address_node = &node;
+  std::string address_path = path;
+  if (const auto* table = node.as_table()) {
+    TableReader t(*table, path, diag);
+    t.RejectUnknownKeys({"address", "down"});
+    if (const std::optional<bool> down = t.Bool("down")) peer.down = *down;
+    if (!t.Require("address")) return std::nullopt;
+    address_node = t.Get("address");
+    address_path = t.PathOf("address");
+  } else if (!node.is_string()) {
+    diag.Report(node.source(), path,
+                fmt::format("expected a peer address or a table {{ address = \"...\", down = true "
+                            "}}, got {}",
+                            config::Describe(node)));
+    return std::nullopt;
+  }
+  const std::optional<std::string> text = config::ReadString(*address_node, address_path, diag);
+  if (!text) return std::nullopt;
+  Result<std::string> canonical = config::CanonicalPeerAddress(*text);
+  if (!canonical) {
+    diag.Report(address_node->source(), address_path, canonical.error());
+    return std::nullopt;
+  }
+  peer.address = std::move(canonical).value();
+  return peer;
+}
+
+std::vector<ConfigPeer> ReadPeers(TableReader& t, std::string_view key) {
+  std::vector<ConfigPeer> peers;
+  const toml::array* array = t.Array(key);
+  if (array == nullptr) return peers;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const std::string path = fmt::format("{}[{}]", t.PathOf(key), i);
+    if (std::optional<ConfigPeer> peer = ReadPeer(*array->get(i), path, t.diag())) {
+      peers.push_back(std::move(*peer));
+    }
+  }
+  return peers;
+}
+
+std::optional<std::vector<double>> ReadStatuses(TableReader& t) {
+  const toml::array* array = t.Array("valid_statuses");
+  if (array == nullptr) return std::nullopt;
+  // An empty list is kept: like the original, it makes every status invalid (Q10).
+  std::vector<double> statuses;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const std::string path = fmt::format("{}[{}]", t.PathOf("valid_statuses"), i);
+    if (const auto status =
+            config::ReadInteger(*array->get(i), path, "status", 100, 999, t.diag())) {
+      statuses.push_back(static_cast<double>(*status));
+    }
+  }
+  return statuses;
+}
+
+CheckOptions ReadCheck(TableReader& t) {
+  t.RejectUnknownKeys({"type", "http_req", "interval", "timeout", "fall", "rise", "valid_statuses",
+                       "concurrency", "port", "host", "ssl_verify", "ca_file"});
+  CheckOptions check;
+  if (t.Require("type")) {
+    check.type = t.String("type");
+    if (check.type && *check.type != "http" && *check.type != "https") {
+      t.ErrorAt("type",
+                fmt::format("only \"http\" and \"https\" type are supported right now (got {})",
+                            config::Quote(*check.type)));
+    }
+  }
+  if (t.Require("http_req")) check.http_req = t.String("http_req");
+  check.interval_ms = t.Integer("interval", 0, kMaxIntervalMs);
+  check.timeout_ms = t.Integer("timeout", 0, kMaxTimeoutMs);
+  check.fall = t.Integer("fall", 0, kMaxFallRise);
+  check.rise = t.Integer("rise", 0, kMaxFallRise);
+  check.valid_statuses = ReadStatuses(t);
+  check.concurrency = t.Integer("concurrency", 0, kMaxConcurrency);
+  check.port = t.Integer("port", 1, 65535);
+  check.host = t.String("host");
+  if (check.host && check.host->empty()) t.ErrorAt("host", "must not be empty (a host name)");
+  check.ssl_verify = t.Bool("ssl_verify");
+  check.ca_file = t.String("ca_file");
+  if (check.ca_file && check.ca_file->empty()) {
+    t.ErrorAt("ca_file", "must not be empty (a file path; omit the key for the system store)");
+  }
+  return check;
+}
+
+UpstreamConfig ReadUpstream(TableReader& t, const ShmConfig& shm,
+                            std::map<std::string, std::string>& used) {
+  t.RejectUnknownKeys({"name", "primary", "backup", "balancer_listen", "check"});
+  UpstreamConfig upstream;
+  upstream.line = static_cast<int>(t.table().source().begin.line);
+  if (t.Require("name")) {
+    if (std::optional<std::string> name = t.String("name")) {
+      if (IsUpstreamName(*name)) {
+        upstream.name = std::move(*name);
+      } else {
+        t.ErrorAt("name", fmt::format("bad upstream name {} (1 to {} printable characters, without "
+                                      "spaces, quotes or backslashes)",
+                                      config::Quote(*name), kMaxUpstreamName));
+      }
+    }
+  }
+  upstream.primary = ReadPeers(t, "primary");
+  upstream.backup = ReadPeers(t, "backup");
+  const toml::array* primary = t.table().get_as<toml::array>("primary");
+  if (t.Get("primary") == nullptr || (primary != nullptr && primary->empty())) {
+    const std::string message =
+        "no primary peers (nginx refuses an upstream without servers: \"no servers are inside "
+        "upstream\"); list at least one in \"primary\"";
+    if (primary != nullptr) {
+      t.ErrorAt("primary", message);
+    } else {
+      t.ErrorAtTable(message);
+    }
+  }
+  ReadListen(t, "balancer_listen", upstream.balancer_listen, used);
+  if (const toml::table* check = t.Table("check")) {
+    TableReader c(*check, t.PathOf("check"), t.diag());
+    upstream.check = ReadCheck(c);
+    upstream.check->shm = shm.name;
+    upstream.check->upstream = upstream.name;
+  }
+  return upstream;
+}
+
+void ReadUpstreams(TableReader& root, Config& config, std::map<std::string, std::string>& used) {
+  const toml::node* node = root.Get("upstream");
+  if (node == nullptr) return;
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    root.ErrorAt("upstream", fmt::format("expected an array of tables ([[upstream]]), got {}",
+                                         config::Describe(*node)));
+    return;
+  }
+  std::map<std::string, int, std::less<>> first_line;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const std::string path = fmt::format("upstream[{}]", i);
+    const toml::node& element = *array->get(i);
+    const toml::table* table = element.as_table();
+    if (table == nullptr) {
+      root.diag().Report(
+          element.source(), path,
+          fmt::format("expected a table ([[upstream]]), got {}", config::Describe(element)));
+      continue;
+    }
+    TableReader t(*table, path, root.diag());
+    UpstreamConfig upstream = ReadUpstream(t, config.shm, used);
+    if (!upstream.name.empty()) {
+      const auto [it, inserted] = first_line.emplace(upstream.name, upstream.line);
+      if (!inserted) {
+        t.ErrorAt("name", fmt::format("duplicate upstream name {} (first defined at line {})",
+                                      config::Quote(upstream.name), it->second));
+      }
+    }
+    config.upstreams.push_back(std::move(upstream));
+  }
+}
+
+}  // namespace
+
+int DefaultWorkerCount() {
+  const unsigned cpus = std::thread::hardware_concurrency();
+  if (cpus == 0) return 1;
+  return static_cast<int>(std::min<unsigned>(cpus, kMaxWorkers));
+}
+
+Result<Config> ParseConfig(std::string_view text, std::string_view path_for_messages) {
+  toml::table root;
+  // toml++ reports syntax errors by throwing (Debian's shared build has exceptions on);
+  // this is the one place that catches them.
+  try {
+    root = toml::parse(text, std::string(path_for_messages));
+  } catch (const toml::parse_error& e) {
+    return Result<Config>::Error(fmt::format("{}:{}:{}: invalid TOML: {}", path_for_messages,
+                                             e.source().begin.line, e.source().begin.column,
+                                             e.description()));
+  }
+  Diagnostics diag(path_for_messages);
+  TableReader t(root, "", diag);
+  t.RejectUnknownKeys({"shm", "daemon", "upstream"});
+  Config config;
+  config.path = std::string(path_for_messages);
+  std::map<std::string, std::string> listen_used;  // host:port -> key path
+  ReadShm(t, config.shm);
+  ReadDaemon(t, config.daemon, listen_used);
+  ReadUpstreams(t, config, listen_used);
+  if (!diag.empty()) return diag.ToStatus();
+  return config;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Result<Config>::Error(
+        fmt::format("{}: cannot open config file: {}", path, std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return Result<Config>::Error(fmt::format("{}: cannot read config file", path));
+  }
+  return ParseConfig(std::move(text).str(), path);
+}
+
+}  // namespace upcheck

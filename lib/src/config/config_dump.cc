@@ -1,0 +1,86 @@
+// DumpConfig: a Config back to canonical TOML, in the order of DESIGN.md §4.
+#include <fmt/format.h>
+
+#include "config/toml_reader.h"
+#include "upcheck/config.h"
+
+namespace upcheck {
+namespace {
+
+using config::TomlString;
+
+std::string PeerList(const std::vector<ConfigPeer>& peers) {
+  std::string out = "[";
+  for (size_t i = 0; i < peers.size(); ++i) {
+    if (i > 0) out += ", ";
+    if (peers[i].down) {
+      out += fmt::format("{{ address = {}, down = true }}", TomlString(peers[i].address));
+    } else {
+      out += TomlString(peers[i].address);
+    }
+  }
+  return out + "]";
+}
+
+void DumpInteger(std::string& out, std::string_view key, const std::optional<int64_t>& value) {
+  if (value) out += fmt::format("{} = {}\n", key, *value);
+}
+
+void DumpString(std::string& out, std::string_view key, const std::optional<std::string>& value) {
+  if (value) out += fmt::format("{} = {}\n", key, TomlString(*value));
+}
+
+// Options left out were absent from the file: the checker applies its defaults to them.
+// shm and upstream are not written: they follow from [shm] and the upstream's name.
+void DumpCheck(std::string& out, const CheckOptions& check) {
+  out += "\n[upstream.check]\n";
+  DumpString(out, "type", check.type);
+  DumpString(out, "http_req", check.http_req);
+  DumpInteger(out, "interval", check.interval_ms);
+  DumpInteger(out, "timeout", check.timeout_ms);
+  DumpInteger(out, "fall", check.fall);
+  DumpInteger(out, "rise", check.rise);
+  if (check.valid_statuses) {
+    out += "valid_statuses = [";
+    for (size_t i = 0; i < check.valid_statuses->size(); ++i) {
+      if (i > 0) out += ", ";
+      out += fmt::format("{}", static_cast<int64_t>((*check.valid_statuses)[i]));
+    }
+    out += "]\n";
+  }
+  DumpInteger(out, "concurrency", check.concurrency);
+  DumpInteger(out, "port", check.port);
+  DumpString(out, "host", check.host);
+  if (check.ssl_verify) out += fmt::format("ssl_verify = {}\n", *check.ssl_verify);
+  DumpString(out, "ca_file", check.ca_file);
+}
+
+}  // namespace
+
+std::string DumpConfig(const Config& config) {
+  std::string out;
+  out += "[shm]\n";
+  out += fmt::format("name = {}\n", TomlString(config.shm.name));
+  out += fmt::format("size = {}\n", TomlString(FormatSize(config.shm.size)));
+  out += fmt::format("persist = {}\n", config.shm.persist);
+
+  const DaemonConfig& daemon = config.daemon;
+  out += "\n[daemon]\n";
+  out += fmt::format("workers = {}\n", daemon.workers);
+  DumpString(out, "status_listen", daemon.status_listen);
+  out += fmt::format("log_level = {}\n", TomlString(daemon.log_level));
+  out += fmt::format("error_log = {}\n", TomlString(daemon.error_log));
+  DumpString(out, "pid_file", daemon.pid_file);
+
+  for (const UpstreamConfig& upstream : config.upstreams) {
+    out += "\n[[upstream]]\n";
+    out += fmt::format("name = {}\n", TomlString(upstream.name));
+    out += fmt::format("primary = {}\n", PeerList(upstream.primary));
+    out += fmt::format("backup = {}\n", PeerList(upstream.backup));
+    DumpString(out, "balancer_listen", upstream.balancer_listen);
+    if (upstream.check) DumpCheck(out, *upstream.check);
+  }
+  return out;
+}
+
+}  // namespace upcheck
