@@ -75,6 +75,38 @@ void ReadListen(TableReader& t, std::string_view key, std::optional<std::string>
   out = *text;
 }
 
+// shm.size: an integer of bytes, or a ParseSize() string; kMinShmSize..kMaxShmSize.
+std::optional<size_t> ReadShmSize(TableReader& t) {
+  const toml::node* node = t.Get("size");
+  if (node == nullptr) return std::nullopt;
+  std::string shown;  // as written, for messages
+  Result<size_t> bytes = Result<size_t>::Error("");
+  if (const auto* i = node->as_integer()) {
+    shown = fmt::format("{}", i->get());
+    bytes = i->get() >= 0 ? Result<size_t>(static_cast<size_t>(i->get()))
+                          : Result<size_t>::Error(fmt::format(
+                                "bad size {} (bytes, or a number with k or m suffix)", shown));
+  } else if (const auto* s = node->as_string()) {
+    shown = config::Quote(s->get());
+    bytes = ParseSize(s->get());
+  } else {
+    t.ErrorAt("size", fmt::format("expected a size (bytes, or a string such as \"512k\" or "
+                                  "\"1m\"), got {}",
+                                  config::Describe(*node)));
+    return std::nullopt;
+  }
+  if (!bytes) {
+    t.ErrorAt("size", bytes.error());
+    return std::nullopt;
+  }
+  if (*bytes < kMinShmSize || *bytes > kMaxShmSize) {
+    t.ErrorAt("size", fmt::format("size must be between {} and {}, got {}", FormatSize(kMinShmSize),
+                                  FormatSize(kMaxShmSize), shown));
+    return std::nullopt;
+  }
+  return *bytes;
+}
+
 void ReadShm(TableReader& root, ShmConfig& shm) {
   const toml::table* table = root.Table("shm");
   if (table == nullptr) return;
@@ -88,35 +120,7 @@ void ReadShm(TableReader& root, ShmConfig& shm) {
                                     config::Quote(*name)));
     }
   }
-  if (const toml::node* node = t.Get("size")) {
-    std::optional<size_t> bytes;
-    std::string shown;
-    if (const auto* i = node->as_integer()) {
-      shown = fmt::format("{}", i->get());
-      if (i->get() >= 0) bytes = static_cast<size_t>(i->get());
-      if (!bytes)
-        t.ErrorAt("size",
-                  fmt::format("bad size {} (bytes, or a number with k or m suffix)", shown));
-    } else if (const auto* s = node->as_string()) {
-      shown = config::Quote(s->get());
-      const Result<size_t> parsed = ParseSize(s->get());
-      if (parsed) {
-        bytes = *parsed;
-      } else {
-        t.ErrorAt("size", parsed.error());
-      }
-    } else {
-      t.ErrorAt("size", fmt::format("expected a size (bytes, or a string such as \"512k\" or "
-                                    "\"1m\"), got {}",
-                                    config::Describe(*node)));
-    }
-    if (bytes && (*bytes < kMinShmSize || *bytes > kMaxShmSize)) {
-      t.ErrorAt("size", fmt::format("size must be between {} and {}, got {}",
-                                    FormatSize(kMinShmSize), FormatSize(kMaxShmSize), shown));
-    } else if (bytes) {
-      shm.size = *bytes;
-    }
-  }
+  if (const std::optional<size_t> size = ReadShmSize(t)) shm.size = *size;
   if (const std::optional<bool> persist = t.Bool("persist")) shm.persist = *persist;
 }
 

@@ -185,6 +185,7 @@ void TableReader::RejectUnknownKeys(std::initializer_list<std::string_view> allo
     std::string hint;
     if (!nearest.empty()) {
       hint = fmt::format(" (did you mean \"{}\"?)", nearest);
+      suggested_.emplace_back(nearest);
     } else {
       hint = fmt::format(" (allowed: {})", fmt::join(allowed, ", "));
     }
@@ -201,6 +202,8 @@ std::string TableReader::PathOf(std::string_view key) const {
 
 bool TableReader::Require(std::string_view key) {
   if (table_.contains(key)) return true;
+  // "unknown key "tpye" (did you mean "type"?)" already says it.
+  if (std::find(suggested_.begin(), suggested_.end(), key) != suggested_.end()) return false;
   ErrorAtTable(fmt::format("missing required key \"{}\"", key));
   return false;
 }

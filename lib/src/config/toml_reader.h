@@ -75,7 +75,8 @@ class TableReader {
   Diagnostics& diag() { return diag_; }
   const toml::table& table() const { return table_; }
 
-  // Reports every key not in `allowed`, suggesting the nearest allowed one.
+  // Reports every key not in `allowed`, suggesting the nearest allowed one. A key suggested
+  // this way is then not also reported as missing by Require().
   void RejectUnknownKeys(std::initializer_list<std::string_view> allowed);
   // "upstream[0]" + "name" -> "upstream[0].name".
   std::string PathOf(std::string_view key) const;
@@ -99,6 +100,7 @@ class TableReader {
   const toml::table& table_;
   std::string path_;
   Diagnostics& diag_;
+  std::vector<std::string> suggested_;
 };
 
 }  // namespace upcheck::config

@@ -29,6 +29,14 @@ TEST(ConfigErrorsTest, TomlSyntax) {
             "redefine existing string 'name'");
 }
 
+TEST(ConfigErrorsTest, TomlNumbersAndEncoding) {
+  EXPECT_EQ(ErrorOf("[daemon]\nworkers = 99999999999999999999\n"),
+            "upcheck.toml:2:31: invalid TOML: Error while parsing decimal integer: "
+            "'99999999999999999999' is not representable in 64 bits");
+  EXPECT_EQ(ErrorOf("\xff = 1\n"),
+            "upcheck.toml:1:1: invalid TOML: Encountered invalid utf-8 sequence");
+}
+
 TEST(ConfigErrorsTest, WrongType) {
   EXPECT_EQ(ErrorOf(R"([[upstream]]
 name = "u"
@@ -89,6 +97,24 @@ primary = [{ address = "127.0.0.1:80", dwon = true }]
             "\"down\"?)");
 }
 
+TEST(ConfigErrorsTest, UnknownKeyIsNotAlsoReportedMissing) {
+  EXPECT_EQ(ErrorOf(R"([[upstream]]
+name = "u"
+primary = ["127.0.0.1:80"]
+check.tpye = "http"
+check.http_req = "x"
+)"),
+            "upcheck.toml:4:7: upstream[0].check: unknown key \"tpye\" (did you mean \"type\"?)");
+  EXPECT_EQ(ErrorOf(R"([[upstream]]
+name = "u"
+primary = ["127.0.0.1:80"]
+
+  [upstream.chek]
+  type = "http"
+)"),
+            "upcheck.toml:5:13: upstream[0]: unknown key \"chek\" (did you mean \"check\"?)");
+}
+
 TEST(ConfigErrorsTest, Shm) {
   EXPECT_EQ(ErrorOf("[shm]\nsize = \"12q\"\n"),
             "upcheck.toml:2:8: shm.size: bad size \"12q\" (bytes, or a number with k or m "
@@ -105,6 +131,9 @@ TEST(ConfigErrorsTest, Shm) {
   EXPECT_EQ(ErrorOf("[shm]\nname = \"a/b\"\n"),
             "upcheck.toml:2:8: shm.name: bad name \"a/b\" (1 to 64 characters from A-Z a-z 0-9 _ "
             ". -)");
+  EXPECT_EQ(ErrorOf("[shm]\nsize = 1.5\n"),
+            "upcheck.toml:2:8: shm.size: expected a size (bytes, or a string such as \"512k\" or "
+            "\"1m\"), got float 1.5");
   EXPECT_EQ(ErrorOf("[shm]\nname = \"\"\n"),
             "upcheck.toml:2:8: shm.name: bad name \"\" (1 to 64 characters from A-Z a-z 0-9 _ . "
             "-)");
