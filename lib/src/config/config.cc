@@ -43,11 +43,12 @@ bool IsShmName(std::string_view name) {
 }
 
 // Upstream names go verbatim into dict keys, log lines and (unescaped, as in the original)
-// Prometheus labels, so quotes, backslashes, spaces and control characters are refused.
+// Prometheus labels, so only printable ASCII without spaces, quotes or backslashes.
 bool IsUpstreamName(std::string_view name) {
   if (name.empty() || name.size() > kMaxUpstreamName) return false;
   for (const char c : name) {
-    if (c <= ' ' || c == 0x7f || c == '"' || c == '\\') return false;
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= ' ' || byte >= 0x7f || c == '"' || c == '\\') return false;
   }
   return true;
 }
@@ -258,9 +259,10 @@ UpstreamConfig ReadUpstream(TableReader& t, const ShmConfig& shm,
       if (IsUpstreamName(*name)) {
         upstream.name = std::move(*name);
       } else {
-        t.ErrorAt("name", fmt::format("bad upstream name {} (1 to {} printable characters, without "
-                                      "spaces, quotes or backslashes)",
-                                      config::Quote(*name), kMaxUpstreamName));
+        t.ErrorAt("name",
+                  fmt::format("bad upstream name {} (1 to {} printable ASCII characters, without "
+                              "spaces, quotes or backslashes)",
+                              config::Quote(*name), kMaxUpstreamName));
       }
     }
   }

@@ -178,7 +178,7 @@ TEST(ConfigErrorsTest, Upstream) {
             "\"primary\"");
   EXPECT_EQ(ErrorOf("[[upstream]]\nname = \"a b\"\nprimary = [\"127.0.0.1:80\"]\n"),
             "upcheck.toml:2:8: upstream[0].name: bad upstream name \"a b\" (1 to 255 printable "
-            "characters, without spaces, quotes or backslashes)");
+            "ASCII characters, without spaces, quotes or backslashes)");
   EXPECT_EQ(ErrorOf(R"([[upstream]]
 name = "u"
 primary = ["127.0.0.1:80"]
