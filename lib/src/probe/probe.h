@@ -1,0 +1,160 @@
+// Probe: one health probe in flight on a libuv loop (protocol.md §8).
+//
+// Connect (TCP or unix socket), TLS handshake for https, send the request verbatim, read
+// the first line up to LF (every CR dropped), check the status line. Each step gets the
+// whole timeout. The socket is always closed before the outcome is reported (Q18 fixed).
+// Probes are created by Prober, which owns the shared state they borrow (ProbeEnv); a
+// probe owns its libuv handles and frees itself in the close callback of the last one.
+// Loop thread only.
+#ifndef UPCHECK_PROBE_PROBE_H_
+#define UPCHECK_PROBE_PROBE_H_
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "probe/probe_options.h"
+#include "probe/probe_result.h"
+#include "probe/probe_target.h"
+#include "probe/status_line.h"
+
+namespace upcheck {
+
+using ProbeCallback = std::function<void(ProbeResult result)>;
+
+// What the probes of one owner share. Borrowed: the owner keeps it alive while any of
+// its probes may still use it, i.e. until each has reported or been aborted.
+struct ProbeEnv {
+  uv_loop_t* loop = nullptr;
+  const ProbeOptions* options = nullptr;
+  uint64_t timeout_ms = 1000;  // EffectiveTimeoutMs(*options)
+  SSL_CTX* ssl_ctx = nullptr;  // https only; each probe takes a reference through SSL_new
+  StatusLineParser* parser = nullptr;
+};
+
+class ProbeList;
+
+class Probe {
+ public:
+  // Longest first line accepted, in bytes read before the LF (CRs included). A longer
+  // line fails the probe as a receive error "status line too long": the original reads
+  // without a bound, but no health endpoint needs more and a peer must not make us grow
+  // without limit.
+  static constexpr size_t kMaxLineBytes = 64 * 1024;
+  static constexpr size_t kReadBufferBytes = 8 * 1024;
+
+  // Starts probing `target` and adds the probe to `list`. `done` runs exactly once, from
+  // a loop callback (never inside Start), after the probe's handles are closed, unless
+  // Abort() is called first. REQUIRES: `env`'s pointees and `target` stay valid until
+  // `done` runs or Abort() returns; `list` until the probe leaves it.
+  static void Start(const ProbeEnv& env, const ProbeTarget& target, ProbeCallback done,
+                    ProbeList* list);
+
+  // Drops the callback unrun and closes the probe's handles. The probe leaves its list
+  // now and frees itself once libuv has closed its handles (run the loop); from here on
+  // it touches neither the env nor the target.
+  void Abort();
+
+  Probe(const Probe&) = delete;
+  Probe& operator=(const Probe&) = delete;
+
+ private:
+  friend class ProbeList;
+  enum class Step : uint8_t { kConnect, kHandshake, kSend, kReceive, kDone };
+
+  Probe(const ProbeEnv& env, const ProbeTarget& target, ProbeCallback done);
+  ~Probe();
+
+  void Begin();
+  bool OpenSocket();
+  void StartStep(Step step);
+  void BeginHandshake();
+  void DriveHandshake();
+  bool CheckPeerCertificate();
+  void BeginSend();
+  void BeginReceive();
+  void DrainTls();
+  void ConsumeLine(const char* data, size_t size);
+  void CompleteLine();
+  bool FlushTls();
+  void SubmitWrite();
+  void Fail(ProbeKind kind, std::string error, bool timed_out = false);
+  void Succeed();
+  void Close();
+  void SendCloseNotify();
+  void OnClosed();
+
+  static void OnConnect(uv_connect_t* req, int status);
+  static void OnWrite(uv_write_t* req, int status);
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnTimeout(uv_timer_t* timer);
+  static void OnClose(uv_handle_t* handle);
+
+  ProbeEnv env_;
+  const ProbeTarget* target_;
+  ProbeCallback done_;
+  ProbeList* list_ = nullptr;
+  Probe* prev_ = nullptr;
+  Probe* next_ = nullptr;
+
+  union Socket {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } socket_;
+  uv_timer_t timer_;
+  uv_connect_t connect_req_;
+  uv_write_t write_req_;
+  int open_handles_ = 0;  // handles initialised and not yet closed
+  bool socket_open_ = false;
+  bool writing_ = false;  // write_req_ in flight
+  bool finished_ = false;
+  bool aborted_ = false;
+  Step step_ = Step::kConnect;
+  uint64_t start_ns_ = 0;
+
+  std::string line_;  // the first line so far, CRs dropped
+  size_t line_bytes_ = 0;
+
+  // https: the network side of `ssl_` is a pair of memory BIOs that this probe pumps.
+  SSL* ssl_ = nullptr;
+  BIO* network_in_ = nullptr;   // owned by ssl_
+  BIO* network_out_ = nullptr;  // owned by ssl_
+  std::string out_pending_;     // TLS bytes waiting for the write in flight
+  std::string out_in_flight_;   // TLS bytes of write_req_
+  int peer_closed_ = 0;         // the libuv error (UV_EOF, ...) that ended reading
+
+  ProbeResult result_;
+  char read_buffer_[kReadBufferBytes];
+};
+
+// The probes in flight of one owner. Intrusive: adding and removing allocate nothing.
+class ProbeList {
+ public:
+  ProbeList() = default;
+  ~ProbeList() { AbortAll(); }
+  ProbeList(const ProbeList&) = delete;
+  ProbeList& operator=(const ProbeList&) = delete;
+
+  // Aborts every probe in the list (see Probe::Abort); the list is then empty.
+  void AbortAll();
+  size_t size() const { return size_; }
+
+ private:
+  friend class Probe;
+  void Add(Probe* probe);
+  void Remove(Probe* probe);
+
+  Probe* head_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_PROBE_PROBE_H_

@@ -1,0 +1,35 @@
+// ProbeOptions: how a checker probes its peers; the probe-related part of CheckOptions,
+// after spawn_checker's defaults and validation (protocol.md §3). Plain data.
+#ifndef UPCHECK_PROBE_PROBE_OPTIONS_H_
+#define UPCHECK_PROBE_PROBE_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace upcheck {
+
+enum class ProbeScheme : uint8_t { kHttp, kHttps };
+
+struct ProbeOptions {
+  ProbeScheme scheme = ProbeScheme::kHttp;
+  std::string request{};      // raw bytes, sent verbatim (http_req)
+  int64_t timeout_ms = 1000;  // for each step: connect, TLS handshake, send, line read;
+                              // 0: 60000 (nginx's socket defaults); < 0 is rejected (Q11)
+  std::string host{};         // https: SNI and certificate name; empty: neither
+  bool ssl_verify = true;     // https: verify the chain (and the name, when host is set)
+  std::string ca_file{};      // https, ssl_verify: PEM trust store; empty: system paths
+  // nullopt: no status check, any first line is a success; otherwise the statuses that
+  // count as a success (an empty list makes every status invalid, Q10).
+  std::optional<std::vector<double>> valid_statuses{};
+};
+
+// The timeout of each step in ms: timeout_ms, or 60000 when it is 0.
+inline uint64_t EffectiveTimeoutMs(const ProbeOptions& options) {
+  return options.timeout_ms == 0 ? 60000 : static_cast<uint64_t>(options.timeout_ms);
+}
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_PROBE_PROBE_OPTIONS_H_

@@ -1,0 +1,57 @@
+// ProbeResult: the outcome of one probe, with the original's message texts.
+//
+// `message` is exactly what the original logs after its "healthcheck: " prefix
+// (protocol.md §8 and §13), so a checker logs it as is. Plain data.
+#ifndef UPCHECK_PROBE_PROBE_RESULT_H_
+#define UPCHECK_PROBE_PROBE_RESULT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace upcheck {
+
+// Which step decided the outcome. The values may be stored (per-peer details): append only.
+enum class ProbeKind : uint8_t {
+  kOk = 0,
+  kConnect = 1,     // "failed to connect to <name>: <err>"
+  kTls = 2,         // "failed to ssl handshake to <name>: <err>"
+  kSend = 3,        // "failed to send request to <name>: <err>"
+  kReceive = 4,     // "failed to receive status line from <name>: <err>"
+  kStatusLine = 5,  // "bad status line from <name>: <line>"
+  kStatusCode = 6,  // "bad status code from <name>: <status %.14g>"
+  kSocket = 7,      // "failed to create stream socket: <err>"; not counted (Q17)
+};
+
+struct ProbeResult {
+  ProbeKind kind = ProbeKind::kOk;
+  bool timed_out = false;        // the step failed with "timeout"
+  std::string message;           // the full text above; empty when kind == kOk
+  std::string error;             // <err> alone: "connection refused", "timeout", "closed", ...;
+                                 // the line for kStatusLine, the formatted status for kStatusCode
+  std::string status_line;       // the first line read (CRs removed), when one was read
+  std::optional<double> status;  // the parsed status, when the line was a status line
+  std::string parse_error;       // PCRE2 failed to run (the original logs "failed to parse
+                                 // status line: <parse_error>"); only with valid statuses set
+  double duration_ms = 0;        // from Start to the outcome (handles closing excluded)
+
+  bool ok() const { return kind == ProbeKind::kOk; }
+  // Whether the result counts as a success or a failure: all but kSocket (Q17).
+  bool counted() const { return kind != ProbeKind::kSocket; }
+};
+
+// "ok", "connect", "tls", "send", "receive", "status_line", "status_code", "socket".
+std::string_view ProbeKindName(ProbeKind kind);
+
+// The `last_result` of /status.json (DESIGN.md §5): ProbeKindName, except "timeout"
+// for a step that timed out.
+std::string_view ProbeResultName(const ProbeResult& result);
+
+// The text the original prints for a libuv error code: "closed" for UV_EOF, otherwise
+// ngx_lua's lower-cased strerror() ("connection refused", "connection reset by peer").
+std::string SocketErrorText(int uv_error);
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_PROBE_PROBE_RESULT_H_

@@ -1,0 +1,53 @@
+#include "probe/prober.h"
+
+#include <utility>
+
+namespace upcheck {
+
+Result<std::unique_ptr<Prober>> Prober::Create(uv_loop_t* loop, ProbeOptions options) {
+  using R = Result<std::unique_ptr<Prober>>;
+  if (options.timeout_ms < 0) {
+    return R::Error("bad timeout value");
+  }
+  std::unique_ptr<TlsContext> tls;
+  if (options.scheme == ProbeScheme::kHttps) {
+    auto created = TlsContext::Create({.verify = options.ssl_verify, .ca_file = options.ca_file});
+    if (!created.ok()) {
+      return created.status();
+    }
+    tls = std::move(created).value();
+  }
+  auto parser = StatusLineParser::Create();
+  if (!parser.ok()) {
+    return parser.status();
+  }
+  return std::unique_ptr<Prober>(
+      new Prober(loop, std::move(options), std::move(tls), std::move(parser).value()));
+}
+
+Prober::Prober(uv_loop_t* loop, ProbeOptions options, std::unique_ptr<TlsContext> tls,
+               std::unique_ptr<StatusLineParser> parser)
+    : options_(std::move(options)), tls_(std::move(tls)), parser_(std::move(parser)) {
+  env_.loop = loop;
+  env_.options = &options_;
+  env_.timeout_ms = EffectiveTimeoutMs(options_);
+  env_.ssl_ctx = tls_ != nullptr ? tls_->get() : nullptr;
+  env_.parser = parser_.get();
+}
+
+Prober::~Prober() { Shutdown(); }
+
+Status Prober::Start(const ProbeTarget& target, ProbeCallback done) {
+  if (shut_down_) {
+    return Status::Error("prober is shut down");
+  }
+  Probe::Start(env_, target, std::move(done), &probes_);
+  return Status::Ok();
+}
+
+void Prober::Shutdown() {
+  shut_down_ = true;
+  probes_.AbortAll();
+}
+
+}  // namespace upcheck

@@ -1,0 +1,62 @@
+// Prober: starts health probes for one checker and can abort them all at shutdown.
+//
+// Owns what the probes share: the options, one TLS context (https) and one status-line
+// parser. Each Start() runs one probe (see Probe) on the caller's libuv loop and reports
+// through its callback. Shutdown() aborts the probes in flight without running their
+// callbacks; run the loop afterwards until the probes' handles are closed (uv_run until it
+// returns 0), and uv_loop_close() then succeeds. Loop thread only.
+#ifndef UPCHECK_PROBE_PROBER_H_
+#define UPCHECK_PROBE_PROBER_H_
+
+#include <uv.h>
+
+#include <cstddef>
+#include <memory>
+
+#include "probe/probe.h"
+#include "probe/probe_options.h"
+#include "probe/probe_target.h"
+#include "probe/status_line.h"
+#include "probe/tls_context.h"
+#include "upcheck/status.h"
+
+namespace upcheck {
+
+class Prober {
+ public:
+  // Errors: a negative timeout ("bad timeout value", Q11), a trust store that cannot be
+  // loaded (https with ssl_verify), a status-line pattern that does not compile.
+  static Result<std::unique_ptr<Prober>> Create(uv_loop_t* loop, ProbeOptions options);
+  ~Prober();  // Shutdown()
+  Prober(const Prober&) = delete;
+  Prober& operator=(const Prober&) = delete;
+
+  // Starts probing `target`. `done` runs exactly once, from a loop callback (never inside
+  // Start), once the probe's socket is closed, unless Shutdown() runs first; it may start
+  // probes, call Shutdown() or destroy this Prober. Error, and `done` never runs: the
+  // prober is shut down. REQUIRES: `target` stays valid and unchanged until `done` runs
+  // or Shutdown() is called.
+  Status Start(const ProbeTarget& target, ProbeCallback done);
+
+  // Aborts every probe in flight (their callbacks never run) and refuses new ones.
+  // Idempotent.
+  void Shutdown();
+
+  size_t in_flight() const { return probes_.size(); }
+  const ProbeOptions& options() const { return options_; }
+
+ private:
+  Prober(uv_loop_t* loop, ProbeOptions options, std::unique_ptr<TlsContext> tls,
+         std::unique_ptr<StatusLineParser> parser);
+
+  ProbeOptions options_;
+  std::unique_ptr<TlsContext> tls_;  // https only
+  std::unique_ptr<StatusLineParser> parser_;
+  ProbeEnv env_;
+  ProbeList probes_;
+  bool shut_down_ = false;
+};
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_PROBE_PROBER_H_

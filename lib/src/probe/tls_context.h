@@ -1,0 +1,48 @@
+// TlsContext: the OpenSSL client context shared by every https probe of one checker.
+//
+// Created once per option set (verify on/off, trust store) and shared by the probes, which
+// each take their own SSL object from it; OpenSSL reference-counts the SSL_CTX, so a probe
+// may outlive the TlsContext that created its SSL. The handshake never fails on a bad
+// certificate: like nginx, the probe checks the verification result and the host name
+// itself afterwards (see Probe), which yields the original's error texts. No session
+// reuse. Not thread-safe to create; the SSL_CTX itself is safe to use from one loop.
+#ifndef UPCHECK_PROBE_TLS_CONTEXT_H_
+#define UPCHECK_PROBE_TLS_CONTEXT_H_
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+
+#include "upcheck/status.h"
+
+namespace upcheck {
+
+class TlsContext {
+ public:
+  struct Options {
+    bool verify = true;     // load a trust store (peer certificates are checked by Probe)
+    std::string ca_file{};  // PEM trust store; empty: OpenSSL's default system paths
+  };
+
+  // Error: the trust store could not be loaded ("failed to load ca_file \"x\": ...").
+  static Result<std::unique_ptr<TlsContext>> Create(const Options& options);
+  ~TlsContext();
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+
+  SSL_CTX* get() const { return ctx_; }
+  bool verify() const { return verify_; }
+
+ private:
+  TlsContext(SSL_CTX* ctx, bool verify) : ctx_(ctx), verify_(verify) {}
+  SSL_CTX* ctx_;
+  bool verify_;
+};
+
+// The oldest OpenSSL error queued on this thread as text, and the queue cleared.
+std::string TakeOpenSslError();
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_PROBE_TLS_CONTEXT_H_

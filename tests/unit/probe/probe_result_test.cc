@@ -1,0 +1,37 @@
+#include "probe/probe_result.h"
+
+#include <gtest/gtest.h>
+#include <uv.h>
+
+namespace upcheck {
+namespace {
+
+TEST(SocketErrorTextTest, IsNgxLuasLowerCasedStrerror) {
+  EXPECT_EQ(SocketErrorText(UV_EOF), "closed");
+  EXPECT_EQ(SocketErrorText(UV_ECONNREFUSED), "connection refused");
+  EXPECT_EQ(SocketErrorText(UV_ECONNRESET), "connection reset by peer");
+  EXPECT_EQ(SocketErrorText(UV_ENOENT), "no such file or directory");
+  EXPECT_EQ(SocketErrorText(UV_EPIPE), "broken pipe");
+  EXPECT_EQ(SocketErrorText(UV_EMFILE), "too many open files");
+}
+
+TEST(ProbeResultTest, NamesKindsForStatusJson) {
+  ProbeResult result;
+  EXPECT_TRUE(result.ok());
+  EXPECT_TRUE(result.counted());
+  EXPECT_EQ(ProbeResultName(result), "ok");
+  result.kind = ProbeKind::kReceive;
+  EXPECT_EQ(ProbeResultName(result), "receive");
+  result.timed_out = true;
+  EXPECT_EQ(ProbeResultName(result), "timeout");
+  result.kind = ProbeKind::kSocket;
+  EXPECT_FALSE(result.counted());
+  EXPECT_EQ(ProbeKindName(ProbeKind::kStatusLine), "status_line");
+  EXPECT_EQ(ProbeKindName(ProbeKind::kStatusCode), "status_code");
+  EXPECT_EQ(ProbeKindName(ProbeKind::kTls), "tls");
+  EXPECT_EQ(ProbeKindName(ProbeKind::kConnect), "connect");
+  EXPECT_EQ(ProbeKindName(ProbeKind::kSend), "send");
+}
+
+}  // namespace
+}  // namespace upcheck
