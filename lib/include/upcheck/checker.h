@@ -1,0 +1,99 @@
+// Checker: the original's per-upstream health checker (healthcheck.lua's spawn_checker),
+// running on a libuv loop that the caller owns.
+//
+// Every process that serves an upstream spawns one checker for it. On every tick the
+// checker syncs its process's Upstreams view from the shared dict (by version), tries the
+// cluster-wide lock, probes the peers if it won, counts rise/fall in the dict, flips peers
+// and publishes a new version (protocol.md §6-§9). Loop thread only; the dict and the
+// Upstreams view must outlive the checker. Not copyable.
+#ifndef UPCHECK_CHECKER_H_
+#define UPCHECK_CHECKER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "upcheck/check_options.h"
+#include "upcheck/status.h"
+
+struct uv_loop_s;
+
+namespace upcheck {
+
+class Logger;
+class SharedDict;
+class Upstreams;
+
+// What one counted probe found; passed to CheckerEnv::on_check after the counters and
+// any transition were applied.
+struct PeerCheckEvent {
+  std::string_view upstream;
+  bool backup = false;
+  uint32_t id = 0;
+  std::string_view peer;  // configured name
+  bool ok = false;
+  std::string_view result;  // "ok", "connect", "tls", "send", "timeout", "receive",
+                            // "status_line", "status_code"
+  std::string_view error;   // the original's message for a failure, "" for ok
+  double duration_ms = 0;
+  int transition = 0;  // +1 turned up, -1 turned down, 0 none
+  bool down = false;   // this checker's view after the probe
+};
+
+// A cycle's start (probing = whether this process holds the lock) and end.
+struct CycleEvent {
+  std::string_view upstream;
+  bool end = false;
+  bool probing = false;
+  double version = 0;  // this checker's version after the cycle (at end)
+};
+
+struct CheckerEnv {
+  uv_loop_s* loop = nullptr;
+  std::string shm_name;  // the dict's name: CheckOptions::shm must equal it
+  SharedDict* dict = nullptr;
+  Upstreams* upstreams = nullptr;  // this process's view; the checker flips its peers
+  const Logger* logger = nullptr;
+  bool debug_events = false;  // the original's debug_mode: the debug lines and no_timer
+  std::function<void(const PeerCheckEvent&)> on_check;  // optional
+  std::function<void(const CycleEvent&)> on_cycle;      // optional
+};
+
+class Checker {
+ public:
+  // spawn_checker(): validates the options in the original's order with its error strings
+  // (protocol.md §3), then `"timeout" option must be >= 0` (Q11 fixed) and TLS set-up
+  // errors. On success the first cycle runs on the loop's next iteration, and the
+  // upstream's checker count goes up by one. With no_timer (and debug_events) one whole
+  // cycle runs before Spawn returns. REQUIRES: for no_timer, not called from inside
+  // uv_run on env.loop.
+  static Result<std::unique_ptr<Checker>> Spawn(const CheckerEnv& env, const CheckOptions& options);
+
+  // Stop() and give the handles back to the loop; run the loop until it has nothing left
+  // and uv_loop_close() succeeds.
+  ~Checker();
+  Checker(const Checker&) = delete;
+  Checker& operator=(const Checker&) = delete;
+
+  // The premature path: no more cycles, probes in flight aborted, nothing published. The
+  // checker count is left as it is (as the original does on exit).
+  void Stop();
+
+  // check_peers_updates() outside the timer: applies a newer shared version to this
+  // process's view at once. Cheap when nothing changed.
+  void SyncNow();
+
+  const std::string& upstream() const;
+  double version() const;
+
+ private:
+  class Impl;
+  explicit Checker(Impl* impl);
+  Impl* impl_;  // owned; frees itself once its handles are closed
+};
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_CHECKER_H_

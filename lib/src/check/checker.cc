@@ -1,0 +1,508 @@
+// The original's protocol, step by step. Names follow healthcheck.lua so that a reader can
+// hold this file against protocol.md: CheckPeersUpdates (§6.3), TryLock (§6.4), CheckPeers
+// (§9), PeerOk/PeerFail (§7), SetPeerDownGlobally (§7.3), Publish (§6.2).
+#include "upcheck/checker.h"
+
+#include <uv.h>
+
+#include <cmath>
+#include <optional>
+#include <vector>
+
+#include "check/probe_groups.h"
+#include "probe/prober.h"
+#include "upcheck/log.h"
+#include "upcheck/shared_dict.h"
+#include "upcheck/upstreams.h"
+
+namespace upcheck {
+namespace {
+
+std::string Num(double v) { return FormatDictValue(v); }
+
+// One peer as this checker sees it: the spawn-time snapshot (Q7) and the cached `down`.
+struct PeerSlot {
+  std::string name;
+  bool backup = false;
+  uint32_t id = 0;
+  bool down = false;  // the cached state (protocol.md §5a)
+  ProbeTarget target;
+  std::string ok_key, nok_key, d_key;
+};
+
+// A sequential run over peers [next, last] of one list.
+struct GroupRun {
+  std::vector<PeerSlot>* peers = nullptr;
+  uint32_t next = 0;
+  uint32_t last = 0;
+};
+
+}  // namespace
+
+class Checker::Impl {
+ public:
+  Impl(const CheckerEnv& env, std::string upstream) : env_(env), upstream_(std::move(upstream)) {}
+
+  Status Init(const CheckOptions& o);
+  void Start(bool synchronous_first_cycle);
+  void Stop();
+  void SyncNow() { CheckPeersUpdates(); }
+  void Detach() {
+    detached_ = true;
+    Stop();
+  }
+
+  const std::string& upstream() const { return upstream_; }
+  double version() const { return version_; }
+
+ private:
+  // Logging: the original's helpers, with its "healthcheck: " prefix.
+  void Err(std::string_view msg) const;
+  void Warn(std::string_view msg) const;
+  bool debug() const { return env_.debug_events && env_.logger->enabled(LogLevel::kDebug); }
+  void Debug(std::string_view msg) const;
+
+  static void OnTimer(uv_timer_t* timer);
+  static void OnClosed(uv_handle_t* handle);
+  void RunCycle();
+  void FinishCycle();
+
+  void CheckPeersUpdates();
+  void UpgradePeersVersion(std::vector<PeerSlot>& peers);
+  bool TryLock();
+  void CheckPeers(std::vector<PeerSlot>& peers, bool backup);
+  void RunGroup(size_t group);
+  void OnProbeDone(size_t group, PeerSlot& peer, const ProbeResult& result);
+  void PeerOk(PeerSlot& peer, const ProbeResult& result);
+  void PeerFail(PeerSlot& peer, const ProbeResult& result);
+  void SetPeerDownGlobally(PeerSlot& peer, bool down);
+  void Publish();
+  void Report(const PeerSlot& peer, const ProbeResult& result, int transition);
+
+  CheckerEnv env_;
+  std::string upstream_;
+  std::string v_key_, l_key_;
+  int64_t interval_ms_ = 1000;
+  int64_t lock_ttl_ms_ = 999;
+  int64_t fall_ = 5, rise_ = 2, concurrency_ = 1;
+  std::vector<PeerSlot> primary_, backup_;
+  std::unique_ptr<Prober> prober_;
+  uv_timer_t timer_{};
+
+  double version_ = 0;
+  bool new_version_ = false;
+  bool rewrite_down_keys_ = false;  // Q1: `v:` vanished; republish our `d:` view with it
+
+  // The cycle in progress.
+  bool in_cycle_ = false;
+  bool probing_backups_ = false;
+  std::vector<GroupRun> groups_;
+  size_t groups_running_ = 0;
+
+  enum class TimerState : uint8_t { kNone, kOpen, kClosing, kClosed };
+  bool stopped_ = false;
+  bool detached_ = false;  // the Checker is gone: free once the timer is closed
+  TimerState timer_state_ = TimerState::kNone;
+};
+
+void Checker::Impl::Err(std::string_view msg) const {
+  if (env_.logger->enabled(LogLevel::kError)) {
+    env_.logger->Error(std::string("healthcheck: ").append(msg));
+  }
+}
+void Checker::Impl::Warn(std::string_view msg) const {
+  if (env_.logger->enabled(LogLevel::kWarn)) {
+    env_.logger->Warn(std::string("healthcheck: ").append(msg));
+  }
+}
+void Checker::Impl::Debug(std::string_view msg) const {
+  env_.logger->Debug(std::string("healthcheck: ").append(msg));
+}
+
+Status Checker::Impl::Init(const CheckOptions& o) {
+  Result<std::vector<PeerInfo>> primary = env_.upstreams->GetPrimaryPeers(upstream_);
+  if (!primary.ok()) return Status::Error("failed to get primary peers: " + primary.error());
+  Result<std::vector<PeerInfo>> backup = env_.upstreams->GetBackupPeers(upstream_);
+  if (!backup.ok()) return Status::Error("failed to get backup peers: " + backup.error());
+  if (o.timeout_ms && *o.timeout_ms < 0) return Status::Error("\"timeout\" option must be >= 0");
+
+  if (o.interval_ms) interval_ms_ = *o.interval_ms < 2 ? 2 : *o.interval_ms;
+  lock_ttl_ms_ = interval_ms_ - 1 < 1 ? 1 : interval_ms_ - 1;  // Q20: integer ms
+  fall_ = o.fall.value_or(5);
+  rise_ = o.rise.value_or(2);
+  concurrency_ = o.concurrency.value_or(1);
+  v_key_ = "v:" + upstream_;
+  l_key_ = "l:" + upstream_;
+
+  std::optional<int> port;
+  if (o.port) port = static_cast<int>(*o.port);
+  auto fill = [&](const std::vector<PeerInfo>& from, bool is_backup,
+                  std::vector<PeerSlot>& to) -> Status {
+    for (const PeerInfo& p : from) {
+      Result<ProbeTarget> target = ParseProbeTarget(p.name, port);
+      if (!target.ok()) return Status::Error("bad peer " + p.name + ": " + target.error());
+      std::string suffix = upstream_ + (is_backup ? ":b" : ":p") + std::to_string(p.id);
+      to.push_back(PeerSlot{p.name, is_backup, p.id, p.down, std::move(*target), "ok:" + suffix,
+                            "nok:" + suffix, "d:" + suffix});
+    }
+    return Status::Ok();
+  };
+  if (Status st = fill(*primary, false, primary_); !st) return st;
+  if (Status st = fill(*backup, true, backup_); !st) return st;
+
+  ProbeOptions po;
+  po.scheme = *o.type == "https" ? ProbeScheme::kHttps : ProbeScheme::kHttp;
+  po.request = *o.http_req;
+  po.timeout_ms = o.timeout_ms.value_or(1000);
+  po.host = po.scheme == ProbeScheme::kHttps ? o.host.value_or("") : "";
+  po.ssl_verify = o.ssl_verify.value_or(true);
+  po.ca_file = o.ca_file.value_or("");
+  po.valid_statuses = o.valid_statuses;
+  Result<std::unique_ptr<Prober>> prober = Prober::Create(env_.loop, std::move(po));
+  if (!prober.ok()) return prober.status();
+  prober_ = std::move(*prober);
+
+  int rc = uv_timer_init(env_.loop, &timer_);
+  if (rc != 0) return Status::Error(std::string("failed to create timer: ") + uv_strerror(rc));
+  timer_.data = this;
+  timer_state_ = TimerState::kOpen;
+  return Status::Ok();
+}
+
+void Checker::Impl::Start(bool synchronous_first_cycle) {
+  if (!synchronous_first_cycle) {
+    uv_timer_start(&timer_, &Impl::OnTimer, 0, 0);
+    return;
+  }
+  // no_timer: one whole cycle now, driving the caller's loop until it ends (Q28).
+  RunCycle();
+  while (in_cycle_ && !stopped_) uv_run(env_.loop, UV_RUN_ONCE);
+}
+
+void Checker::Impl::Stop() {
+  if (!stopped_) {
+    stopped_ = true;
+    if (prober_) prober_->Shutdown();
+    in_cycle_ = false;
+  }
+  if (timer_state_ == TimerState::kOpen) {
+    timer_state_ = TimerState::kClosing;
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Impl::OnClosed);
+  } else if (detached_ && timer_state_ != TimerState::kClosing) {
+    delete this;  // no handle left to wait for
+  }
+}
+
+// libuv's contract: the handle's memory may go only once its close callback ran.
+void Checker::Impl::OnClosed(uv_handle_t* handle) {
+  auto* self = static_cast<Impl*>(handle->data);
+  self->timer_state_ = TimerState::kClosed;
+  if (self->detached_) delete self;
+}
+
+void Checker::Impl::OnTimer(uv_timer_t* timer) { static_cast<Impl*>(timer->data)->RunCycle(); }
+
+// do_check(), first half (§6.2).
+void Checker::Impl::RunCycle() {
+  if (stopped_) return;
+  in_cycle_ = true;
+  if (debug()) Debug("healthcheck: run a check cycle");  // sic: double prefix (Q12)
+  CheckPeersUpdates();
+  bool locked = TryLock();
+  if (env_.on_cycle) env_.on_cycle(CycleEvent{upstream_, false, locked, version_});
+  if (!locked) {
+    FinishCycle();
+    return;
+  }
+  probing_backups_ = false;
+  CheckPeers(primary_, false);
+}
+
+// do_check(), second half: publish, then re-arm after the cycle (§6.1).
+void Checker::Impl::FinishCycle() {
+  Publish();
+  in_cycle_ = false;
+  if (env_.on_cycle) env_.on_cycle(CycleEvent{upstream_, true, false, version_});
+  if (!stopped_) uv_timer_start(&timer_, &Impl::OnTimer, static_cast<uint64_t>(interval_ms_), 0);
+}
+
+// §6.3, with Q1 fixed: upgrade whenever the shared version differs from ours.
+void Checker::Impl::CheckPeersUpdates() {
+  Result<std::optional<DictValue>> ver = env_.dict->Get(v_key_);
+  if (!ver.ok()) {
+    Err("failed to get peers version: " + ver.error());
+    return;
+  }
+  if (!ver->has_value()) {
+    if (version_ > 0) {
+      new_version_ = true;
+      rewrite_down_keys_ = true;
+    }
+    return;
+  }
+  const double* v = std::get_if<double>(&**ver);
+  if (v == nullptr || *v == version_) return;
+  if (debug()) Debug("upgrading peers version to " + Num(*v));
+  UpgradePeersVersion(primary_);
+  UpgradePeersVersion(backup_);
+  version_ = *v;
+}
+
+void Checker::Impl::UpgradePeersVersion(std::vector<PeerSlot>& peers) {
+  for (PeerSlot& p : peers) {
+    Result<std::optional<DictValue>> flag = env_.dict->Get(p.d_key);
+    bool down = false;
+    if (!flag.ok()) {
+      Err("failed to get peer down state: " + flag.error());
+    } else if (flag->has_value()) {
+      const bool* b = std::get_if<bool>(&**flag);
+      down = b == nullptr || *b;  // any value but false means down (Q33)
+    }
+    if (p.down == down) continue;
+    Status st = env_.upstreams->SetPeerDown(upstream_, p.backup, p.id, down);
+    if (!st.ok()) {
+      Err("failed to set peer down: " + st.message());  // the cache stays (Q32)
+    } else {
+      p.down = down;
+    }
+  }
+}
+
+// §6.4: the lock is an add with a TTL; it is never released, only expires (Q25).
+bool Checker::Impl::TryLock() {
+  DictStoreResult r = env_.dict->Add(l_key_, DictValue(true), lock_ttl_ms_);
+  if (r.ok()) return true;
+  if (r.status.message() != "exists") {
+    Err("failed to add key \"" + l_key_ + "\": " + r.status.message());
+  }
+  return false;
+}
+
+// §9: all groups of one list run at once; the list is done when every group is.
+void Checker::Impl::CheckPeers(std::vector<PeerSlot>& peers, bool backup) {
+  ProbeGroupPlan plan = PlanProbeGroups(static_cast<uint32_t>(peers.size()), concurrency_);
+  if (plan.groups.empty()) {
+    if (!backup) {
+      probing_backups_ = true;
+      CheckPeers(backup_, true);
+    } else {
+      FinishCycle();
+    }
+    return;
+  }
+  groups_.clear();
+  for (const ProbeGroup& g : plan.groups) groups_.push_back(GroupRun{&peers, g.first, g.last});
+  groups_running_ = groups_.size();
+  for (size_t k = 0; k < plan.groups.size(); ++k) {
+    if (!plan.sequential && debug()) Debug(ProbeGroupDebugLine(plan, plan.groups[k], backup));
+    RunGroup(k);
+    if (stopped_) return;
+  }
+}
+
+void Checker::Impl::RunGroup(size_t k) {
+  GroupRun& g = groups_[k];
+  if (g.next > g.last) {
+    if (--groups_running_ > 0) return;
+    if (!probing_backups_) {
+      probing_backups_ = true;
+      CheckPeers(backup_, true);
+    } else {
+      FinishCycle();
+    }
+    return;
+  }
+  PeerSlot& peer = (*g.peers)[g.next++];
+  Status st = prober_->Start(
+      peer.target, [this, k, &peer](ProbeResult result) { OnProbeDone(k, peer, result); });
+  if (!st.ok()) {
+    // The prober is shut down: this checker is stopping.
+    return;
+  }
+}
+
+void Checker::Impl::OnProbeDone(size_t k, PeerSlot& peer, const ProbeResult& result) {
+  if (stopped_) return;
+  if (!result.counted()) {
+    Err(result.message);  // failed to create stream socket: not counted (Q17)
+  } else if (!result.parse_error.empty()) {
+    Err("failed to parse status line: " + result.parse_error);
+  }
+  if (result.counted()) {
+    if (result.ok()) {
+      PeerOk(peer, result);
+    } else {
+      // §7.5: a peer this checker sees as down fails silently.
+      if (!peer.down) Err(result.message);
+      PeerFail(peer, result);
+    }
+  }
+  RunGroup(k);
+}
+
+// §7.1
+void Checker::Impl::PeerFail(PeerSlot& peer, const ProbeResult& result) {
+  if (debug()) Debug("peer " + peer.name + " was checked to be not ok");
+  SharedDict& dict = *env_.dict;
+  Result<std::optional<DictValue>> got = dict.Get(peer.nok_key);
+  if (!got.ok()) {
+    Err("failed to get peer nok key: " + got.error());
+    return Report(peer, result, 0);
+  }
+  double fails = 1;
+  const double* prev = got->has_value() ? std::get_if<double>(&**got) : nullptr;
+  if (prev == nullptr) {
+    DictStoreResult r = dict.Set(peer.nok_key, DictValue(1.0));
+    if (!r.ok()) Err("failed to set peer nok key: " + r.status.message());
+  } else {
+    fails = *prev + 1;  // local arithmetic; the incr result is not used (Q4)
+    Result<double> r = dict.Incr(peer.nok_key, 1);
+    if (!r.ok()) Err("failed to incr peer nok key: " + r.error());
+  }
+  if (fails == 1) {
+    Result<std::optional<DictValue>> succ = dict.Get(peer.ok_key);
+    if (!succ.ok()) {
+      Err("failed to get peer ok key: " + succ.error());
+      return Report(peer, result, 0);  // before the transition test (Q31)
+    }
+    const double* s = succ->has_value() ? std::get_if<double>(&**succ) : nullptr;
+    if (succ->has_value() && !(s != nullptr && *s == 0)) {
+      DictStoreResult r = dict.Set(peer.ok_key, DictValue(0.0));
+      if (!r.ok()) Err("failed to set peer ok key: " + r.status.message());
+    }
+  }
+  int transition = 0;
+  if (!peer.down && fails >= static_cast<double>(fall_)) {
+    Warn("peer " + peer.name + " is turned down after " + Num(fails) + " failure(s)");
+    peer.down = true;
+    SetPeerDownGlobally(peer, true);
+    transition = -1;
+  }
+  Report(peer, result, transition);
+}
+
+// §7.2: the mirror of PeerFail.
+void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
+  if (debug()) Debug("peer " + peer.name + " was checked to be ok");
+  SharedDict& dict = *env_.dict;
+  Result<std::optional<DictValue>> got = dict.Get(peer.ok_key);
+  if (!got.ok()) {
+    Err("failed to get peer ok key: " + got.error());
+    return Report(peer, result, 0);
+  }
+  double succ = 1;
+  const double* prev = got->has_value() ? std::get_if<double>(&**got) : nullptr;
+  if (prev == nullptr) {
+    DictStoreResult r = dict.Set(peer.ok_key, DictValue(1.0));
+    if (!r.ok()) Err("failed to set peer ok key: " + r.status.message());
+  } else {
+    succ = *prev + 1;
+    Result<double> r = dict.Incr(peer.ok_key, 1);
+    if (!r.ok()) Err("failed to incr peer ok key: " + r.error());
+  }
+  if (succ == 1) {
+    Result<std::optional<DictValue>> fails = dict.Get(peer.nok_key);
+    if (!fails.ok()) {
+      Err("failed to get peer nok key: " + fails.error());
+      return Report(peer, result, 0);
+    }
+    const double* f = fails->has_value() ? std::get_if<double>(&**fails) : nullptr;
+    if (fails->has_value() && !(f != nullptr && *f == 0)) {
+      DictStoreResult r = dict.Set(peer.nok_key, DictValue(0.0));
+      if (!r.ok()) Err("failed to set peer nok key: " + r.status.message());
+    }
+  }
+  int transition = 0;
+  if (peer.down && succ >= static_cast<double>(rise_)) {
+    Warn("peer " + peer.name + " is turned up after " + Num(succ) + " success(es)");
+    peer.down = false;
+    SetPeerDownGlobally(peer, false);
+    transition = 1;
+  }
+  Report(peer, result, transition);
+}
+
+// §7.3
+void Checker::Impl::SetPeerDownGlobally(PeerSlot& peer, bool down) {
+  Status st = env_.upstreams->SetPeerDown(upstream_, peer.backup, peer.id, down);
+  if (!st.ok()) Err("failed to set peer down: " + st.message());
+  new_version_ = true;
+  DictStoreResult r =
+      env_.dict->Set(peer.d_key, down ? std::optional<DictValue>(true) : std::nullopt);
+  if (!r.ok()) Err("failed to set peer down state: " + r.status.message());
+}
+
+// §6.2's publish, with Q2 fixed (a failure keeps the version and retries next cycle) and
+// Q1's fuller fix (after `v:` vanished, our `d:` view is written back before publishing).
+void Checker::Impl::Publish() {
+  if (!new_version_) return;
+  if (debug()) Debug("publishing peers version " + Num(version_ + 1));  // predicted (Q13)
+  if (rewrite_down_keys_) {
+    for (auto* list : {&primary_, &backup_}) {
+      for (const PeerSlot& p : *list) {
+        env_.dict->Set(p.d_key, p.down ? std::optional<DictValue>(true) : std::nullopt);
+      }
+    }
+  }
+  env_.dict->Add(v_key_, DictValue(0.0));  // result ignored (Q21)
+  Result<double> v = env_.dict->Incr(v_key_, 1);
+  if (!v.ok()) {
+    Err("failed to publish new peers version: " + v.error());
+    return;
+  }
+  version_ = *v;
+  new_version_ = false;
+  rewrite_down_keys_ = false;
+}
+
+void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result, int transition) {
+  if (!env_.on_check) return;
+  PeerCheckEvent e;
+  e.upstream = upstream_;
+  e.backup = peer.backup;
+  e.id = peer.id;
+  e.peer = peer.name;
+  e.ok = result.ok();
+  e.result = ProbeResultName(result);
+  e.error = result.message;
+  e.duration_ms = result.duration_ms;
+  e.transition = transition;
+  e.down = peer.down;
+  env_.on_check(e);
+}
+
+// ---- Checker -------------------------------------------------------------------------
+
+Result<std::unique_ptr<Checker>> Checker::Spawn(const CheckerEnv& env, const CheckOptions& o) {
+  using R = Result<std::unique_ptr<Checker>>;
+  // The original's validation order and strings (protocol.md §3).
+  if (!o.type || o.type->empty()) return R::Error("\"type\" option required");
+  if (*o.type != "http" && *o.type != "https") {
+    return R::Error("only \"http\" and \"https\" type are supported right now");
+  }
+  if (!o.http_req) return R::Error("\"http_req\" option required");
+  if (!o.shm || o.shm->empty()) return R::Error("\"shm\" option required");
+  if (*o.shm != env.shm_name || env.dict == nullptr) {
+    return R::Error("shm \"" + *o.shm + "\" not found");
+  }
+  if (!o.upstream || o.upstream->empty()) return R::Error("no upstream specified");
+
+  auto* impl = new Impl(env, *o.upstream);
+  if (Status st = impl->Init(o); !st.ok()) {
+    impl->Detach();
+    return st;
+  }
+  env.upstreams->AddChecker(*o.upstream, 1);
+  std::unique_ptr<Checker> checker(new Checker(impl));
+  impl->Start(o.no_timer && env.debug_events);
+  return checker;
+}
+
+Checker::Checker(Impl* impl) : impl_(impl) {}
+Checker::~Checker() { impl_->Detach(); }
+void Checker::Stop() { impl_->Stop(); }
+void Checker::SyncNow() { impl_->SyncNow(); }
+const std::string& Checker::upstream() const { return impl_->upstream(); }
+double Checker::version() const { return impl_->version(); }
+
+}  // namespace upcheck
