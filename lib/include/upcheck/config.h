@@ -20,9 +20,9 @@
 
 namespace upcheck {
 
-// One `server` of an upstream: "host:port", "[v6]:port" or "unix:/path". IP literals are
-// stored in canonical form ("[0:0::1]:80" becomes "[::1]:80", as nginx prints it); host
-// names are kept as written (resolving them is the caller's business).
+// One `server` of an upstream: "ipv4:port", "[ipv6]:port" or "unix:/path", stored in
+// canonical form ("[0:0::1]:80" becomes "[::1]:80", as nginx prints it). Host names are
+// refused: nothing in the engine resolves them.
 struct ConfigPeer {
   std::string address;
   bool down = false;  // nginx's `server ... down`: starts down in every worker's view

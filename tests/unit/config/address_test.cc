@@ -16,7 +16,6 @@ TEST(PeerAddressTest, AcceptsTheThreeForms) {
   EXPECT_EQ(Canonical("127.0.0.1:12354"), "127.0.0.1:12354");
   EXPECT_EQ(Canonical("[::1]:12355"), "[::1]:12355");
   EXPECT_EQ(Canonical("unix:/run/app.sock"), "unix:/run/app.sock");
-  EXPECT_EQ(Canonical("backend-1.example.com:8080"), "backend-1.example.com:8080");
 }
 
 TEST(PeerAddressTest, CanonicalisesIpLiterals) {
@@ -33,7 +32,7 @@ TEST(PeerAddressTest, NeverSplitsUnixPaths) {
 
 TEST(PeerAddressTest, ExplainsWhatIsWrong) {
   EXPECT_EQ(Canonical("foo"),
-            "error: bad peer address \"foo\" (expected host:port, [IPv6]:port or unix:/path)");
+            "error: bad peer address \"foo\" (expected IPv4:port, [IPv6]:port or unix:/path)");
   EXPECT_EQ(Canonical("127.0.0.1:0"),
             "error: bad peer address \"127.0.0.1:0\" (the port must be a number between 1 and "
             "65535)");
@@ -49,16 +48,19 @@ TEST(PeerAddressTest, ExplainsWhatIsWrong) {
   EXPECT_EQ(Canonical("[zz::1]:80"),
             "error: bad peer address \"[zz::1]:80\" (not an IPv6 address inside the brackets)");
   EXPECT_EQ(Canonical("[::1]80"),
-            "error: bad peer address \"[::1]80\" (expected host:port, [IPv6]:port or "
+            "error: bad peer address \"[::1]80\" (expected IPv4:port, [IPv6]:port or "
             "unix:/path)");
   EXPECT_EQ(Canonical("256.0.0.1:80"),
             "error: bad peer address \"256.0.0.1:80\" (not an IPv4 address)");
+  EXPECT_EQ(Canonical("backend-1.example.com:8080"),
+            "error: bad peer address \"backend-1.example.com:8080\" (host names are not "
+            "resolved; use an IPv4 or [IPv6] address)");
   EXPECT_EQ(Canonical("a b:80"),
-            "error: bad peer address \"a b:80\" (not a host name; expected host:port, "
-            "[IPv6]:port or unix:/path)");
+            "error: bad peer address \"a b:80\" (expected IPv4:port, [IPv6]:port or "
+            "unix:/path)");
   EXPECT_EQ(Canonical(":80"),
-            "error: bad peer address \":80\" (not a host name; expected host:port, "
-            "[IPv6]:port or unix:/path)");
+            "error: bad peer address \":80\" (expected IPv4:port, [IPv6]:port or "
+            "unix:/path)");
   EXPECT_EQ(Canonical("unix:run/app.sock"),
             "error: bad peer address \"unix:run/app.sock\" (unix: needs an absolute path, e.g. "
             "\"unix:/run/app.sock\")");

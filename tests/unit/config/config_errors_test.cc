@@ -198,7 +198,7 @@ primary = ["127.0.0.1:80", "nope", 5, { down = true }]
 backup = [{ address = "unix:rel", down = "yes" }]
 )"),
             "upcheck.toml:3:28: upstream[0].primary[1]: bad peer address \"nope\" (expected "
-            "host:port, [IPv6]:port or unix:/path)\n"
+            "IPv4:port, [IPv6]:port or unix:/path)\n"
             "upcheck.toml:3:36: upstream[0].primary[2]: expected a peer address or a table { "
             "address = \"...\", down = true }, got integer 5\n"
             "upcheck.toml:3:39: upstream[0].primary[3]: missing required key \"address\"\n"

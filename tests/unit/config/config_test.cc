@@ -26,7 +26,7 @@ pid_file = "/run/upcheckd.pid"
 [[upstream]]
 name = "foo.com"
 primary = ["127.0.0.1:12354", "[0:0::1]:12357", { address = "127.0.0.1:12355", down = true }]
-backup  = ["127.0.0.1:12356", "unix:/run/app.sock", { address = "localhost:80" }]
+backup  = ["127.0.0.1:12356", "unix:/run/app.sock", { address = "10.0.0.2:80" }]
 balancer_listen = "[::1]:9000"
 
 [upstream.check]
@@ -112,7 +112,7 @@ TEST(ConfigTest, PeersAsStringsAndTables) {
   ASSERT_EQ(foo.backup.size(), 3u);
   EXPECT_EQ(foo.backup[0].address, "127.0.0.1:12356");
   EXPECT_EQ(foo.backup[1].address, "unix:/run/app.sock");
-  EXPECT_EQ(foo.backup[2].address, "localhost:80");
+  EXPECT_EQ(foo.backup[2].address, "10.0.0.2:80");
   EXPECT_FALSE(foo.backup[2].down);
   EXPECT_EQ(foo.backup[2].line, 17);
 }
