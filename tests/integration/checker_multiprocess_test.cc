@@ -1,0 +1,249 @@
+// The protocol across real forked workers sharing one segment (protocol.md §6.5, §7.4):
+// one probe cycle per interval cluster-wide, transitions reaching every worker, streaks
+// counted across workers, a dead lock holder replaced after the TTL, a flushed dict
+// restored, and a failed publish that recovers (Q2 fixed).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "loopback_http_server.h"
+#include "worker_fleet.h"
+
+namespace upcheck::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using Events = std::vector<FleetEvent>;
+
+int Count(const Events& events, const std::function<bool(const FleetEvent&)>& f) {
+  return static_cast<int>(std::count_if(events.begin(), events.end(), f));
+}
+bool IsLog(const FleetEvent& e, const std::string& needle) {
+  return e.kind == "log" && e.text.find(needle) != std::string::npos;
+}
+
+CheckOptions Options(int interval_ms, int fall) {
+  CheckOptions o;
+  o.type = "http";
+  o.http_req = "GET /status HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  o.interval_ms = interval_ms;
+  o.fall = fall;
+  o.valid_statuses = std::vector<double>{200};
+  return o;
+}
+
+TEST(CheckerMultiProcess, OneProbeCyclePerIntervalAcrossAllWorkers) {
+  LoopbackHttpServer backend(Family::kV4, StatusResponse(200));
+  WorkerFleet fleet({{"foo.com", {{backend.address()}}, {}}}, Options(150, 2));
+  for (int i = 0; i < 3; ++i) fleet.StartWorker();
+  auto probing = [](const Events& ev) {
+    return Count(ev, [](auto& e) { return e.kind == "start" && e.probing; });
+  };
+  ASSERT_TRUE(fleet.WaitFor([&](const Events& ev) { return probing(ev) >= 12; }));
+  Events ev = fleet.events();
+  std::vector<int64_t> starts;
+  int cycles = 0;
+  for (const FleetEvent& e : ev) {
+    if (e.kind == "start") ++cycles;
+    if (e.kind == "start" && e.probing) starts.push_back(e.ms);
+  }
+  // Three workers tick about three times as often as anyone probes.
+  EXPECT_GT(cycles, static_cast<int>(starts.size()) * 2);
+  // G1: probe cycles are at least the lock TTL (interval - 1 ms) apart, cluster-wide.
+  std::sort(starts.begin(), starts.end());
+  // (The start event is stamped just after the lock's add: allow 1 ms of truncation.)
+  for (size_t i = 1; i < starts.size(); ++i) EXPECT_GE(starts[i] - starts[i - 1], 148) << i;
+  // Each probing cycle probed the one peer exactly once; nobody probed without the lock.
+  int seen = static_cast<int>(starts.size());
+  EXPECT_TRUE(backend.WaitForRequests(seen, milliseconds(2000)));
+  EXPECT_LE(backend.requests(), seen + 1);  // one more cycle may have begun since
+}
+
+TEST(CheckerMultiProcess, TransitionReachesEveryWorkerAtItsNextCycle) {
+  LoopbackHttpServer good(Family::kV4, StatusResponse(200)),
+      flaky(Family::kV4, StatusResponse(200));
+  WorkerFleet fleet({{"foo.com", {{good.address()}, {flaky.address()}}, {}}}, Options(100, 2));
+  for (int i = 0; i < 3; ++i) fleet.StartWorker();
+  ASSERT_TRUE(fleet.WaitFor(
+      [](const Events& ev) { return Count(ev, [](auto& e) { return e.kind == "end"; }) >= 6; }));
+  flaky.SetResponse(StatusResponse(500));
+  ASSERT_TRUE(fleet.WaitFor([](const Events& ev) {
+    return Count(ev, [](auto& e) { return IsLog(e, "is turned down after 2 failure(s)"); }) == 1;
+  }));
+  // The transition is published at the end of the transition worker's cycle. Every other
+  // worker's first cycle that starts after that publish must end with the peer down.
+  ASSERT_TRUE(fleet.WaitFor([](const Events& ev) {
+    std::set<int> converged;
+    for (const FleetEvent& e : ev) {
+      if (e.kind == "end" && e.view == "UD") converged.insert(e.worker);
+    }
+    return converged.size() == 3;
+  }));
+  Events ev = fleet.events();
+  int transition_worker = -1;
+  int64_t published_at = 0;
+  for (const FleetEvent& e : ev) {
+    if (IsLog(e, "is turned down after")) transition_worker = e.worker;
+    if (transition_worker >= 0 && e.worker == transition_worker && e.kind == "end") {
+      published_at = e.ms;
+      break;
+    }
+  }
+  ASSERT_GT(published_at, 0);
+  for (int w = 0; w < 3; ++w) {
+    if (w == transition_worker) continue;
+    bool started_after = false;
+    for (const FleetEvent& e : ev) {
+      if (e.worker != w) continue;
+      if (e.kind == "start" && e.ms > published_at) started_after = true;
+      if (started_after && e.kind == "end") {
+        EXPECT_EQ(e.view, "UD") << "worker " << w << " missed the published transition";
+        break;
+      }
+    }
+  }
+  // Exactly one transition and one version cluster-wide.
+  EXPECT_EQ(**fleet.dict().Get("v:foo.com"), DictValue(1.0));
+  EXPECT_EQ(**fleet.dict().Get("d:foo.com:p1"), DictValue(true));
+}
+
+TEST(CheckerMultiProcess, StreaksAreCountedAcrossWorkers) {
+  LoopbackHttpServer failing(Family::kV4, StatusResponse(500));
+  WorkerFleet fleet({{"foo.com", {{failing.address()}}, {}}}, Options(100, 4));
+  fleet.StartWorker();
+  // Worker 0 counts the first two failures alone, then stops (SIGSTOP).
+  ASSERT_TRUE(fleet.WaitFor([](const Events& ev) {
+    return Count(ev, [](auto& e) { return IsLog(e, "was checked to be not ok"); }) >= 2;
+  }));
+  fleet.Kill(0, SIGSTOP);
+  Events before = fleet.events();
+  int fails_by_0 = Count(before, [](auto& e) { return IsLog(e, "was checked to be not ok"); });
+  ASSERT_LT(fails_by_0, 4) << "worker 0 reached fall alone";
+  // Worker 1 continues the same streak from the shared counter.
+  fleet.StartWorker();
+  ASSERT_TRUE(fleet.WaitFor([](const Events& ev) {
+    return Count(ev, [](auto& e) { return IsLog(e, "is turned down after"); }) == 1;
+  }));
+  Events ev = fleet.events();
+  int fails_by_1 = 0;
+  for (const FleetEvent& e : ev) {
+    if (e.worker == 1 && IsLog(e, "was checked to be not ok")) ++fails_by_1;
+    if (IsLog(e, "is turned down after")) {
+      EXPECT_EQ(e.worker, 1);
+      EXPECT_NE(e.text.find("is turned down after 4 failure(s)"), std::string::npos) << e.text;
+      break;
+    }
+  }
+  EXPECT_EQ(fails_by_0 + fails_by_1, 4);
+  fleet.Kill(0, SIGCONT);
+}
+
+TEST(CheckerMultiProcess, KilledLockHolderIsReplacedAfterTheTtl) {
+  LoopbackHttpServer::Options slow;
+  slow.response = StatusResponse(200);
+  slow.delay = milliseconds(150);  // the holder is killed while its probe waits
+  LoopbackHttpServer backend(slow);
+  WorkerFleet fleet({{"foo.com", {{backend.address()}}, {}}}, Options(400, 2));
+  for (int i = 0; i < 3; ++i) fleet.StartWorker();
+  ASSERT_TRUE(fleet.WaitFor([](const Events& ev) {
+    return Count(ev, [](auto& e) { return e.kind == "start" && e.probing; }) >= 2;
+  }));
+  // Kill the holder as soon as it starts its next probing cycle.
+  int holder = -1;
+  int64_t locked_at = 0;
+  size_t seen = fleet.events().size();
+  ASSERT_TRUE(fleet.WaitFor([&](const Events& ev) {
+    for (size_t i = seen; i < ev.size(); ++i) {
+      if (ev[i].kind == "start" && ev[i].probing) {
+        holder = ev[i].worker;
+        locked_at = ev[i].ms;
+        return true;
+      }
+    }
+    return false;
+  }));
+  fleet.Kill(holder, SIGKILL);
+  size_t after_kill = fleet.events().size();
+  FleetEvent next;
+  ASSERT_TRUE(fleet.WaitFor([&](const Events& ev) {
+    for (size_t i = after_kill; i < ev.size(); ++i) {
+      if (ev[i].kind == "start" && ev[i].probing && ev[i].worker != holder) {
+        next = ev[i];
+        return true;
+      }
+    }
+    return false;
+  }));
+  EXPECT_NE(next.worker, holder);
+  // TTL 399 ms, less 1 ms for the start event's stamp coming just after the add.
+  EXPECT_GE(next.ms - locked_at, 398) << "the lock of a dead holder was taken before its TTL";
+  // Liveness: someone takes over after TTL + one interval (loose bound for loaded CI).
+  EXPECT_LE(next.ms - locked_at, 2000) << "nobody took over";
+}
+
+TEST(CheckerMultiProcess, FlushedDictIsRestoredAndNoDeadPeerReadsUp) {
+  LoopbackHttpServer good(Family::kV4, StatusResponse(200));
+  LoopbackClosedPort dead;
+  WorkerFleet fleet({{"foo.com", {{good.address()}, {dead.address()}}, {}}}, Options(100, 2));
+  for (int i = 0; i < 2; ++i) fleet.StartWorker();
+  auto both_down = [](const Events& ev, size_t from) {
+    std::set<int> w;
+    for (size_t i = from; i < ev.size(); ++i) {
+      if (ev[i].kind == "end" && ev[i].view == "UD") w.insert(ev[i].worker);
+    }
+    return w.size() == 2;
+  };
+  ASSERT_TRUE(fleet.WaitFor([&](const Events& ev) { return both_down(ev, 0); }));
+  size_t flushed_at = fleet.events().size();
+  fleet.dict().FlushAll();
+  // Both workers cycle again after the flush; the keys come back.
+  ASSERT_TRUE(fleet.WaitFor([&](const Events& ev) {
+    std::map<int, int> ends;
+    for (size_t i = flushed_at; i < ev.size(); ++i) ends[ev[i].worker] += ev[i].kind == "end";
+    return ends[0] >= 3 && ends[1] >= 3;
+  }));
+  Events ev = fleet.events();
+  for (size_t i = flushed_at; i < ev.size(); ++i) {
+    if (ev[i].kind == "end" || ev[i].kind == "start") {
+      EXPECT_EQ(ev[i].view, "UD") << "worker " << ev[i].worker << " saw the dead peer up";
+    }
+  }
+  EXPECT_TRUE(fleet.dict().Get("v:foo.com")->has_value());
+  EXPECT_EQ(**fleet.dict().Get("d:foo.com:p1"), DictValue(true));
+  EXPECT_FALSE(fleet.dict().Get("d:foo.com:p0")->has_value());
+}
+
+TEST(CheckerMultiProcess, FailedPublishRecovers) {
+  LoopbackHttpServer flaky(Family::kV4, StatusResponse(200));
+  WorkerFleet fleet({{"foo.com", {{flaky.address()}}, {}}}, Options(100, 2));
+  // v:foo.com holds a string: add fails ("exists") and incr fails ("not a number").
+  ASSERT_TRUE(fleet.dict().Set("v:foo.com", DictValue(std::string("garbage"))).ok());
+  for (int i = 0; i < 2; ++i) fleet.StartWorker();
+  ASSERT_TRUE(fleet.WaitFor(
+      [](const Events& ev) { return Count(ev, [](auto& e) { return e.kind == "end"; }) >= 4; }));
+  flaky.SetResponse(StatusResponse(500));
+  ASSERT_TRUE(fleet.WaitFor([](const Events& ev) {
+    return Count(ev, [](auto& e) {
+             return IsLog(e, "healthcheck: failed to publish new peers version: not a number");
+           }) >= 2;
+  }));
+  // The checker keeps cycling and retrying; once the key is usable the publish goes out.
+  ASSERT_TRUE(fleet.dict().Delete("v:foo.com").ok());
+  ASSERT_TRUE(fleet.WaitFor([](const Events& ev) {
+    std::set<int> w;
+    for (const FleetEvent& e : ev) {
+      if (e.kind == "end" && e.view == "D" && e.version >= 1) w.insert(e.worker);
+    }
+    return w.size() == 2;
+  }));
+  EXPECT_EQ(
+      Count(fleet.events(), [](auto& e) { return IsLog(e, "failed to run healthcheck cycle"); }),
+      0);
+  EXPECT_GE(std::get<double>(**fleet.dict().Get("v:foo.com")), 1.0);
+}
+
+}  // namespace
+}  // namespace upcheck::testing
