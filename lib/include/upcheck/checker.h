@@ -37,6 +37,11 @@ struct PeerCheckEvent {
   std::string_view result;  // "ok", "connect", "tls", "send", "timeout", "receive",
                             // "status_line", "status_code"
   std::string_view error;   // the original's message for a failure, "" for ok
+  std::string_view step;    // the step that failed: "connect", "tls", "send", "receive",
+                            // "status_line", "status_code"; "" for ok
+  std::string_view detail;  // <err> of the message alone: "connection refused", "timeout",
+                            // the status line or code
+  int64_t unix_ms = 0;      // when the probe ended, Unix time
   double duration_ms = 0;
   int transition = 0;  // +1 turned up, -1 turned down, 0 none
   bool down = false;   // this checker's view after the probe

@@ -5,6 +5,8 @@
 
 #include <uv.h>
 
+#include <time.h>
+
 #include <cmath>
 #include <optional>
 #include <vector>
@@ -19,6 +21,12 @@ namespace upcheck {
 namespace {
 
 std::string Num(double v) { return FormatDictValue(v); }
+
+int64_t UnixMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
 // One peer as this checker sees it: the spawn-time snapshot (Q7) and the cached `down`.
 struct PeerSlot {
@@ -465,6 +473,9 @@ void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result, int 
   e.ok = result.ok();
   e.result = ProbeResultName(result);
   e.error = result.message;
+  e.step = result.ok() ? std::string_view() : ProbeKindName(result.kind);
+  e.detail = result.error;
+  e.unix_ms = UnixMs();
   e.duration_ms = result.duration_ms;
   e.transition = transition;
   e.down = peer.down;

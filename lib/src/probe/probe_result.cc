@@ -63,4 +63,26 @@ std::string SocketErrorText(int uv_error) {
   return text;
 }
 
+std::string ProbeMessage(ProbeKind kind, const std::string& name, const std::string& error) {
+  switch (kind) {
+    case ProbeKind::kOk:
+      return {};
+    case ProbeKind::kSocket:
+      return "failed to create stream socket: " + error;
+    case ProbeKind::kConnect:
+      return "failed to connect to " + name + ": " + error;
+    case ProbeKind::kTls:
+      return "failed to ssl handshake to " + name + ": " + error;
+    case ProbeKind::kSend:
+      return "failed to send request to " + name + ": " + error;
+    case ProbeKind::kReceive:
+      return "failed to receive status line from " + name + ": " + error;
+    case ProbeKind::kStatusLine:
+      return "bad status line from " + name + ": " + error;
+    case ProbeKind::kStatusCode:
+      return "bad status code from " + name + ": " + error;
+  }
+  return error;
+}
+
 }  // namespace upcheck

@@ -48,6 +48,10 @@ std::string_view ProbeKindName(ProbeKind kind);
 // for a step that timed out.
 std::string_view ProbeResultName(const ProbeResult& result);
 
+// The original's message for a failed step: "failed to connect to <name>: <error>", ...
+// (empty for kOk).
+std::string ProbeMessage(ProbeKind kind, const std::string& name, const std::string& error);
+
 // The text the original prints for a libuv error code: "closed" for UV_EOF, otherwise
 // ngx_lua's lower-cased strerror() ("connection refused", "connection reset by peer").
 std::string SocketErrorText(int uv_error);

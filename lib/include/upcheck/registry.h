@@ -1,0 +1,125 @@
+// Registry: what a daemon publishes in the segment for every process to read: the
+// upstreams with their peers, roles and check options; one details record per peer
+// (written by whichever worker probed it); and the worker table.
+//
+// The master creates it once, at set-up, before Segment::Publish(). Any attached process
+// (workers, upcheck-status, upcheck-shmctl) then reads it without locks: every field that
+// changes after set-up is an atomic, and the few multi-field records (peer details) use a
+// sequence counter so that a reader never shows a torn record.
+#ifndef UPCHECK_REGISTRY_H_
+#define UPCHECK_REGISTRY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "upcheck/check_options.h"
+#include "upcheck/checker.h"
+#include "upcheck/segment.h"
+#include "upcheck/status.h"
+#include "upcheck/upstreams.h"
+
+namespace upcheck {
+
+namespace shm {
+struct RegistryHeaderShm;
+}  // namespace shm
+
+struct RegistryUpstreamSpec {
+  std::string name;
+  std::vector<PeerConfig> primary, backup;
+  std::optional<CheckOptions> check;
+};
+
+// One peer's check history, as the last prober recorded it.
+struct PeerDetails {
+  uint64_t checks = 0;    // counted probes
+  uint64_t failures = 0;  // of which failed
+  uint64_t turned_up = 0;
+  uint64_t turned_down = 0;
+  int64_t last_check_ms = 0;   // Unix time, ms; 0: never checked
+  int64_t last_change_ms = 0;  // Unix time of the last transition, ms; 0: none
+  double last_duration_ms = 0;
+  std::string last_result;  // "" (never), "ok", "connect", "tls", "send", "timeout",
+                            // "receive", "status_line", "status_code"
+  std::string last_error;   // the original's message text; "" after a success
+};
+
+enum class WorkerState : uint32_t { kFree = 0, kStarting = 1, kRunning = 2, kExiting = 3 };
+std::string_view WorkerStateName(WorkerState state);
+
+struct WorkerRow {
+  uint32_t slot = 0;
+  int32_t pid = 0;
+  WorkerState state = WorkerState::kFree;
+  int64_t started_ms = 0;  // Unix time, ms
+  uint32_t checkers = 0;
+  int64_t last_cycle_start_ms = 0;  // Unix time, ms
+  int64_t last_cycle_end_ms = 0;
+  uint64_t cycles = 0;
+  std::vector<double> versions;  // local version per upstream (registry order)
+};
+
+class Registry {
+ public:
+  // Bytes to reserve in the segment (Segment::CreateOptions::reserved_bytes).
+  static size_t BytesNeeded(const std::vector<RegistryUpstreamSpec>& upstreams,
+                            uint32_t max_workers);
+  // Set-up, in the creating process, before Publish(). Peers are validated and named as
+  // Upstreams names them.
+  static Result<Registry> Create(Segment& segment,
+                                 const std::vector<RegistryUpstreamSpec>& upstreams,
+                                 uint32_t max_workers);
+  // Any process: finds and bounds-checks the registry ("segment 'x' has no registry: it
+  // was created without a daemon" when absent).
+  static Result<Registry> Attach(const Segment& segment);
+
+  size_t upstream_count() const;
+  std::string_view upstream_name(size_t u) const;
+  std::optional<size_t> FindUpstream(std::string_view name) const;
+  bool has_check(size_t u) const;
+  // The check options as JSON ({"type":"http","interval":2000,...}), "" when none.
+  std::string_view check_json(size_t u) const;
+  // Peers in list order: primary ones, then backup ones.
+  size_t peer_count(size_t u) const;
+  struct Peer {
+    std::string_view name;
+    bool backup = false;
+    uint32_t id = 0;
+    bool configured_down = false;
+  };
+  Peer peer(size_t u, size_t k) const;
+  // A fresh per-process view with the configured `down` flags (what a worker starts from).
+  Result<Upstreams> BuildUpstreams() const;
+
+  // Per-peer details. RecordCheck takes a Checker's event; any process may call it.
+  void RecordCheck(const PeerCheckEvent& event);
+  PeerDetails details(size_t u, bool backup, uint32_t id) const;
+
+  // The worker table.
+  uint32_t max_workers() const;
+  // A free slot for `pid` (kStarting), or an error when the table is full.
+  Result<uint32_t> ClaimWorkerSlot(int32_t pid);
+  void SetWorkerState(uint32_t slot, WorkerState state);
+  void SetWorkerCheckers(uint32_t slot, uint32_t checkers);
+  void RecordCycle(uint32_t slot, const CycleEvent& event);
+  // Frees the slot of a dead worker (the master, after waitpid).
+  void ReleaseWorkerSlot(uint32_t slot);
+  std::vector<WorkerRow> Workers() const;  // slots in use
+
+  // The published version of upstream u, mirrored by RecordCycle/Publish for readers that
+  // must not take the dict lock. 0 when unknown.
+  double published_version(size_t u) const;
+
+ private:
+  explicit Registry(shm::RegistryHeaderShm* header, size_t bytes);
+  shm::RegistryHeaderShm* h_;
+  size_t bytes_;
+};
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_REGISTRY_H_

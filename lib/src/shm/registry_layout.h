@@ -1,0 +1,100 @@
+// The registry area as it lies in the segment (see upcheck/registry.h).
+//
+// header | UpstreamShm[upstream_count] | PeerShm[peer_count] | WorkerSlotShm[max_workers]
+//        | versions: atomic<uint64_t>[max_workers * upstream_count] | string pool
+// Offsets are from the start of the area. Plain data only; the fields that change after
+// set-up are lock-free atomics. A reader checks every offset against the area size.
+#ifndef UPCHECK_SHM_REGISTRY_LAYOUT_H_
+#define UPCHECK_SHM_REGISTRY_LAYOUT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+namespace upcheck::shm {
+
+inline constexpr uint64_t kRegistryMagic = 0x7563726567697331ull;  // "ucregis1"
+
+struct StringRefShm {
+  uint32_t offset;  // into the string pool
+  uint32_t length;
+};
+
+struct UpstreamShm {
+  StringRefShm name;
+  StringRefShm check_json;  // length 0: no checker configured
+  uint32_t first_peer;      // index into the peer array
+  uint32_t primary_count;
+  uint32_t backup_count;
+  uint32_t reserved;
+  std::atomic<uint64_t> published_version;  // bit pattern of a double
+};
+
+// One peer's details, written by the prober under a sequence lock (odd: being written).
+struct PeerDetailsShm {
+  std::atomic<uint32_t> seq;
+  std::atomic<uint8_t> result;  // 0 never; 1 + ProbeKind; see registry.cc
+  std::atomic<uint8_t> timed_out;
+  std::atomic<uint8_t> detail_len;
+  uint8_t reserved;
+  std::atomic<uint32_t> duration_us;
+  std::atomic<uint64_t> checks;
+  std::atomic<uint64_t> failures;
+  std::atomic<uint32_t> turned_up;
+  std::atomic<uint32_t> turned_down;
+  std::atomic<int64_t> last_check_ms;
+  std::atomic<int64_t> last_change_ms;
+  char detail[40];  // <err>, truncated
+};
+
+struct PeerShm {
+  StringRefShm name;
+  uint32_t upstream;
+  uint32_t id;
+  uint8_t backup;
+  uint8_t configured_down;
+  uint8_t reserved[6];
+  PeerDetailsShm details;
+};
+
+struct WorkerSlotShm {
+  std::atomic<int32_t> pid;
+  std::atomic<uint32_t> state;
+  std::atomic<uint32_t> checkers;
+  uint32_t reserved;
+  std::atomic<int64_t> started_ms;
+  std::atomic<int64_t> cycle_start_ms;
+  std::atomic<int64_t> cycle_end_ms;
+  std::atomic<uint64_t> cycles;
+};
+
+struct RegistryHeaderShm {
+  uint64_t magic;
+  uint64_t bytes;
+  uint32_t upstream_count;
+  uint32_t peer_count;
+  uint32_t max_workers;
+  uint32_t reserved;
+  uint64_t upstreams_offset;
+  uint64_t peers_offset;
+  uint64_t workers_offset;
+  uint64_t versions_offset;
+  uint64_t strings_offset;
+  uint64_t strings_bytes;
+};
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free &&
+              std::atomic<int64_t>::is_always_lock_free);
+static_assert(std::atomic<uint8_t>::is_always_lock_free &&
+              std::atomic<uint32_t>::is_always_lock_free);
+static_assert(std::is_standard_layout_v<RegistryHeaderShm> &&
+              std::is_trivially_destructible_v<RegistryHeaderShm>);
+static_assert(std::is_standard_layout_v<UpstreamShm> &&
+              std::is_trivially_destructible_v<UpstreamShm>);
+static_assert(std::is_standard_layout_v<PeerShm> && std::is_trivially_destructible_v<PeerShm>);
+static_assert(std::is_standard_layout_v<WorkerSlotShm> &&
+              std::is_trivially_destructible_v<WorkerSlotShm>);
+
+}  // namespace upcheck::shm
+
+#endif  // UPCHECK_SHM_REGISTRY_LAYOUT_H_

@@ -1,0 +1,146 @@
+// Registry: written at set-up by the creator, read by any process attached by name.
+#include "upcheck/registry.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "test_names.h"
+
+namespace upcheck {
+namespace {
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CheckOptions check;
+    check.type = "http";
+    check.http_req = "GET / HTTP/1.0\r\n\r\n";
+    check.interval_ms = 2000;
+    specs_ = {{"foo.com", {{"127.0.0.1:1"}, {"[0:0::1]:2", true}}, {{"unix:/tmp/x.sock"}}, check},
+              {"bar.com", {{"127.0.0.1:3"}}, {}, std::nullopt}};
+    size_t reserved = Registry::BytesNeeded(specs_, 4);
+    ASSERT_GT(reserved, 0u);
+    auto seg = Segment::Create({.name = name_, .size = 1 << 20, .reserved_bytes = reserved});
+    ASSERT_TRUE(seg.ok()) << seg.error();
+    segment_ = std::move(*seg);
+    auto reg = Registry::Create(*segment_, specs_, 4);
+    ASSERT_TRUE(reg.ok()) << reg.error();
+    segment_->Publish();
+  }
+  void TearDown() override { (void)Segment::Remove(name_); }
+
+  std::string name_ = testing::UniqueSegmentName("reg");
+  std::vector<RegistryUpstreamSpec> specs_;
+  std::unique_ptr<Segment> segment_;
+};
+
+TEST_F(RegistryTest, ReadersSeeUpstreamsPeersAndRoles) {
+  auto opened = Segment::Open(name_);
+  ASSERT_TRUE(opened.ok());
+  auto reg = Registry::Attach(**opened);
+  ASSERT_TRUE(reg.ok()) << reg.error();
+  ASSERT_EQ(reg->upstream_count(), 2u);
+  EXPECT_EQ(reg->upstream_name(0), "foo.com");
+  EXPECT_TRUE(reg->has_check(0));
+  EXPECT_FALSE(reg->has_check(1));
+  EXPECT_NE(reg->check_json(0).find("\"interval\":2000"), std::string::npos);
+  ASSERT_EQ(reg->peer_count(0), 3u);
+  EXPECT_EQ(reg->peer(0, 1).name, "[::1]:2");  // canonical
+  EXPECT_TRUE(reg->peer(0, 1).configured_down);
+  EXPECT_TRUE(reg->peer(0, 2).backup);
+  EXPECT_EQ(reg->peer(0, 2).id, 0u);
+  EXPECT_EQ(reg->FindUpstream("bar.com"), 1u);
+  EXPECT_FALSE(reg->FindUpstream("nope"));
+  auto view = reg->BuildUpstreams();
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->GetUpstreams(), (std::vector<std::string>{"foo.com", "bar.com"}));
+  EXPECT_TRUE((*view->GetPrimaryPeers("foo.com"))[1].down);
+}
+
+TEST_F(RegistryTest, DetailsRecordTheLastCheck) {
+  auto reg = Registry::Attach(*segment_);
+  ASSERT_TRUE(reg.ok());
+  EXPECT_EQ(reg->details(0, false, 0).last_result, "");
+  PeerCheckEvent e;
+  e.upstream = "foo.com";
+  e.id = 0;
+  e.peer = "127.0.0.1:1";
+  e.ok = false;
+  e.result = "connect";
+  e.step = "connect";
+  e.detail = "connection refused";
+  e.duration_ms = 0.25;
+  e.transition = -1;
+  e.unix_ms = 1700000000123;
+  reg->RecordCheck(e);
+  PeerDetails d = reg->details(0, false, 0);
+  EXPECT_EQ(d.checks, 1u);
+  EXPECT_EQ(d.failures, 1u);
+  EXPECT_EQ(d.turned_down, 1u);
+  EXPECT_EQ(d.last_result, "connect");
+  EXPECT_EQ(d.last_error, "failed to connect to 127.0.0.1:1: connection refused");
+  EXPECT_EQ(d.last_check_ms, 1700000000123);
+  EXPECT_EQ(d.last_change_ms, 1700000000123);
+  EXPECT_DOUBLE_EQ(d.last_duration_ms, 0.25);
+  e.ok = true;
+  e.result = "ok";
+  e.step = "";
+  e.detail = "";
+  e.transition = 0;
+  reg->RecordCheck(e);
+  d = reg->details(0, false, 0);
+  EXPECT_EQ(d.checks, 2u);
+  EXPECT_EQ(d.failures, 1u);
+  EXPECT_EQ(d.last_result, "ok");
+  EXPECT_EQ(d.last_error, "");
+  // A backup peer has its own record.
+  e.backup = true;
+  e.ok = false;
+  e.result = "timeout";
+  e.step = "receive";
+  e.detail = "timeout";
+  reg->RecordCheck(e);
+  EXPECT_EQ(reg->details(0, true, 0).last_result, "timeout");
+  EXPECT_EQ(reg->details(0, true, 0).last_error,
+            "failed to receive status line from unix:/tmp/x.sock: timeout");
+}
+
+TEST_F(RegistryTest, WorkerTable) {
+  auto reg = Registry::Attach(*segment_);
+  ASSERT_TRUE(reg.ok());
+  EXPECT_TRUE(reg->Workers().empty());
+  auto slot = reg->ClaimWorkerSlot(4242);
+  ASSERT_TRUE(slot.ok());
+  reg->SetWorkerState(*slot, WorkerState::kRunning);
+  reg->SetWorkerCheckers(*slot, 1);
+  reg->RecordCycle(*slot, CycleEvent{"foo.com", true, false, 3});
+  auto rows = reg->Workers();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].pid, 4242);
+  EXPECT_EQ(rows[0].state, WorkerState::kRunning);
+  EXPECT_EQ(rows[0].checkers, 1u);
+  EXPECT_EQ(rows[0].cycles, 1u);
+  EXPECT_EQ(rows[0].versions, (std::vector<double>{3, 0}));
+  EXPECT_EQ(reg->published_version(0), 3);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(reg->ClaimWorkerSlot(100 + i).ok());
+  auto full = reg->ClaimWorkerSlot(999);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error(), "the worker table is full (4 slots)");
+  reg->ReleaseWorkerSlot(*slot);
+  EXPECT_EQ(reg->Workers().size(), 3u);
+  EXPECT_TRUE(reg->ClaimWorkerSlot(999).ok());
+}
+
+TEST(RegistryAbsent, SegmentWithoutDaemonSaysSo) {
+  std::string name = testing::UniqueSegmentName("noreg");
+  auto seg = Segment::Create({.name = name, .size = 1 << 20});
+  ASSERT_TRUE(seg.ok());
+  (*seg)->Publish();
+  auto reg = Registry::Attach(**seg);
+  ASSERT_FALSE(reg.ok());
+  EXPECT_EQ(reg.error(), "segment '" + name + "' has no registry: it was created without a daemon");
+  (void)Segment::Remove(name);
+}
+
+}  // namespace
+}  // namespace upcheck
