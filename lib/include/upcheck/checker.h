@@ -9,6 +9,7 @@
 #ifndef UPCHECK_CHECKER_H_
 #define UPCHECK_CHECKER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -64,6 +65,10 @@ struct CheckerEnv {
   bool debug_events = false;  // the original's debug_mode: the debug lines and no_timer
   std::function<void(const PeerCheckEvent&)> on_check;  // optional
   std::function<void(const CycleEvent&)> on_cycle;      // optional
+  // Optional, shared by every process: the bit pattern of the last version published for
+  // this upstream (Registry::version_hint). The publisher stores it; SyncNow() compares
+  // it with one atomic load and reads the dict only when it differs.
+  std::atomic<uint64_t>* version_hint = nullptr;
 };
 
 class Checker {
@@ -87,7 +92,8 @@ class Checker {
   void Stop();
 
   // check_peers_updates() outside the timer: applies a newer shared version to this
-  // process's view at once. Cheap when nothing changed.
+  // process's view at once. With a version_hint it costs one atomic load when nothing
+  // changed; without one, one dict read.
   void SyncNow();
 
   const std::string& upstream() const;

@@ -9,6 +9,7 @@
 #ifndef UPCHECK_REGISTRY_H_
 #define UPCHECK_REGISTRY_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -110,9 +111,11 @@ class Registry {
   void ReleaseWorkerSlot(uint32_t slot);
   std::vector<WorkerRow> Workers() const;  // slots in use
 
-  // The published version of upstream u, mirrored by RecordCycle/Publish for readers that
-  // must not take the dict lock. 0 when unknown.
+  // The last version published for upstream u, as checkers store it through
+  // CheckerEnv::version_hint; readers that must not take the dict lock use it. 0: none yet.
   double published_version(size_t u) const;
+  // The shared word behind published_version(u), for CheckerEnv::version_hint.
+  std::atomic<uint64_t>* version_hint(size_t u);
 
  private:
   explicit Registry(shm::RegistryHeaderShm* header, size_t bytes);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -54,7 +55,7 @@ class Checker::Impl {
   Status Init(const CheckOptions& o);
   void Start(bool synchronous_first_cycle);
   void Stop();
-  void SyncNow() { CheckPeersUpdates(); }
+  void SyncNow();
   void Detach() {
     detached_ = true;
     Stop();
@@ -232,6 +233,17 @@ void Checker::Impl::FinishCycle() {
   in_cycle_ = false;
   if (env_.on_cycle) env_.on_cycle(CycleEvent{upstream_, true, false, version_});
   if (!stopped_) uv_timer_start(&timer_, &Impl::OnTimer, static_cast<uint64_t>(interval_ms_), 0);
+}
+
+void Checker::Impl::SyncNow() {
+  if (stopped_) return;
+  if (env_.version_hint != nullptr) {
+    uint64_t hint = env_.version_hint->load(std::memory_order_acquire);
+    double v;
+    std::memcpy(&v, &hint, sizeof(v));
+    if (v == version_) return;
+  }
+  CheckPeersUpdates();
 }
 
 // §6.3, with Q1 fixed: upgrade whenever the shared version differs from ours.
@@ -461,6 +473,11 @@ void Checker::Impl::Publish() {
   version_ = *v;
   new_version_ = false;
   rewrite_down_keys_ = false;
+  if (env_.version_hint != nullptr) {
+    uint64_t bits;
+    std::memcpy(&bits, &version_, sizeof(bits));
+    env_.version_hint->store(bits, std::memory_order_release);
+  }
 }
 
 void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result, int transition) {

@@ -381,11 +381,6 @@ void Registry::RecordCycle(uint32_t slot, const CycleEvent& e) {
     w.cycle_end_ms.store(UnixMs(), std::memory_order_relaxed);
     w.cycles.fetch_add(1, std::memory_order_relaxed);
     Version(h_, slot, *u).store(Bits(e.version), std::memory_order_relaxed);
-    // The newest version seen by anyone, for lock-free readers.
-    std::atomic<uint64_t>& pub = Up(h_, *u).published_version;
-    uint64_t cur = pub.load(std::memory_order_relaxed);
-    while (FromBits(cur) < e.version && !pub.compare_exchange_weak(cur, Bits(e.version))) {
-    }
   } else {
     w.cycle_start_ms.store(UnixMs(), std::memory_order_relaxed);
   }
@@ -418,6 +413,10 @@ std::vector<WorkerRow> Registry::Workers() const {
     rows.push_back(std::move(r));
   }
   return rows;
+}
+
+std::atomic<uint64_t>* Registry::version_hint(size_t u) {
+  return u < h_->upstream_count ? &Up(h_, u).published_version : nullptr;
 }
 
 double Registry::published_version(size_t u) const {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "test_names.h"
 
 namespace upcheck {
@@ -121,6 +123,11 @@ TEST_F(RegistryTest, WorkerTable) {
   EXPECT_EQ(rows[0].checkers, 1u);
   EXPECT_EQ(rows[0].cycles, 1u);
   EXPECT_EQ(rows[0].versions, (std::vector<double>{3, 0}));
+  EXPECT_EQ(reg->published_version(0), 0);
+  double three = 3;
+  uint64_t bits;
+  std::memcpy(&bits, &three, sizeof(bits));
+  reg->version_hint(0)->store(bits);
   EXPECT_EQ(reg->published_version(0), 3);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(reg->ClaimWorkerSlot(100 + i).ok());
   auto full = reg->ClaimWorkerSlot(999);
