@@ -1,0 +1,163 @@
+#include "cli_common.h"
+
+#include <charconv>
+#include <cmath>
+#include <system_error>
+
+#include <fmt/format.h>
+
+namespace upcheck::cli {
+
+Result<std::string> ResolveSegmentName(const std::optional<std::string>& segment_name,
+                                       const std::optional<std::string>& config_path) {
+  // TODO(config): use LoadConfig(*config_path)->shm.name once the config parser is built
+  // into the library; until then -c is accepted but refused with a pointer to -s.
+  if (config_path)
+    return Result<std::string>::Error("-c needs the daemon's config support; use -s NAME");
+  return segment_name.value_or(std::string(kDefaultSegmentName));
+}
+
+std::optional<double> ParseFiniteNumber(std::string_view text) {
+  // from_chars accepts neither a leading '+' nor hex; Lua's tonumber takes '+', so do we.
+  if (text.size() > 1 && text[0] == '+' && text[1] != '-') text.remove_prefix(1);
+  if (text.empty()) return std::nullopt;
+  double value = 0;
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::general);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// True when the text would be a number if only it were finite: "nan", "-inf", "1e999".
+static bool LooksNumeric(std::string_view text) {
+  if (!text.empty() && (text[0] == '+' || text[0] == '-')) text.remove_prefix(1);
+  double value = 0;
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::general);
+  return (ec == std::errc() || ec == std::errc::result_out_of_range) &&
+         end == text.data() + text.size() && !text.empty();
+}
+
+Result<double> ParseNumberArg(std::string_view what, std::string_view text) {
+  if (std::optional<double> n = ParseFiniteNumber(text)) return *n;
+  return Result<double>::Error(
+      fmt::format("bad {} \"{}\" (a finite number, e.g. 1, -2, 0.5)", what, EscapeForLine(text)));
+}
+
+Result<DictValue> ParseValueArg(std::string_view text, bool force_string) {
+  // One DictValue assigned in place: returning a temporary variant per branch trips GCC 12's
+  // -Wmaybe-uninitialized (a false positive) under -fsanitize.
+  DictValue value;
+  if (force_string) {
+    value = std::string(text);
+  } else if (text == "true" || text == "false") {
+    value = text == "true";
+  } else if (std::optional<double> n = ParseFiniteNumber(text)) {
+    value = *n;
+  } else if (LooksNumeric(text)) {
+    return Result<DictValue>::Error(
+        fmt::format("bad value \"{}\": not a finite number (use --string to store it as text)",
+                    EscapeForLine(text)));
+  } else {
+    value = std::string(text);
+  }
+  return value;
+}
+
+Result<int64_t> ParseTtlArg(std::string_view text) {
+  // About 31 years: far beyond any sane TTL, far below int64 milliseconds.
+  constexpr double kMaxSeconds = 1e9;
+  std::optional<double> seconds = ParseFiniteNumber(text);
+  if (!seconds || *seconds < 0 || *seconds > kMaxSeconds) {
+    return Result<int64_t>::Error(fmt::format(
+        "bad ttl \"{}\" (seconds from 0 to 1e9, ms precision, e.g. 0.5; 0 = never expires)",
+        EscapeForLine(text)));
+  }
+  auto ms = static_cast<int64_t>(std::llround(*seconds * 1000));
+  if (ms == 0 && *seconds > 0) {
+    return Result<int64_t>::Error(
+        fmt::format("bad ttl \"{}\" (below 1 ms; 0 = never expires)", EscapeForLine(text)));
+  }
+  return ms;
+}
+
+Result<size_t> ParseSizeArg(std::string_view text) {
+  const auto bad = [&] {
+    return Result<size_t>::Error(fmt::format(
+        "bad size \"{}\" (bytes, or a number with k or m suffix)", EscapeForLine(text)));
+  };
+  std::string_view digits = text;
+  size_t unit = 1;
+  if (!digits.empty()) {
+    const char last = digits.back();
+    if (last == 'k' || last == 'K') unit = 1024;
+    if (last == 'm' || last == 'M') unit = 1024 * 1024;
+    if (unit != 1) digits.remove_suffix(1);
+  }
+  if (digits.empty() || digits.size() > 12) return bad();  // 12 digits cannot overflow
+  size_t value = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return bad();
+    value = value * 10 + static_cast<size_t>(c - '0');
+  }
+  return value * unit;
+}
+
+std::string FormatSize(size_t bytes) {
+  constexpr size_t kM = 1024 * 1024;
+  if (bytes != 0 && bytes % kM == 0) return fmt::format("{}m", bytes / kM);
+  if (bytes != 0 && bytes % 1024 == 0) return fmt::format("{}k", bytes / 1024);
+  return fmt::format("{}", bytes);
+}
+
+const char* DictValueTypeName(const DictValue& value) {
+  if (std::holds_alternative<double>(value)) return "number";
+  if (std::holds_alternative<bool>(value)) return "boolean";
+  return "string";
+}
+
+nlohmann::json DictValueToJson(const DictValue& value) {
+  if (const double* d = std::get_if<double>(&value)) {
+    if (!std::isfinite(*d)) return nullptr;
+    // Whole numbers print as 3, not 3.0, as Lua's tostring() would.
+    constexpr double kExactInt = 9007199254740992.0;  // 2^53
+    if (std::trunc(*d) == *d && std::fabs(*d) <= kExactInt) return static_cast<int64_t>(*d);
+    return *d;
+  }
+  if (const bool* b = std::get_if<bool>(&value)) return *b;
+  return std::get<std::string>(value);
+}
+
+std::string EscapeForLine(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+std::string FormatSecondsMs(int64_t ms) { return fmt::format("{}.{:03}", ms / 1000, ms % 1000); }
+
+}  // namespace upcheck::cli
