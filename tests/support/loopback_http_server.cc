@@ -14,12 +14,15 @@
 #include <array>
 #include <csignal>
 #include <cstring>
+#include <system_error>
 
 namespace upcheck::testing {
 
 namespace {
 
 constexpr size_t kMaxRequestBytes = 1 << 20;
+
+std::string ErrnoText() { return std::error_code(errno, std::generic_category()).message(); }
 
 sockaddr_storage LoopbackAddress(Family family, int port) {
   sockaddr_storage storage{};
@@ -136,7 +139,7 @@ LoopbackHttpServer::LoopbackHttpServer(Options options) : options_(std::move(opt
     return;
   }
   if (pipe2(wake_pipe_, O_CLOEXEC) != 0) {
-    error_ = std::string("pipe2: ") + std::strerror(errno);
+    error_ = std::string("pipe2: ") + ErrnoText();
     return;
   }
   accept_thread_ = std::thread(&LoopbackHttpServer::AcceptLoop, this);
@@ -182,7 +185,7 @@ bool LoopbackHttpServer::Listen() {
   if (options_.family == Family::kUnix) {
     std::string dir_template = "/tmp/upcheck-lb-XXXXXX";
     if (mkdtemp(dir_template.data()) == nullptr) {
-      error_ = std::string("mkdtemp: ") + std::strerror(errno);
+      error_ = std::string("mkdtemp: ") + ErrnoText();
       return false;
     }
     dir_ = dir_template;
@@ -193,19 +196,19 @@ bool LoopbackHttpServer::Listen() {
     std::strncpy(address.sun_path, path_.c_str(), sizeof(address.sun_path) - 1);
     if (listen_fd_ < 0 ||
         bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-      error_ = std::string("bind ") + path_ + ": " + std::strerror(errno);
+      error_ = std::string("bind ") + path_ + ": " + ErrnoText();
       return false;
     }
   } else {
     listen_fd_ = BindLoopback(options_.family, &port_);
     if (listen_fd_ < 0) {
-      error_ = std::string("bind loopback: ") + std::strerror(errno);
+      error_ = std::string("bind loopback: ") + ErrnoText();
       return false;
     }
   }
   if (listen(listen_fd_, 512) != 0 ||
       fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK) != 0) {
-    error_ = std::string("listen: ") + std::strerror(errno);
+    error_ = std::string("listen: ") + ErrnoText();
     return false;
   }
   return true;
@@ -353,7 +356,7 @@ bool LoopbackHttpServer::SleepUntil(std::chrono::steady_clock::time_point deadli
   return !changed_.wait_until(lock, deadline, [&] { return stopping_; });
 }
 
-void LoopbackHttpServer::Serve(Connection* connection, Plan plan) {
+void LoopbackHttpServer::Serve(Connection* connection, const Plan& plan) {
   int fd = connection->fd;
   SSL* ssl = nullptr;
   bool reset = false;
@@ -463,5 +466,42 @@ LoopbackClosedPort::~LoopbackClosedPort() {
 }
 
 std::string LoopbackClosedPort::address() const { return NameFor(family_, port_, {}); }
+
+LoopbackUnresponsivePort::LoopbackUnresponsivePort(Family family) : family_(family) {
+  int port = 0;
+  listen_fd_ = BindLoopback(family, &port);
+  if (listen_fd_ < 0 || listen(listen_fd_, 0) != 0) {
+    return;
+  }
+  filler_fd_ = socket(family == Family::kV6 ? AF_INET6 : AF_INET,
+                      SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_storage address = LoopbackAddress(family, port);
+  if (filler_fd_ < 0) {
+    return;
+  }
+  int rc = connect(filler_fd_, reinterpret_cast<sockaddr*>(&address), AddressLength(family));
+  if (rc != 0 && errno != EINPROGRESS) {
+    return;
+  }
+  // Established (and queued, never accepted) within the deadline: the queue is full.
+  pollfd writable{filler_fd_, POLLOUT, 0};
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (poll(&writable, 1, 5000) == 1 &&
+      getsockopt(filler_fd_, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0) {
+    port_ = port;
+  }
+}
+
+LoopbackUnresponsivePort::~LoopbackUnresponsivePort() {
+  if (filler_fd_ >= 0) {
+    close(filler_fd_);
+  }
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+  }
+}
+
+std::string LoopbackUnresponsivePort::address() const { return NameFor(family_, port_, {}); }
 
 }  // namespace upcheck::testing

@@ -110,7 +110,7 @@ class LoopbackHttpServer {
   bool Listen();
   bool SetUpTls();
   void AcceptLoop();
-  void Serve(Connection* connection, Plan plan);
+  void Serve(Connection* connection, const Plan& plan);
   void ReapLocked();
   bool WaitFor(const std::atomic<int>& counter, int n, std::chrono::milliseconds timeout) const;
   // Sleeps until `deadline` or Stop(). True if not stopped.
@@ -153,6 +153,27 @@ class LoopbackClosedPort {
  private:
   Family family_;
   int fd_ = -1;
+  int port_ = 0;
+};
+
+// A loopback TCP port whose connects hang: it listens with a backlog of 0 and its accept
+// queue is kept full by a connection of its own that is never accepted, so the kernel
+// drops further SYNs. Probes of it time out in the connect step.
+class LoopbackUnresponsivePort {
+ public:
+  explicit LoopbackUnresponsivePort(Family family = Family::kV4);
+  ~LoopbackUnresponsivePort();
+  LoopbackUnresponsivePort(const LoopbackUnresponsivePort&) = delete;
+  LoopbackUnresponsivePort& operator=(const LoopbackUnresponsivePort&) = delete;
+
+  bool ok() const { return port_ > 0; }
+  int port() const { return port_; }
+  std::string address() const;  // "127.0.0.1:P" or "[::1]:P"
+
+ private:
+  Family family_;
+  int listen_fd_ = -1;
+  int filler_fd_ = -1;
   int port_ = 0;
 };
 

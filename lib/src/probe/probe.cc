@@ -186,9 +186,10 @@ void Probe::SendCloseNotify() {
   SSL_shutdown(ssl_);
   char alert[256];
   int n = BIO_read(network_out_, alert, sizeof(alert));
-  if (n > 0) {
-    uv_buf_t buf = uv_buf_init(alert, static_cast<unsigned>(n));
-    uv_try_write(&socket_.stream, &buf, 1);
+  uv_os_fd_t fd = -1;
+  if (n > 0 && peer_closed_ == 0 && uv_fileno(&socket_.handle, &fd) == 0) {
+    // MSG_NOSIGNAL: the peer may have reset the connection already.
+    (void)!send(fd, alert, static_cast<size_t>(n), MSG_NOSIGNAL | MSG_DONTWAIT);
   }
   ERR_clear_error();
 }

@@ -2,7 +2,11 @@
 //
 // Connect (TCP or unix socket), TLS handshake for https, send the request verbatim, read
 // the first line up to LF (every CR dropped), check the status line. Each step gets the
-// whole timeout. The socket is always closed before the outcome is reported (Q18 fixed).
+// whole timeout, as a deadline for the step (ngx_lua restarts its read timer whenever
+// bytes arrive; a peer trickling one byte at a time cannot stretch a probe here). The
+// socket is always closed before the outcome is reported (Q18 fixed). Error texts are
+// ngx_lua's (protocol.md §8); where ngx_lua has none to copy, they say what happened:
+// "status line too long" (see kMaxLineBytes), "ssl read failed: <OpenSSL reason>".
 // Probes are created by Prober, which owns the shared state they borrow (ProbeEnv); a
 // probe owns its libuv handles and frees itself in the close callback of the last one.
 // Loop thread only.
@@ -44,8 +48,8 @@ class Probe {
   // line fails the probe as a receive error "status line too long": the original reads
   // without a bound, but no health endpoint needs more and a peer must not make us grow
   // without limit.
-  static constexpr size_t kMaxLineBytes = 64 * 1024;
-  static constexpr size_t kReadBufferBytes = 8 * 1024;
+  static constexpr size_t kMaxLineBytes = size_t{64} * 1024;
+  static constexpr size_t kReadBufferBytes = size_t{8} * 1024;
 
   // Starts probing `target` and adds the probe to `list`. `done` runs exactly once, from
   // a loop callback (never inside Start), after the probe's handles are closed, unless

@@ -5,6 +5,9 @@
 // through its callback. Shutdown() aborts the probes in flight without running their
 // callbacks; run the loop afterwards until the probes' handles are closed (uv_run until it
 // returns 0), and uv_loop_close() then succeeds. Loop thread only.
+//
+// The process must ignore SIGPIPE, as nginx does: libuv writes with write(2), and a peer
+// that resets the connection before the request is written would otherwise kill it.
 #ifndef UPCHECK_PROBE_PROBER_H_
 #define UPCHECK_PROBE_PROBER_H_
 

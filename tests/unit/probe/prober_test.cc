@@ -1,6 +1,8 @@
 #include "probe/prober.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -42,6 +44,47 @@ TEST_F(ProberTest, ConnectionRefused) {
   EXPECT_FALSE(result.timed_out);
   EXPECT_EQ(result.error, "connection refused");
   EXPECT_EQ(result.message, "failed to connect to " + closed.address() + ": connection refused");
+}
+
+TEST_F(ProberTest, UnansweredConnectTimesOut) {
+  testing::LoopbackUnresponsivePort port;
+  ASSERT_TRUE(port.ok());
+  ProbeResult result = ProbeOnce(MakeProber(HttpOptions({{200}}, 100)), port.address());
+  EXPECT_EQ(result.kind, ProbeKind::kConnect);
+  EXPECT_TRUE(result.timed_out);
+  EXPECT_EQ(result.message, "failed to connect to " + port.address() + ": timeout");
+}
+
+TEST_F(ProberTest, FailingToCreateTheSocketIsReportedApart) {
+  // Lower the descriptor limit to the lowest free descriptor: socket() gets EMFILE.
+  LoopbackClosedPort closed;
+  ASSERT_TRUE(closed.ok());
+  Prober* prober = MakeProber(HttpOptions());
+  auto tcp = ParseProbeTarget(closed.address());
+  auto unix_socket = ParseProbeTarget("unix:/nonexistent/upcheck.sock");
+  ASSERT_TRUE(tcp.ok() && unix_socket.ok());
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int lowest_free = dup(0);
+  ASSERT_GE(lowest_free, 0);
+  close(lowest_free);
+  rlimit lowered = saved;
+  lowered.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  std::vector<ProbeResult> results;
+  results.reserve(2);
+  Status tcp_started = prober->Start(*tcp, [&](const ProbeResult& r) { results.push_back(r); });
+  Status unix_started =
+      prober->Start(*unix_socket, [&](const ProbeResult& r) { results.push_back(r); });
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(tcp_started.ok() && unix_started.ok());
+  EXPECT_TRUE(results.empty()) << "callbacks never run inside Start";
+  ASSERT_TRUE(loop_.RunUntil([&] { return results.size() == 2; }));
+  for (const ProbeResult& result : results) {
+    EXPECT_EQ(result.kind, ProbeKind::kSocket);
+    EXPECT_FALSE(result.counted());
+    EXPECT_EQ(result.message, "failed to create stream socket: too many open files");
+  }
 }
 
 TEST_F(ProberTest, HangingPeerTimesOutReadingTheStatusLine) {
@@ -237,6 +280,7 @@ TEST_F(ProberTest, ScriptedStatusesFollowTheScript) {
   ASSERT_TRUE(server.ok()) << server.error();
   Prober* prober = MakeProber(HttpOptions({{200}}));
   std::vector<std::string> errors;
+  errors.reserve(4);
   for (int i = 0; i < 4; ++i) {
     errors.push_back(ProbeOnce(prober, server.address()).error);
   }
@@ -269,7 +313,7 @@ TEST_F(ProberTest, ManyConcurrentProbes) {
   for (int i = 0; i < kProbes; ++i) {
     ASSERT_TRUE(prober
                     ->Start(*target,
-                            [&](ProbeResult r) {
+                            [&](const ProbeResult& r) {
                               ++done;
                               ok += r.ok() ? 1 : 0;
                             })
@@ -288,7 +332,7 @@ TEST_F(ProberTest, CallbackMayStartTheNextProbe) {
   auto target = ParseProbeTarget(server.address());
   ASSERT_TRUE(target.ok());
   int remaining = 5;
-  std::function<void(ProbeResult)> next = [&](ProbeResult r) {
+  std::function<void(ProbeResult)> next = [&](const ProbeResult& r) {
     EXPECT_TRUE(r.ok()) << r.message;
     if (--remaining > 0) {
       EXPECT_TRUE(prober->Start(*target, next).ok());
@@ -310,10 +354,10 @@ TEST_F(ProberTest, CallbackMayDestroyTheProber) {
   auto refused = ParseProbeTarget(closed.address());
   int hanging_calls = 0;
   bool refused_called = false;
-  ASSERT_TRUE(prober->Start(*hanging, [&](ProbeResult) { ++hanging_calls; }).ok());
+  ASSERT_TRUE(prober->Start(*hanging, [&](const ProbeResult&) { ++hanging_calls; }).ok());
   ASSERT_TRUE(prober
                   ->Start(*refused,
-                          [&](ProbeResult) {
+                          [&](const ProbeResult&) {
                             refused_called = true;
                             prober.reset();  // aborts the hanging probe
                           })
@@ -331,12 +375,13 @@ TEST_F(ProberTest, ShutdownAbortsProbesInFlightWithoutCallbacks) {
   ASSERT_TRUE(target.ok());
   int calls = 0;
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(prober->Start(*target, [&](ProbeResult) { ++calls; }).ok());
+    ASSERT_TRUE(prober->Start(*target, [&](const ProbeResult&) { ++calls; }).ok());
   }
   EXPECT_TRUE(loop_.RunUntil([&] { return server.requests() == 5; }));
   prober->Shutdown();
   EXPECT_EQ(prober->in_flight(), 0u);
-  EXPECT_EQ(prober->Start(*target, [&](ProbeResult) { ++calls; }).message(), "prober is shut down");
+  EXPECT_EQ(prober->Start(*target, [&](const ProbeResult&) { ++calls; }).message(),
+            "prober is shut down");
   EXPECT_TRUE(loop_.Drain());
   EXPECT_EQ(calls, 0);
 }
@@ -347,7 +392,7 @@ TEST_F(ProberTest, ShutdownRightAfterStart) {
   Prober* prober = MakeProber(HttpOptions());
   auto target = ParseProbeTarget(server.address());
   int calls = 0;
-  ASSERT_TRUE(prober->Start(*target, [&](ProbeResult) { ++calls; }).ok());
+  ASSERT_TRUE(prober->Start(*target, [&](const ProbeResult&) { ++calls; }).ok());
   prober->Shutdown();
   EXPECT_TRUE(loop_.Drain());
   EXPECT_EQ(calls, 0);

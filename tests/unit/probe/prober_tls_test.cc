@@ -201,7 +201,7 @@ TEST_F(ProberTlsTest, ManyConcurrentHandshakes) {
   for (int i = 0; i < kProbes; ++i) {
     ASSERT_TRUE(prober
                     ->Start(*target,
-                            [&](ProbeResult r) {
+                            [&](const ProbeResult& r) {
                               ++done;
                               ok += r.ok() ? 1 : 0;
                               EXPECT_TRUE(r.ok()) << r.message;
@@ -219,7 +219,7 @@ TEST_F(ProberTlsTest, ShutdownDuringHandshakesClosesClean) {
   auto target = ParseProbeTarget(server.address());
   int calls = 0;
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(prober->Start(*target, [&](ProbeResult) { ++calls; }).ok());
+    ASSERT_TRUE(prober->Start(*target, [&](const ProbeResult&) { ++calls; }).ok());
   }
   EXPECT_TRUE(loop_.RunUntil([&] { return server.connections() == 3; }));
   prober->Shutdown();
