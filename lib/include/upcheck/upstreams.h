@@ -1,0 +1,110 @@
+// Upstreams: one process's own view of its upstreams and their peers, like nginx's
+// per-worker `ngx.upstream` (protocol.md §11, §12, §16 point 2).
+//
+// Each worker builds its own Upstreams after fork() and owns it; nothing here touches shm.
+// Not thread-safe: use it from the thread that runs the worker's loop. Upstreams keep their
+// definition order; peer ids are 0-based positions in the primary and in the backup list.
+#ifndef UPCHECK_UPSTREAMS_H_
+#define UPCHECK_UPSTREAMS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "upcheck/status.h"
+
+namespace upcheck {
+
+// A peer as written in the configuration: "ipv4:port", "[ipv6]:port" or "unix:/path", and
+// nginx's `server ... down` flag (the peer starts down in this view).
+struct PeerConfig {
+  std::string address;
+  bool down = false;
+};
+
+// A parsed peer address. Only IP literals and unix paths: host names are not resolved.
+struct PeerAddress {
+  enum class Family : uint8_t { kIpv4, kIpv6, kUnix };
+  Family family = Family::kIpv4;
+  std::string host;   // "127.0.0.1", "::1" (no brackets), or the unix path "/run/app.sock"
+  uint16_t port = 0;  // 1..65535 for IP peers; 0 for unix peers
+
+  bool operator==(const PeerAddress&) const = default;
+};
+
+// One peer of this view.
+struct PeerInfo {
+  std::string name;  // canonical, as nginx prints it: "127.0.0.1:80", "[::1]:80", "unix:/x"
+  uint32_t id = 0;   // position in its list (primary or backup)
+  bool down = false;
+  bool backup = false;
+  PeerAddress address;
+};
+
+class Upstreams {
+ public:
+  Upstreams();
+  ~Upstreams();
+  Upstreams(Upstreams&&) noexcept;
+  Upstreams& operator=(Upstreams&&) noexcept;
+  Upstreams(const Upstreams&) = delete;
+  Upstreams& operator=(const Upstreams&) = delete;
+
+  // Appends an upstream. Every address is validated and canonicalised ("[0:0::1]:80" is
+  // named "[::1]:80"). Errors: an empty or duplicate name, no primary peers, or a bad
+  // address: `upstream "u": invalid peer address "x": <why>`. On error nothing changes.
+  Status AddUpstream(std::string name, std::vector<PeerConfig> primary,
+                     std::vector<PeerConfig> backup);
+
+  // Upstream names in definition order.
+  std::vector<std::string> GetUpstreams() const;
+
+  // Copies of the peers of `u`. Error: "upstream not found". An upstream without backups
+  // has an empty backup list.
+  Result<std::vector<PeerInfo>> GetPrimaryPeers(std::string_view u) const;
+  Result<std::vector<PeerInfo>> GetBackupPeers(std::string_view u) const;
+
+  // Marks one peer down or up in this view. Errors, in this order of checks:
+  // "upstream not found", "no backup peers" (is_backup and u has none), "bad peer id".
+  Status SetPeerDown(std::string_view u, bool is_backup, uint32_t id, bool down);
+
+  // Runs the before-read hook, then picks round-robin among the up primary peers of `u`,
+  // else among its up backup peers. nullopt if `u` is unknown or every peer is down.
+  // Equal weights; a fresh view picks p0, p1, p2, ... like nginx's smooth weighted RR.
+  // O(1) amortised: the up lists are rebuilt once after SetPeerDown calls, not per pick.
+  std::optional<PeerInfo> Pick(std::string_view u);
+
+  // Checker count per upstream (the original's `upstream_checker_statuses`, §12). Only
+  // drives the status pages: 0 means "(NO checkers)" / UNKNOWN. Unknown names are ignored
+  // by AddChecker and have a count of 0.
+  void AddChecker(std::string_view u, int delta);
+  int CheckerCount(std::string_view u) const;
+
+  // A function that Pick() and the status page renderers call first, so that the owner
+  // can bring this view up to date (e.g. from shm) before it is read. Default: none.
+  // The hook may call SetPeerDown() but must not call Pick() or a renderer.
+  void SetBeforeReadHook(std::function<void()> hook);
+  void RunBeforeReadHook() const;
+
+  // Zero-copy access by index, for renderers. REQUIRES: index < upstream_count(). The
+  // returned views stay valid until the next AddUpstream() or move of this object.
+  size_t upstream_count() const;
+  std::string_view upstream_name(size_t index) const;
+  std::span<const PeerInfo> primary_peers(size_t index) const;
+  std::span<const PeerInfo> backup_peers(size_t index) const;
+  int checker_count(size_t index) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_UPSTREAMS_H_
