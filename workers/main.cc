@@ -1,0 +1,70 @@
+// upcheckd: the command line. `upcheckd -c FILE [--test]` or `upcheckd --demo`.
+//
+// Exit status: 0 after --help, --version, a good --test or a clean stop; 1 for a bad
+// command line, a bad configuration (its file:line:col report on stderr) or any start-up
+// failure (one "upcheckd: ..." line on stderr).
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "demo.h"
+#include "master.h"
+#include "upcheck/config.h"
+
+namespace {
+
+struct CommandLine {
+  std::string config_path;
+  bool test = false;
+  bool demo = false;
+};
+
+// Parses argv; returns an exit status when there is nothing more to do (help, errors).
+std::optional<int> Parse(int argc, char** argv, CommandLine* cl) {
+  CLI::App app{"upcheckd: active health checks of upstream peers, shared by preforked workers",
+               "upcheckd"};
+  CLI::Option* config =
+      app.add_option("-c,--config", cl->config_path, "The configuration file")->type_name("FILE");
+  app.add_flag("-t,--test", cl->test, "Check the configuration, print \"configuration ok\", exit")
+      ->needs(config);
+  app.add_flag("--demo", cl->demo,
+               "Run a built-in example with demo backends on loopback; Ctrl-C stops it")
+      ->excludes(config);
+  app.set_version_flag("-v,--version", "upcheckd " UPCHECKD_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 1;
+  }
+  if (cl->config_path.empty() && !cl->demo) {
+    std::fprintf(stderr, "upcheckd: -c FILE is required (or --demo); see --help\n");
+    return 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CommandLine cl;
+  if (std::optional<int> done = Parse(argc, argv, &cl)) return *done;
+  if (cl.demo) return upcheck::daemon::RunDemo();
+  upcheck::Result<upcheck::Config> config = upcheck::LoadConfig(cl.config_path);
+  if (!config.ok()) {
+    std::string text = config.error();
+    if (text.empty() || text.back() != '\n') text += '\n';
+    std::fputs(text.c_str(), stderr);
+    return 1;
+  }
+  if (cl.test) {
+    std::puts("configuration ok");
+    return 0;
+  }
+  upcheck::daemon::Master::Options options;
+  options.config_path = cl.config_path;
+  upcheck::daemon::Master master(std::move(*config), std::move(options));
+  return master.Run();
+}

@@ -1,0 +1,78 @@
+// Master: SIGHUP. The new configuration gets a new segment under the same name, new
+// workers and whatever sockets changed; the old workers finish on the old mapping.
+#include <signal.h>
+
+#include <string>
+
+#include <fmt/format.h>
+
+#include "log_setup.h"
+#include "master.h"
+
+namespace upcheck::daemon {
+namespace {
+
+// A multi-line config report as one log line.
+std::string OneLine(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  for (size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at)) {
+    text.replace(at, 1, "; ");
+  }
+  return text;
+}
+
+}  // namespace
+
+void Master::Reload() {
+  if (options_.config_path.empty()) {
+    logger_.Warn("signal 1 (SIGHUP) received, but there is no config file to reload");
+    return;
+  }
+  logger_.Notice("signal 1 (SIGHUP) received, reconfiguring");
+  Result<Config> next = LoadConfig(options_.config_path);
+  std::vector<std::string> opened;
+  Result<std::unique_ptr<Generation>> generation =
+      next.ok() ? BuildNext(std::move(*next), &opened) : next.status();
+  if (!generation.ok()) {
+    logger_.Error(fmt::format("reload failed: {}; keeping the current configuration",
+                              OneLine(generation.error())));
+    return;
+  }
+  Announce(opened);
+  Generation* old = current_.get();
+  old->retiring = true;
+  retiring_.push_back(std::move(current_));
+  current_ = std::move(*generation);
+  int workers = current_->config.daemon.workers;
+  respawn_.assign(static_cast<size_t>(workers), Respawn{});
+  for (int n = 1; n <= workers; ++n) Spawn(*current_, n);
+  SignalChildren(old, SIGTERM);
+  DropRetired();  // an old configuration without a live worker goes at once
+  logger_.Notice("reload done");
+}
+
+// Everything the new configuration needs, made before anything of the running one changes
+// (except the segment's name, which the new segment takes over).
+Result<std::unique_ptr<Master::Generation>> Master::BuildNext(Config next,
+                                                              std::vector<std::string>* opened) {
+  if (next.daemon.pid_file != current_->config.daemon.pid_file) {
+    logger_.Warn("a changed pid_file takes effect at the next start");
+  }
+  Result<Logger> logger = MakeLogger(next.daemon);
+  if (!logger.ok()) return logger.status();
+  Result<Listeners> listeners = OpenListeners(next, &current_->listeners, opened);
+  if (!listeners.ok()) return listeners.status();
+  Result<DaemonSegment> shm = ReplaceSegment(next, current_->config.shm.name, logger_);
+  if (!shm.ok()) return shm.status();
+  if (!shm->reattached) {
+    DaemonSegment& from = current_->shm;
+    size_t copied =
+        CarryDictState(from.segment->dict(), from.registry, shm->segment->dict(), shm->registry);
+    logger_.Notice(fmt::format("carried {} dict entries over to the new segment", copied));
+  }
+  logger_ = std::move(*logger);
+  return std::make_unique<Generation>(
+      Generation{std::move(next), std::move(*shm), std::move(*listeners), false});
+}
+
+}  // namespace upcheck::daemon

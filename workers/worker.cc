@@ -1,0 +1,195 @@
+#include "worker.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cassert>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "log_setup.h"
+#include "upcheck/checker.h"
+#include "upcheck/log.h"
+#include "upcheck/registry.h"
+#include "upcheck/upstreams.h"
+#include "worker_net.h"
+
+namespace upcheck::daemon {
+namespace {
+
+// The master opened the same log a moment ago, so this fails only if the file just went
+// away; stderr is then the best there is.
+Logger WorkerLogger(const DaemonConfig& daemon) {
+  Result<Logger> logger = MakeLogger(daemon);
+  return logger.ok() ? std::move(*logger) : Logger::Stderr(LogLevel::kWarn);
+}
+
+// One worker: everything lives on this object, on the worker's own stack, for as long as
+// its loop runs.
+class Worker {
+ public:
+  explicit Worker(const WorkerLaunch& launch)
+      : launch_(launch), logger_(WorkerLogger(launch.config->daemon)) {}
+
+  int Run();
+
+ private:
+  Status SetUp();
+  Status SpawnCheckers();
+  void WatchSignalsAndMaster();
+  void Shutdown(std::string_view why);
+  void SyncCheckers();
+
+  static void OnSignal(uv_signal_t* handle, int signum);
+  static void OnMasterPipe(uv_poll_t* handle, int status, int events);
+
+  const WorkerLaunch& launch_;
+  Logger logger_;
+  uv_loop_t loop_{};
+  std::optional<Registry> registry_;
+  uint32_t slot_ = 0;
+  Upstreams view_;
+  std::vector<std::unique_ptr<Checker>> checkers_;
+  std::unique_ptr<WorkerNet> net_;
+  uv_signal_t sigterm_{}, sigint_{};
+  uv_poll_t master_pipe_{};
+  bool stopping_ = false;
+};
+
+int Worker::Run() {
+  uv_loop_init(&loop_);
+  Status st = SetUp();
+  if (!st.ok()) {
+    logger_.Error(fmt::format("worker {}: {}", launch_.number, st.message()));
+    return 2;
+  }
+  WatchSignalsAndMaster();
+  registry_->SetWorkerState(slot_, WorkerState::kRunning);
+  logger_.Notice(fmt::format("worker {} started", launch_.number));
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  [[maybe_unused]] int closed = uv_loop_close(&loop_);
+  assert(closed == 0);
+  registry_->SetWorkerState(slot_, WorkerState::kExiting);
+  return 0;
+}
+
+Status Worker::SetUp() {
+  Result<Registry> registry = Registry::Attach(*launch_.segment);
+  if (!registry.ok()) return registry.status();
+  registry_ = *registry;
+  Result<uint32_t> slot = registry_->ClaimWorkerSlot(getpid());
+  if (!slot.ok()) return slot.status();
+  slot_ = *slot;
+  Result<Upstreams> view = registry_->BuildUpstreams();
+  if (!view.ok()) return view.status();
+  view_ = std::move(*view);
+  if (Status st = SpawnCheckers(); !st) return st;
+  registry_->SetWorkerCheckers(slot_, static_cast<uint32_t>(checkers_.size()));
+  // A balancer pick sees the shared version at once, as a status page does.
+  view_.SetBeforeReadHook([this] { SyncCheckers(); });
+  Result<std::unique_ptr<WorkerNet>> net = WorkerNet::Start({
+      .loop = &loop_,
+      .config = launch_.config,
+      .listeners = launch_.listeners,
+      .view = &view_,
+      .registry = &*registry_,
+      .dict = &launch_.segment->dict(),
+      .logger = &logger_,
+      .before_render = [this] { SyncCheckers(); },
+  });
+  if (!net.ok()) return net.status();
+  net_ = std::move(*net);
+  return Status::Ok();
+}
+
+Status Worker::SpawnCheckers() {
+  const Config& config = *launch_.config;
+  for (const UpstreamConfig& u : config.upstreams) {
+    if (!u.check) continue;
+    CheckerEnv env;
+    env.loop = &loop_;
+    env.shm_name = config.shm.name;
+    env.dict = &launch_.segment->dict();
+    env.upstreams = &view_;
+    env.logger = &logger_;
+    env.debug_events = logger_.enabled(LogLevel::kDebug);
+    env.on_check = [this](const PeerCheckEvent& e) { registry_->RecordCheck(e); };
+    env.on_cycle = [this](const CycleEvent& e) { registry_->RecordCycle(slot_, e); };
+    CheckOptions options = *u.check;
+    options.shm = config.shm.name;
+    options.upstream = u.name;
+    Result<std::unique_ptr<Checker>> checker = Checker::Spawn(env, options);
+    if (!checker.ok()) {
+      return Status::Error(
+          fmt::format("upstream {}: failed to spawn health checker: {}", u.name, checker.error()));
+    }
+    checkers_.push_back(std::move(*checker));
+  }
+  return Status::Ok();
+}
+
+void Worker::SyncCheckers() {
+  for (const auto& c : checkers_) c->SyncNow();
+}
+
+void Worker::WatchSignalsAndMaster() {
+  for (auto [handle, signum] : {std::pair{&sigterm_, SIGTERM}, std::pair{&sigint_, SIGINT}}) {
+    uv_signal_init(&loop_, handle);
+    handle->data = this;
+    uv_signal_start(handle, &Worker::OnSignal, signum);
+  }
+  uv_poll_init(&loop_, &master_pipe_, launch_.watch_fd);
+  master_pipe_.data = this;
+  uv_poll_start(&master_pipe_, UV_READABLE | UV_DISCONNECT, &Worker::OnMasterPipe);
+  // The handlers are in place: signals that arrived since fork() are delivered now.
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_UNBLOCK, &all, nullptr);
+}
+
+void Worker::OnSignal(uv_signal_t* handle, int signum) {
+  static_cast<Worker*>(handle->data)->Shutdown(signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+void Worker::OnMasterPipe(uv_poll_t* handle, int /*status*/, int /*events*/) {
+  // Only the master holds the write end and never writes: readable means EOF.
+  static_cast<Worker*>(handle->data)->Shutdown("the master is gone");
+}
+
+// Stops the checkers and servers and closes every handle; uv_run then returns.
+void Worker::Shutdown(std::string_view why) {
+  if (stopping_) return;
+  stopping_ = true;
+  registry_->SetWorkerState(slot_, WorkerState::kExiting);
+  logger_.Notice(fmt::format("worker {} exiting ({})", launch_.number, why));
+  view_.SetBeforeReadHook(nullptr);
+  checkers_.clear();  // each checker stops and closes its handles on the loop
+  if (net_) net_->Close();
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&master_pipe_), nullptr);
+}
+
+}  // namespace
+
+void RunWorkerProcess(const WorkerLaunch& launch) {
+  // The kernel's own "master gone" signal; the watch pipe covers the race before this call.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != launch.master_pid) _exit(0);
+  int code = 0;
+  {
+    Worker worker(launch);
+    code = worker.Run();
+  }
+  // _exit: the master's objects copied into this process (segment, sockets, pid file) must
+  // not run their destructors here.
+  _exit(code);
+}
+
+}  // namespace upcheck::daemon

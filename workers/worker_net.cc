@@ -1,0 +1,51 @@
+#include "worker_net.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "net/balancer.h"
+#include "net/status_server.h"
+
+namespace upcheck::daemon {
+
+struct WorkerNet::Services {
+  std::unique_ptr<StatusServer> status;
+  std::vector<std::unique_ptr<Balancer>> balancers;
+};
+
+WorkerNet::WorkerNet(std::unique_ptr<Services> services) : services_(std::move(services)) {}
+
+WorkerNet::~WorkerNet() { Close(); }
+
+Result<std::unique_ptr<WorkerNet>> WorkerNet::Start(const Env& env) {
+  auto services = std::make_unique<Services>();
+  if (env.listeners->status) {
+    StatusRenderer handler = MakeStatusHandler(env.view, env.registry, env.dict, env.before_render);
+    // The server takes over the descriptor: this worker's inherited copy, which nothing
+    // else in the worker closes (the master's ListenSocket never runs its destructor here).
+    Result<std::unique_ptr<StatusServer>> server =
+        StatusServer::Start(env.loop, env.listeners->status->fd(), std::move(handler));
+    if (!server.ok()) return Status::Error("status listener: " + server.error());
+    services->status = std::move(*server);
+  }
+  const std::vector<UpstreamConfig>& upstreams = env.config->upstreams;
+  for (size_t u = 0; u < upstreams.size(); ++u) {
+    const std::shared_ptr<ListenSocket>& socket = env.listeners->balancer[u];
+    if (!socket) continue;
+    Result<std::unique_ptr<Balancer>> balancer =
+        Balancer::Start(env.loop, socket->fd(), env.view, upstreams[u].name, env.logger);
+    if (!balancer.ok()) {
+      return Status::Error("upstream " + upstreams[u].name + " balancer: " + balancer.error());
+    }
+    services->balancers.push_back(std::move(*balancer));
+  }
+  return std::unique_ptr<WorkerNet>(new WorkerNet(std::move(services)));
+}
+
+void WorkerNet::Close() {
+  if (services_->status) services_->status->Close();
+  for (const auto& b : services_->balancers) b->Close();
+}
+
+}  // namespace upcheck::daemon

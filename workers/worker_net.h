@@ -1,0 +1,53 @@
+// WorkerNet: a worker's network services from workers/net: the HTTP status listener on
+// status_listen and one TCP balancer per upstream with balancer_listen.
+//
+// Loop thread of one worker. The services take over the worker's copies of the inherited
+// listening descriptors. Close() stops accepting and closes every connection; the handles
+// are freed once the loop has run their close callbacks.
+#ifndef UPCHECK_WORKERS_WORKER_NET_H_
+#define UPCHECK_WORKERS_WORKER_NET_H_
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+
+#include "listeners.h"
+#include "upcheck/config.h"
+#include "upcheck/log.h"
+#include "upcheck/registry.h"
+#include "upcheck/shared_dict.h"
+#include "upcheck/status.h"
+#include "upcheck/upstreams.h"
+
+namespace upcheck::daemon {
+
+class WorkerNet {
+ public:
+  struct Env {
+    uv_loop_t* loop = nullptr;
+    const Config* config = nullptr;
+    const Listeners* listeners = nullptr;
+    Upstreams* view = nullptr;
+    const Registry* registry = nullptr;
+    SharedDict* dict = nullptr;
+    const Logger* logger = nullptr;
+    std::function<void()> before_render;  // brings the view up to date before a page
+  };
+
+  static Result<std::unique_ptr<WorkerNet>> Start(const Env& env);
+  ~WorkerNet();
+  WorkerNet(const WorkerNet&) = delete;
+  WorkerNet& operator=(const WorkerNet&) = delete;
+
+  void Close();  // idempotent
+
+ private:
+  struct Services;
+  explicit WorkerNet(std::unique_ptr<Services> services);
+  std::unique_ptr<Services> services_;
+};
+
+}  // namespace upcheck::daemon
+
+#endif  // UPCHECK_WORKERS_WORKER_NET_H_
