@@ -1,0 +1,63 @@
+// The extended status renderers of DESIGN §5: `/status.json` and the `upcheck_*` Prometheus
+// families that follow the original's lines on `/metrics`.
+//
+// Both read one process's own Upstreams view (up/down, checker counts) plus, when given,
+// the segment's Registry (published versions and per-peer details written by whichever
+// worker probed) and SharedDict (the ok:/nok: streak counters). Like the original's pages
+// they run the view's before-read hook first; use them from the thread that owns the view.
+// The registry is read without locks (see registry.h); the dict takes its lock per key.
+#ifndef UPCHECK_STATUS_DETAILS_H_
+#define UPCHECK_STATUS_DETAILS_H_
+
+#include <string>
+#include <string_view>
+
+#include "upcheck/registry.h"
+#include "upcheck/shared_dict.h"
+#include "upcheck/upstreams.h"
+
+namespace upcheck {
+
+// The project version ("0.1.0"), as meson's project() declares it.
+std::string_view UpcheckVersion();
+
+// DESIGN §5's JSON document, keys in this order:
+//   {"worker_pid", "upstreams": [{"name", "checkers", "version", "peers": [{"name", "role",
+//    "id", "up", "ok", "nok", "checks", "failures", "last_check", "last_duration_ms",
+//    "last_result", "last_error", "last_change"}]}]}
+// Upstreams and peers come in the view's order, primary peers before backup ones.
+// - up, checkers: this process's view.
+// - version: registry->published_version(); 0 without a registry or when the registry does
+//   not know the upstream.
+// - ok, nok: the consecutive success/failure counters `ok:<u>:p<id>` / `nok:<u>:b<id>` read
+//   from `dict`; 0 when missing or when dict is nullptr.
+// - checks ... last_change: registry->details(). Timestamps are RFC 3339 UTC with
+//   milliseconds ("2026-11-23T18:00:00.123Z"), null when never. Without a registry (a
+//   server embedding lib/ without the daemon), or for an upstream the registry does not
+//   know, these seven fields are omitted rather than faked, so that a reader can tell
+//   "unknown" from "zero".
+// Numbers that are whole (versions, counters) are printed as integers.
+std::string StatusJson(const Upstreams& view, const Registry* registry, SharedDict* dict,
+                       int worker_pid);
+// The same without a dict: ok and nok are 0.
+std::string StatusJson(const Upstreams& view, const Registry* registry, int worker_pid);
+
+// The `upcheck_*` families, in Prometheus text format 0.0.4, meant to be appended after
+// PrometheusStatusPage(). Each family has # HELP and # TYPE lines; samples carry the labels
+// upstream, peer and role ("primary" | "backup"), escaped (\\, \", \n) as the format
+// requires, unlike the original's lines.
+//   upcheck_peer_up                               gauge   1 up / 0 down in this view
+//   upcheck_peer_checks_total{result=success|failure}  counter
+//   upcheck_peer_transitions_total{to=up|down}    counter
+//   upcheck_peer_check_duration_seconds           gauge   the last check's duration
+//   upcheck_peer_last_check_timestamp_seconds     gauge   Unix time of the last check
+//   upcheck_build_info{version="<project version>"} 1
+// Without a registry only upcheck_peer_up and upcheck_build_info are written. The duration
+// and timestamp samples of a peer that was never checked are left out (a 0 timestamp would
+// read as "checked in 1970"). One allocation for the page in the common case; linear in
+// the number of peers.
+std::string UpcheckMetrics(const Upstreams& view, const Registry* registry);
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_STATUS_DETAILS_H_

@@ -1,0 +1,173 @@
+// The upcheck_* Prometheus families (DESIGN §5), text format 0.0.4. Built for pages of
+// 10,000 peers: the details are read once, the page is sized up front, numbers go through
+// std::to_chars and label values are copied as they are unless they need escaping.
+#include <charconv>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "status/upcheck_version.h"
+#include "upcheck/status_details.h"
+
+namespace upcheck {
+namespace {
+
+struct PeerRow {
+  std::string_view upstream;
+  const PeerInfo* peer;
+  bool backup;
+  std::optional<PeerDetails> details;  // nullopt: no registry, or it lacks the upstream
+};
+
+// Prometheus label value escaping: backslash, double quote and line feed.
+void AppendEscaped(std::string& out, std::string_view value) {
+  if (value.find_first_of("\\\"\n") == std::string_view::npos) {
+    out.append(value);
+    return;
+  }
+  for (char c : value) {
+    switch (c) {
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+}
+
+// `name{upstream="u",peer="p",role="r"` -- the caller closes the brace.
+void AppendSeries(std::string& out, std::string_view family, const PeerRow& row) {
+  out.append(family).append("{upstream=\"");
+  AppendEscaped(out, row.upstream);
+  out.append("\",peer=\"");
+  AppendEscaped(out, row.peer->name);
+  out.append(row.backup ? "\",role=\"backup\"" : "\",role=\"primary\"");
+}
+
+template <typename T>
+void AppendNumber(std::string& out, T value) {
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  if (ec == std::errc()) out.append(buffer, end);
+}
+
+void AppendHeader(std::string& out, std::string_view family, std::string_view type,
+                  std::string_view help) {
+  out.append("# HELP ").append(family).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(family).append(" ").append(type).append("\n");
+}
+
+std::vector<PeerRow> CollectRows(const Upstreams& view, const Registry* registry) {
+  size_t count = 0;
+  for (size_t i = 0; i < view.upstream_count(); ++i) {
+    count += view.primary_peers(i).size() + view.backup_peers(i).size();
+  }
+  std::vector<PeerRow> rows;
+  rows.reserve(count);
+  for (size_t i = 0; i < view.upstream_count(); ++i) {
+    const std::string_view name = view.upstream_name(i);
+    std::optional<size_t> index;
+    if (registry != nullptr) index = registry->FindUpstream(name);
+    for (bool backup : {false, true}) {
+      for (const PeerInfo& peer : backup ? view.backup_peers(i) : view.primary_peers(i)) {
+        PeerRow row{name, &peer, backup, std::nullopt};
+        if (index) row.details = registry->details(*index, backup, peer.id);
+        rows.push_back(std::move(row));
+      }
+    }
+  }
+  return rows;
+}
+
+size_t EstimateSize(std::span<const PeerRow> rows) {
+  // Per peer: up to 8 samples of family name + labels + value.
+  size_t size = 4096;
+  for (const PeerRow& row : rows) size += 8 * (96 + row.upstream.size() + row.peer->name.size());
+  return size;
+}
+
+}  // namespace
+
+std::string_view UpcheckVersion() { return UPCHECK_VERSION; }
+
+std::string UpcheckMetrics(const Upstreams& view, const Registry* registry) {
+  view.RunBeforeReadHook();
+  const std::vector<PeerRow> rows = CollectRows(view, registry);
+  std::string out;
+  out.reserve(EstimateSize(rows));
+
+  constexpr std::string_view kUp = "upcheck_peer_up";
+  AppendHeader(out, kUp, "gauge", "Whether the peer is up (1) or down (0) in this worker's view.");
+  for (const PeerRow& row : rows) {
+    AppendSeries(out, kUp, row);
+    out.append(row.peer->down ? "} 0\n" : "} 1\n");
+  }
+
+  if (registry != nullptr) {
+    constexpr std::string_view kChecks = "upcheck_peer_checks_total";
+    AppendHeader(out, kChecks, "counter", "Health checks of the peer, by result.");
+    for (const PeerRow& row : rows) {
+      if (!row.details) continue;
+      AppendSeries(out, kChecks, row);
+      out.append(",result=\"success\"} ");
+      AppendNumber(out, row.details->checks - row.details->failures);
+      out.push_back('\n');
+      AppendSeries(out, kChecks, row);
+      out.append(",result=\"failure\"} ");
+      AppendNumber(out, row.details->failures);
+      out.push_back('\n');
+    }
+
+    constexpr std::string_view kTransitions = "upcheck_peer_transitions_total";
+    AppendHeader(out, kTransitions, "counter",
+                 "Times the health checks turned the peer up or down.");
+    for (const PeerRow& row : rows) {
+      if (!row.details) continue;
+      AppendSeries(out, kTransitions, row);
+      out.append(",to=\"up\"} ");
+      AppendNumber(out, row.details->turned_up);
+      out.push_back('\n');
+      AppendSeries(out, kTransitions, row);
+      out.append(",to=\"down\"} ");
+      AppendNumber(out, row.details->turned_down);
+      out.push_back('\n');
+    }
+
+    constexpr std::string_view kDuration = "upcheck_peer_check_duration_seconds";
+    AppendHeader(out, kDuration, "gauge", "Duration of the peer's last health check.");
+    for (const PeerRow& row : rows) {
+      if (!row.details || row.details->last_check_ms <= 0) continue;
+      AppendSeries(out, kDuration, row);
+      out.append("} ");
+      AppendNumber(out, row.details->last_duration_ms / 1000.0);
+      out.push_back('\n');
+    }
+
+    constexpr std::string_view kLastCheck = "upcheck_peer_last_check_timestamp_seconds";
+    AppendHeader(out, kLastCheck, "gauge", "Unix time of the peer's last health check.");
+    for (const PeerRow& row : rows) {
+      if (!row.details || row.details->last_check_ms <= 0) continue;
+      AppendSeries(out, kLastCheck, row);
+      out.append("} ");
+      AppendNumber(out, static_cast<double>(row.details->last_check_ms) / 1000.0);
+      out.push_back('\n');
+    }
+  }
+
+  constexpr std::string_view kBuild = "upcheck_build_info";
+  AppendHeader(out, kBuild, "gauge", "upcheck's version; always 1.");
+  out.append(kBuild).append("{version=\"");
+  AppendEscaped(out, UPCHECK_VERSION);
+  out.append("\"} 1\n");
+  return out;
+}
+
+}  // namespace upcheck

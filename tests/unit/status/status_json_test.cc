@@ -1,0 +1,156 @@
+// StatusJson(): DESIGN §5's document from a view, the segment's registry and its dict.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "test_names.h"
+#include "upcheck/registry.h"
+#include "upcheck/segment.h"
+#include "upcheck/status_details.h"
+
+namespace upcheck {
+namespace {
+
+class StatusJsonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CheckOptions check;
+    check.type = "http";
+    check.http_req = "GET / HTTP/1.0\r\n\r\n";
+    specs_ = {{"foo.com", {{"127.0.0.1:1"}, {"[0:0::1]:2", true}}, {{"unix:/tmp/x.sock"}}, check},
+              {"bar.com", {{"127.0.0.1:3"}}, {}, std::nullopt}};
+    auto seg = Segment::Create(
+        {.name = name_, .size = 1 << 20, .reserved_bytes = Registry::BytesNeeded(specs_, 2)});
+    ASSERT_TRUE(seg.ok()) << seg.error();
+    segment_ = std::move(*seg);
+    auto reg = Registry::Create(*segment_, specs_, 2);
+    ASSERT_TRUE(reg.ok()) << reg.error();
+    registry_.emplace(std::move(*reg));
+    segment_->Publish();
+    auto view = registry_->BuildUpstreams();
+    ASSERT_TRUE(view.ok()) << view.error();
+    view_ = std::move(*view);
+    view_.AddChecker("foo.com", 1);
+  }
+  void TearDown() override { (void)Segment::Remove(name_); }
+
+  // p0 failed (turned down), then passed; the backup timed out.
+  void RecordChecks() {
+    PeerCheckEvent e;
+    e.upstream = "foo.com";
+    e.peer = "127.0.0.1:1";
+    e.result = "connect";
+    e.step = "connect";
+    e.detail = "connection refused";
+    e.duration_ms = 0.25;
+    e.transition = -1;
+    e.unix_ms = 1700000000123;
+    registry_->RecordCheck(e);
+    e.ok = true;
+    e.result = "ok";
+    e.step = e.detail = "";
+    e.transition = 0;
+    e.duration_ms = 0.5;
+    e.unix_ms = 1700000001456;
+    registry_->RecordCheck(e);
+    e = PeerCheckEvent{};
+    e.upstream = "foo.com";
+    e.backup = true;
+    e.peer = "unix:/tmp/x.sock";
+    e.result = "timeout";
+    e.step = "receive";
+    e.detail = "timeout";
+    e.duration_ms = 1000;
+    e.unix_ms = 1700000002000;
+    registry_->RecordCheck(e);
+    // What a checker stores after publishing version 3 (CheckerEnv::version_hint).
+    const double version = 3;
+    uint64_t bits;
+    std::memcpy(&bits, &version, sizeof(bits));
+    registry_->version_hint(0)->store(bits);
+  }
+
+  std::string name_ = testing::UniqueSegmentName("sjson");
+  std::vector<RegistryUpstreamSpec> specs_;
+  std::unique_ptr<Segment> segment_;
+  std::optional<Registry> registry_;
+  Upstreams view_;
+};
+
+TEST_F(StatusJsonTest, ExactDocumentWithRegistryAndDict) {
+  RecordChecks();
+  ASSERT_TRUE(segment_->dict().Set("ok:foo.com:p0", DictValue(1.0)).ok());
+  ASSERT_TRUE(segment_->dict().Set("nok:foo.com:b0", DictValue(1.0)).ok());
+  ASSERT_TRUE(view_.SetPeerDown("foo.com", true, 0, true).ok());
+  EXPECT_EQ(StatusJson(view_, &*registry_, &segment_->dict(), 4242),
+            R"({"worker_pid":4242,"upstreams":[)"
+            R"({"name":"foo.com","checkers":1,"version":3,"peers":[)"
+            R"({"name":"127.0.0.1:1","role":"primary","id":0,"up":true,"ok":1,"nok":0,"checks":2,)"
+            R"("failures":1,"last_check":"2023-11-14T22:13:21.456Z","last_duration_ms":0.5,)"
+            R"("last_result":"ok","last_error":"","last_change":"2023-11-14T22:13:20.123Z"},)"
+            R"({"name":"[::1]:2","role":"primary","id":1,"up":false,"ok":0,"nok":0,"checks":0,)"
+            R"("failures":0,"last_check":null,"last_duration_ms":0.0,"last_result":"",)"
+            R"("last_error":"","last_change":null},)"
+            R"({"name":"unix:/tmp/x.sock","role":"backup","id":0,"up":false,"ok":0,"nok":1,)"
+            R"("checks":1,"failures":1,"last_check":"2023-11-14T22:13:22.000Z",)"
+            R"("last_duration_ms":1000.0,"last_result":"timeout",)"
+            R"("last_error":"failed to receive status line from unix:/tmp/x.sock: timeout",)"
+            R"("last_change":null}]},)"
+            R"({"name":"bar.com","checkers":0,"version":0,"peers":[)"
+            R"({"name":"127.0.0.1:3","role":"primary","id":0,"up":true,"ok":0,"nok":0,"checks":0,)"
+            R"("failures":0,"last_check":null,"last_duration_ms":0.0,"last_result":"",)"
+            R"("last_error":"","last_change":null}]}]})");
+}
+
+TEST_F(StatusJsonTest, WithoutRegistryTheDetailsAreOmitted) {
+  EXPECT_EQ(StatusJson(view_, nullptr, 7),
+            R"({"worker_pid":7,"upstreams":[)"
+            R"({"name":"foo.com","checkers":1,"version":0,"peers":[)"
+            R"({"name":"127.0.0.1:1","role":"primary","id":0,"up":true,"ok":0,"nok":0},)"
+            R"({"name":"[::1]:2","role":"primary","id":1,"up":false,"ok":0,"nok":0},)"
+            R"({"name":"unix:/tmp/x.sock","role":"backup","id":0,"up":true,"ok":0,"nok":0}]},)"
+            R"({"name":"bar.com","checkers":0,"version":0,"peers":[)"
+            R"({"name":"127.0.0.1:3","role":"primary","id":0,"up":true,"ok":0,"nok":0}]}]})");
+}
+
+TEST_F(StatusJsonTest, AnUpstreamTheRegistryDoesNotKnowHasNoDetails) {
+  Upstreams view;
+  ASSERT_TRUE(view.AddUpstream("other", {{"127.0.0.1:9"}}, {}).ok());
+  EXPECT_EQ(StatusJson(view, &*registry_, &segment_->dict(), 1),
+            R"({"worker_pid":1,"upstreams":[{"name":"other","checkers":0,"version":0,)"
+            R"("peers":[{"name":"127.0.0.1:9","role":"primary","id":0,"up":true,"ok":0,)"
+            R"("nok":0}]}]})");
+}
+
+TEST_F(StatusJsonTest, RunsTheBeforeReadHook) {
+  view_.SetBeforeReadHook([this] { (void)view_.SetPeerDown("bar.com", false, 0, true); });
+  auto doc = nlohmann::json::parse(StatusJson(view_, &*registry_, 1));
+  EXPECT_EQ(doc["upstreams"][1]["peers"][0]["up"], false);
+}
+
+TEST(StatusJsonEmpty, NoUpstreams) {
+  EXPECT_EQ(StatusJson(Upstreams(), nullptr, nullptr, 5), R"({"worker_pid":5,"upstreams":[]})");
+}
+
+TEST(StatusJsonScale, TenThousandPeers) {
+  Upstreams view;
+  std::vector<PeerConfig> peers;
+  for (int i = 0; i < 10000; ++i)
+    peers.push_back(
+        {"10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + ":80"});
+  ASSERT_TRUE(view.AddUpstream("big", std::move(peers), {}).ok());
+  const auto start = std::chrono::steady_clock::now();
+  const std::string doc = StatusJson(view, nullptr, 1);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  std::printf("StatusJson, 10000 peers, no registry: %lld us, %zu bytes\n",
+              static_cast<long long>(us), doc.size());
+  EXPECT_EQ(nlohmann::json::parse(doc)["upstreams"][0]["peers"].size(), 10000u);
+}
+
+}  // namespace
+}  // namespace upcheck
