@@ -1,0 +1,72 @@
+// Balancer: a TCP balancer over one upstream, on a libuv loop that the caller owns.
+//
+// Each accepted client gets a peer from this worker's own view (Upstreams::Pick():
+// round-robin over the up primary peers, else the up backups); with none up the client is
+// closed at once. Otherwise the balancer connects to the peer (IPv4, IPv6 or unix socket)
+// within connect_timeout_ms and relays bytes both ways with backpressure (it stops reading
+// a side while the other side has more than max_queued_bytes waiting to be written) and
+// half-close (an EOF from one side shuts down writing to the other; both close once both
+// directions ended, or at the first error). A failed connect closes the client and logs a
+// warning naming the peer; no payload byte is ever logged. Loop thread only; the view and
+// the logger must outlive the balancer. Not copyable.
+#ifndef UPCHECK_WORKERS_NET_BALANCER_H_
+#define UPCHECK_WORKERS_NET_BALANCER_H_
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "upcheck/log.h"
+#include "upcheck/status.h"
+#include "upcheck/upstreams.h"
+
+namespace upcheck {
+
+struct BalancerOptions {
+  uint64_t connect_timeout_ms = 5000;
+  size_t max_queued_bytes = 256 * 1024;  // per direction, before reading pauses
+  size_t max_connections = 4096;         // clients at once; more are closed at once
+};
+
+// Counters for tests and diagnostics.
+struct BalancerStats {
+  size_t active = 0;              // client connections open now
+  uint64_t accepted = 0;          // clients accepted
+  uint64_t refused = 0;           // closed at once: no peer up, or over max_connections
+  uint64_t connect_failures = 0;  // peers that could not be reached in time
+  uint64_t read_pauses = 0;       // times backpressure stopped reading a side
+  size_t peak_queued_bytes = 0;   // largest write queue of one direction seen
+};
+
+class Balancer {
+ public:
+  // Starts accepting on `listen_fd`, an already bound and listening TCP socket. The
+  // balancer takes ownership of the descriptor whatever the outcome. `logger` may be null.
+  static Result<std::unique_ptr<Balancer>> Start(uv_loop_t* loop, int listen_fd, Upstreams* view,
+                                                 std::string upstream, const Logger* logger,
+                                                 BalancerOptions options = {});
+
+  // Close()s; the handles are freed in their close callbacks, so run the loop afterwards
+  // until it has nothing left.
+  ~Balancer();
+  Balancer(const Balancer&) = delete;
+  Balancer& operator=(const Balancer&) = delete;
+
+  // Stops accepting and closes every client and peer connection. Idempotent.
+  void Close();
+
+  BalancerStats stats() const;  // all zero after Close()
+
+  class Impl;
+
+ private:
+  explicit Balancer(Impl* impl);
+  Impl* impl_;  // owned until Close(); then frees itself once its handles are closed
+};
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_WORKERS_NET_BALANCER_H_

@@ -1,0 +1,387 @@
+#include "status_server.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <utility>
+
+#include "upcheck/status_details.h"
+#include "upcheck/status_pages.h"
+
+namespace upcheck {
+namespace {
+
+std::string_view Reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    default:
+      return "Unknown";
+  }
+}
+
+// The end of the head ("\r\n\r\n", or "\n\n" from a sloppy client) at or after `from`:
+// the offset just past it, or npos.
+size_t HeadEnd(const std::string& head, size_t from) {
+  for (size_t i = from; i < head.size(); ++i) {
+    if (head[i] != '\n') continue;
+    if (i >= 1 && head[i - 1] == '\n') return i + 1;
+    if (i >= 2 && head[i - 1] == '\r' && head[i - 2] == '\n') return i + 1;
+  }
+  return std::string::npos;
+}
+
+struct RequestLine {
+  std::string_view method;
+  std::string_view path;  // without query string or fragment
+};
+
+// "GET /status?x=1 HTTP/1.1" -> {"GET", "/status"}; nullopt when malformed.
+std::optional<RequestLine> ParseRequestLine(std::string_view head) {
+  std::string_view line = head.substr(0, head.find('\n'));
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return std::nullopt;
+  const size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return std::nullopt;
+  if (line.substr(sp2 + 1).substr(0, 5) != "HTTP/") return std::nullopt;
+  RequestLine request{line.substr(0, sp1), line.substr(sp1 + 1, sp2 - sp1 - 1)};
+  // Absolute form: "http://host:port/path".
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (request.path.substr(0, scheme.size()) == scheme) {
+      const size_t slash = request.path.find('/', scheme.size());
+      request.path = slash == std::string_view::npos ? "/" : request.path.substr(slash);
+    }
+  }
+  request.path = request.path.substr(0, request.path.find_first_of("?#"));
+  if (request.path.empty() || request.path.front() != '/') return std::nullopt;
+  return request;
+}
+
+}  // namespace
+
+// One accepted client. Freed in the close callback of its last handle.
+class StatusConnection {
+ public:
+  explicit StatusConnection(StatusServer::Impl* server) : server_(server) {
+    tcp_.data = this;
+    timer_.data = this;
+    write_req_.data = this;
+    shutdown_req_.data = this;
+  }
+
+  // REQUIRES: tcp_ initialised and accepted; the server counted this connection.
+  void Begin(uint64_t timeout_ms);
+  void Close();
+  uv_tcp_t* tcp() { return &tcp_; }
+
+ private:
+  enum class Phase : uint8_t { kReading, kWriting, kLingering, kClosing };
+
+  static void OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnTimer(uv_timer_t* timer);
+  static void OnWrite(uv_write_t* req, int status);
+  static void OnShutdown(uv_shutdown_t* req, int status);
+  static void OnClose(uv_handle_t* handle);
+
+  void Consume(std::string_view bytes);
+  void Answer(std::string_view head);
+  void Respond(int status, std::string_view content_type, std::string body, bool head_only,
+               std::string_view extra_header = {});
+
+  StatusServer::Impl* server_;
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  uv_write_t write_req_;
+  uv_shutdown_t shutdown_req_;
+  Phase phase_ = Phase::kReading;
+  bool timer_initialized_ = false;
+  int open_handles_ = 0;
+  std::string head_;
+  std::string response_;
+  char buffer_[4096];
+};
+
+class StatusServer::Impl {
+ public:
+  Impl(uv_loop_t* loop, Handler handler, StatusServerOptions options)
+      : loop_(loop), handler_(std::move(handler)), options_(options) {
+    listener_.data = this;
+  }
+
+  Status Listen(int fd);
+  void Close();
+  size_t connection_count() const { return connections_.size(); }
+
+  const Handler& handler() const { return handler_; }
+  const StatusServerOptions& options() const { return options_; }
+  uv_loop_t* loop() const { return loop_; }
+  // A connection's last handle closed.
+  void Forget(StatusConnection* connection) { connections_.erase(connection); }
+  // Frees this object once the listener and every connection are closed.
+  void MaybeFree() {
+    if (listener_closed_ && connections_.empty()) delete this;
+  }
+
+ private:
+  static void OnConnection(uv_stream_t* listener, int status);
+  static void OnListenerClosed(uv_handle_t* handle);
+
+  uv_loop_t* loop_;
+  Handler handler_;
+  StatusServerOptions options_;
+  uv_tcp_t listener_;
+  bool closing_ = false;
+  bool listener_closed_ = false;
+  std::unordered_set<StatusConnection*> connections_;
+};
+
+Status StatusServer::Impl::Listen(int fd) {
+  int rc = uv_tcp_init(loop_, &listener_);
+  if (rc != 0) {
+    ::close(fd);
+    listener_closed_ = true;
+    return Status::Error("cannot accept on descriptor " + std::to_string(fd) + ": " +
+                         uv_strerror(rc));
+  }
+  rc = uv_tcp_open(&listener_, fd);
+  if (rc != 0) ::close(fd);  // the handle does not own it
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, OnConnection);
+  if (rc != 0) {
+    Close();
+    return Status::Error("cannot accept on descriptor " + std::to_string(fd) + ": " +
+                         uv_strerror(rc));
+  }
+  return Status::Ok();
+}
+
+void StatusServer::Impl::Close() {
+  if (closing_) return;
+  closing_ = true;
+  // Close() on a connection only starts closing; the set changes in close callbacks.
+  for (StatusConnection* connection : connections_) connection->Close();
+  uv_close(reinterpret_cast<uv_handle_t*>(&listener_), OnListenerClosed);
+}
+
+void StatusServer::Impl::OnListenerClosed(uv_handle_t* handle) {
+  auto* self = static_cast<Impl*>(handle->data);
+  self->listener_closed_ = true;
+  self->MaybeFree();
+}
+
+void StatusServer::Impl::OnConnection(uv_stream_t* listener, int status) {
+  auto* self = static_cast<Impl*>(listener->data);
+  if (status != 0 || self->closing_) return;
+  auto* connection = new StatusConnection(self);
+  self->connections_.insert(connection);
+  uv_tcp_init(self->loop_, connection->tcp());
+  const bool accepted = uv_accept(listener, reinterpret_cast<uv_stream_t*>(connection->tcp())) == 0;
+  // Over the limit: the new client is closed at once, without an answer.
+  if (!accepted || self->connections_.size() > self->options_.max_connections) {
+    connection->Close();
+    return;
+  }
+  connection->Begin(self->options_.request_timeout_ms);
+}
+
+void StatusConnection::Begin(uint64_t timeout_ms) {
+  uv_timer_init(server_->loop(), &timer_);
+  timer_initialized_ = true;
+  uv_timer_start(&timer_, OnTimer, timeout_ms, 0);
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead) != 0) Close();
+}
+
+void StatusConnection::Close() {
+  if (phase_ == Phase::kClosing) return;
+  phase_ = Phase::kClosing;
+  // tcp_ is initialised before anything can close it; the timer only in Begin().
+  open_handles_ = timer_initialized_ ? 2 : 1;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), OnClose);
+  if (timer_initialized_) uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClose);
+}
+
+void StatusConnection::OnClose(uv_handle_t* handle) {
+  auto* self = static_cast<StatusConnection*>(handle->data);
+  if (--self->open_handles_ > 0) return;
+  StatusServer::Impl* server = self->server_;
+  server->Forget(self);
+  delete self;
+  server->MaybeFree();
+}
+
+void StatusConnection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<StatusConnection*>(handle->data);
+  *buf = uv_buf_init(self->buffer_, sizeof(self->buffer_));
+}
+
+void StatusConnection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<StatusConnection*>(stream->data);
+  if (nread == 0 || self->phase_ == Phase::kClosing) return;
+  if (nread < 0) {  // EOF or error: nothing more to read, nobody left to answer
+    self->Close();
+    return;
+  }
+  if (self->phase_ == Phase::kReading) {
+    self->Consume(std::string_view(buf->base, static_cast<size_t>(nread)));
+  }
+  // kLingering: the answer went out; what the client still sends is discarded.
+}
+
+void StatusConnection::Consume(std::string_view bytes) {
+  const size_t limit = server_->options().max_request_bytes;
+  const size_t old_size = head_.size();
+  head_.append(bytes.substr(0, limit + 4 - std::min(limit + 4, old_size)));
+  const size_t end = HeadEnd(head_, old_size >= 3 ? old_size - 3 : 0);
+  if (end == std::string::npos ? head_.size() > limit : end > limit) {
+    Respond(431, "text/plain", "request header fields too large\n", false);
+    return;
+  }
+  if (end != std::string::npos) Answer(std::string_view(head_).substr(0, end));
+}
+
+void StatusConnection::Answer(std::string_view head) {
+  std::optional<RequestLine> request = ParseRequestLine(head);
+  if (!request) {
+    Respond(400, "text/plain", "bad request\n", false);
+    return;
+  }
+  const bool head_only = request->method == "HEAD";
+  if (request->method != "GET" && !head_only) {
+    Respond(405, "text/plain", "method not allowed\n", false, "Allow: GET, HEAD\r\n");
+    return;
+  }
+  std::string content_type = "text/plain";
+  int status = 200;
+  std::string body = server_->handler()(request->path, &content_type, &status);
+  Respond(status, content_type, std::move(body), head_only);
+}
+
+void StatusConnection::Respond(int status, std::string_view content_type, std::string body,
+                               bool head_only, std::string_view extra_header) {
+  phase_ = Phase::kWriting;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  head_.clear();
+  head_.shrink_to_fit();
+  response_.reserve(256 + (head_only ? 0 : body.size()));
+  response_.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+  response_.append(Reason(status)).append("\r\nContent-Type: ").append(content_type);
+  response_.append("\r\nContent-Length: ").append(std::to_string(body.size()));
+  response_.append("\r\nConnection: close\r\nX-Worker-Pid: ").append(std::to_string(getpid()));
+  response_.append("\r\n").append(extra_header).append("\r\n");
+  if (!head_only) response_.append(body);
+  // The client gets the same time again to take the answer.
+  uv_timer_start(&timer_, OnTimer, server_->options().request_timeout_ms, 0);
+  uv_buf_t buf = uv_buf_init(response_.data(), static_cast<unsigned>(response_.size()));
+  if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite) != 0) {
+    Close();
+  }
+}
+
+void StatusConnection::OnWrite(uv_write_t* req, int status) {
+  auto* self = static_cast<StatusConnection*>(req->data);
+  if (self->phase_ == Phase::kClosing) return;  // cancelled by Close()
+  if (status != 0 || uv_shutdown(&self->shutdown_req_, reinterpret_cast<uv_stream_t*>(&self->tcp_),
+                                 OnShutdown) != 0) {
+    self->Close();
+  }
+}
+
+// Lingering close, as nginx does: after our FIN, read and drop what the client still sends
+// until its EOF (or the timer), so that unread bytes do not turn our close into a reset
+// that could destroy the answer before the client read it (the 431 case).
+void StatusConnection::OnShutdown(uv_shutdown_t* req, int status) {
+  auto* self = static_cast<StatusConnection*>(req->data);
+  if (self->phase_ == Phase::kClosing) return;
+  self->response_.clear();
+  self->response_.shrink_to_fit();
+  if (status != 0) {
+    self->Close();
+    return;
+  }
+  self->phase_ = Phase::kLingering;
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), OnAlloc, OnRead) != 0) {
+    self->Close();
+  }
+}
+
+void StatusConnection::OnTimer(uv_timer_t* timer) {
+  auto* self = static_cast<StatusConnection*>(timer->data);
+  if (self->phase_ == Phase::kReading) {
+    self->Respond(408, "text/plain", "request timeout\n", false);
+  } else {
+    self->Close();
+  }
+}
+
+StatusServer::StatusServer(Impl* impl) : impl_(impl) {}
+
+StatusServer::~StatusServer() { Close(); }
+
+Result<std::unique_ptr<StatusServer>> StatusServer::Start(uv_loop_t* loop, int listen_fd,
+                                                          Handler handler,
+                                                          StatusServerOptions options) {
+  if (!handler) {
+    ::close(listen_fd);
+    return Result<std::unique_ptr<StatusServer>>::Error("no request handler");
+  }
+  auto* impl = new Impl(loop, std::move(handler), options);
+  if (Status st = impl->Listen(listen_fd); !st.ok()) return st;  // impl frees itself
+  return std::unique_ptr<StatusServer>(new StatusServer(impl));
+}
+
+void StatusServer::Close() {
+  if (impl_ == nullptr) return;
+  impl_->Close();
+  impl_ = nullptr;
+}
+
+size_t StatusServer::connection_count() const {
+  return impl_ == nullptr ? 0 : impl_->connection_count();
+}
+
+StatusRenderer MakeStatusHandler(Upstreams* view, const Registry* registry, SharedDict* dict,
+                                 std::function<void()> before_render) {
+  return [view, registry, dict, before_render = std::move(before_render)](
+             std::string_view path, std::string* content_type, int* status) -> std::string {
+    if (before_render) before_render();
+    if (path == "/status") {
+      *content_type = "text/plain";
+      return StatusPage(*view);
+    }
+    if (path == "/metrics") {
+      Result<std::string> page = PrometheusStatusPage(*view);
+      if (!page.ok()) {
+        *status = 500;
+        return page.error() + "\n";
+      }
+      *content_type = "text/plain; version=0.0.4";
+      std::string body = std::move(*page);
+      body += UpcheckMetrics(*view, registry);
+      return body;
+    }
+    if (path == "/status.json") {
+      *content_type = "application/json";
+      return StatusJson(*view, registry, dict, static_cast<int>(getpid()));
+    }
+    *status = 404;
+    return "not found\n";
+  };
+}
+
+}  // namespace upcheck
