@@ -1,0 +1,182 @@
+// upcheckd's command line and start-up failures, with the real binary ($UPCHECKD): what an
+// operator sees on stdout and stderr, and the exit status.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "daemon_process.h"
+#include "loopback_http_server.h"
+#include "subprocess.h"
+#include "test_names.h"
+#include "upcheck/segment.h"
+
+namespace upcheck::testing {
+namespace {
+
+class DaemonCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(UpcheckdPath().empty()) << "set UPCHECKD to the upcheckd binary";
+    dir_ = MakeTempDir();
+    shm_ = UniqueSegmentName("cli");
+  }
+  void TearDown() override {
+    (void)Segment::Remove(shm_);
+    RemoveTree(dir_);
+  }
+  // Writes `toml` as <dir>/<file> and runs upcheckd -c on it with `args`.
+  ProcessResult Run(const std::string& file, const std::string& toml,
+                    std::vector<std::string> args = {}) {
+    std::string path = dir_ + "/" + file;
+    WriteFile(path, toml);
+    std::vector<std::string> argv = {UpcheckdPath(), "-c", path};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessResult r = RunProcess(argv);
+    EXPECT_FALSE(r.timed_out);
+    return r;
+  }
+  TestConfig Minimal() {
+    TestConfig c;
+    c.shm_name = shm_;
+    c.workers = 1;
+    c.upstreams = {{.name = "u", .primary = {"127.0.0.1:1"}, .check = false}};
+    return c;
+  }
+
+  std::string dir_;
+  std::string shm_;
+};
+
+TEST_F(DaemonCliTest, HelpAndVersionExitZero) {
+  ProcessResult help = RunProcess({UpcheckdPath(), "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--demo"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("-c,--config"), std::string::npos) << help.out;
+  ProcessResult version = RunProcess({UpcheckdPath(), "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out.rfind("upcheckd ", 0), 0u) << version.out;
+}
+
+TEST_F(DaemonCliTest, NoConfigIsAnError) {
+  ProcessResult r = RunProcess({UpcheckdPath()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "upcheckd: -c FILE is required (or --demo); see --help\n");
+  ProcessResult bad = RunProcess({UpcheckdPath(), "--no-such-flag"});
+  EXPECT_EQ(bad.exit_code, 1);
+}
+
+TEST_F(DaemonCliTest, TestModeAcceptsAGoodConfig) {
+  ProcessResult r = Run("good.toml", ConfigToml(Minimal()), {"--test"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "configuration ok\n");
+  EXPECT_EQ(r.err, "");
+  // --test touches nothing: no segment.
+  EXPECT_FALSE(Segment::Open(shm_).ok());
+}
+
+struct BadConfig {
+  const char* what;
+  const char* toml;
+  const char* message;  // after "<path>:"
+};
+
+TEST_F(DaemonCliTest, EachErrorClassNamesFileLineAndKey) {
+  const BadConfig cases[] = {
+      {"syntax", "[shm]\nname = \"x\n", ":2:"},
+      {"unknown key", "[daemon]\nworkerz = 2\n", ":2:1: daemon: unknown key \"workerz\""},
+      {"wrong type", "[daemon]\nworkers = \"two\"\n", ":2:11: daemon.workers: "},
+      {"out of range", "[daemon]\nworkers = 0\n", ":2:11: daemon.workers: "},
+  };
+  for (const BadConfig& c : cases) {
+    for (bool test_mode : {true, false}) {
+      std::string file = std::string("bad-") + (test_mode ? "t" : "r") + ".toml";
+      std::vector<std::string> args;
+      if (test_mode) args.push_back("--test");
+      ProcessResult r = Run(file, c.toml, args);
+      EXPECT_EQ(r.exit_code, 1) << c.what;
+      EXPECT_EQ(r.out, "") << c.what;
+      std::string prefix = dir_ + "/" + file + c.message;
+      EXPECT_EQ(r.err.rfind(prefix, 0), 0u) << c.what << ": " << r.err;
+    }
+  }
+  EXPECT_FALSE(Segment::Open(shm_).ok());
+}
+
+TEST_F(DaemonCliTest, ListenPortInUseIsAClearError) {
+  LoopbackHttpServer busy;
+  ASSERT_TRUE(busy.ok()) << busy.error();
+  TestConfig c = Minimal();
+  std::string address = "127.0.0.1:" + std::to_string(busy.port());
+  c.status_listen = address;
+  ProcessResult r = Run("busy.toml", ConfigToml(c));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "upcheckd: cannot listen on " + address + " (status_listen): address already in use\n");
+  // Nothing is left behind.
+  Result<std::unique_ptr<Segment>> seg = Segment::Open(shm_);
+  ASSERT_FALSE(seg.ok());
+  EXPECT_NE(seg.error().find("not found"), std::string::npos) << seg.error();
+
+  c.status_listen = "127.0.0.1:0";
+  c.upstreams[0].balancer_listen = address;
+  r = Run("busy-balancer.toml", ConfigToml(c));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "upcheckd: cannot listen on " + address +
+                       " (upstream u balancer_listen): address already in use\n");
+}
+
+TEST_F(DaemonCliTest, SecondDaemonOnTheSameSegmentIsRefused) {
+  TestConfig c = Minimal();
+  DaemonProcess first(ConfigToml(c));
+  ASSERT_GT(first.StatusPort(), 0) << first.err();
+  ProcessResult r = Run("second.toml", ConfigToml(c));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "upcheckd: upcheckd already running (pid " + std::to_string(first.pid()) +
+                       ") with segment '" + shm_ + "'\n");
+  EXPECT_EQ(first.Stop(), 0) << first.err();
+}
+
+TEST_F(DaemonCliTest, StaleSegmentOfADeadMasterIsReplaced) {
+  pid_t child = fork();
+  if (child == 0) {
+    auto s = Segment::Create({.name = shm_, .size = 256 * 1024});
+    if (s.ok()) (*s)->Publish();
+    _exit(s.ok() ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(Segment::Open(shm_).ok());  // left behind by a process that is gone
+  DaemonProcess daemon(ConfigToml(Minimal()));
+  ASSERT_GT(daemon.StatusPort(), 0) << daemon.err();
+  Result<std::unique_ptr<Segment>> seg = Segment::Open(shm_);
+  ASSERT_TRUE(seg.ok()) << seg.error();
+  EXPECT_EQ((*seg)->info().creator_pid, daemon.pid());
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+TEST_F(DaemonCliTest, PidFileIsWrittenRefusedWhenLiveReplacedWhenStale) {
+  TestConfig c = Minimal();
+  c.pid_file = dir_ + "/upcheckd.pid";
+  WriteFile(c.pid_file, std::to_string(getpid()) + "\n");  // a live process
+  ProcessResult r = Run("pid.toml", ConfigToml(c));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "upcheckd: pid file " + c.pid_file + " names a running process (pid " +
+                       std::to_string(getpid()) + ")\n");
+
+  WriteFile(c.pid_file, "999999999\n");  // no such process
+  DaemonProcess daemon(ConfigToml(c));
+  ASSERT_GT(daemon.StatusPort(), 0) << daemon.err();
+  std::string text;
+  std::getline(std::ifstream(c.pid_file), text);
+  EXPECT_EQ(text, std::to_string(daemon.pid()));
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+  EXPECT_FALSE(std::ifstream(c.pid_file).good());
+}
+
+}  // namespace
+}  // namespace upcheck::testing

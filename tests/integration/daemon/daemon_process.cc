@@ -1,0 +1,255 @@
+#include "daemon_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace upcheck::testing {
+
+std::string UpcheckdPath() {
+  const char* path = std::getenv("UPCHECKD");
+  return path ? path : "";
+}
+
+std::string MakeTempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "upcheckd-test-XXXXXX").string();
+  char* made = mkdtemp(pattern.data());
+  return made ? std::string(made) : std::string();
+}
+
+void RemoveTree(const std::string& dir) {
+  std::error_code ec;
+  if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+}
+
+void WriteFile(const std::string& path, std::string_view text) {
+  std::ofstream(path, std::ios::trunc | std::ios::binary) << text;
+}
+
+namespace {
+
+std::string List(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", \"" : "\"") + items[i] + "\"";
+  return out + "]";
+}
+
+}  // namespace
+
+std::string ConfigToml(const TestConfig& c) {
+  std::ostringstream t;
+  t << "[shm]\nname = \"" << c.shm_name
+    << "\"\nsize = \"256k\"\npersist = " << (c.persist ? "true" : "false")
+    << "\n\n[daemon]\nworkers = " << c.workers << "\nlog_level = \"" << c.log_level << "\"\n";
+  if (!c.status_listen.empty()) t << "status_listen = \"" << c.status_listen << "\"\n";
+  if (!c.pid_file.empty()) t << "pid_file = \"" << c.pid_file << "\"\n";
+  for (const TestUpstream& u : c.upstreams) {
+    t << "\n[[upstream]]\nname = \"" << u.name << "\"\nprimary = " << List(u.primary) << "\n";
+    if (!u.backup.empty()) t << "backup = " << List(u.backup) << "\n";
+    if (!u.balancer_listen.empty()) t << "balancer_listen = \"" << u.balancer_listen << "\"\n";
+    if (!u.check) continue;
+    t << "\n[upstream.check]\ntype = \"http\"\n"
+      << "http_req = \"GET /health HTTP/1.0\\r\\nHost: test\\r\\n\\r\\n\"\n"
+      << "interval = " << u.interval_ms << "\ntimeout = 1000\nfall = " << u.fall
+      << "\nrise = " << u.rise << "\nvalid_statuses = [200]\n";
+  }
+  return t.str();
+}
+
+namespace {
+
+int ConnectLoopback(int port, milliseconds deadline) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{static_cast<time_t>(deadline.count() / 1000),
+             static_cast<suseconds_t>(deadline.count() % 1000 * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(static_cast<uint16_t>(port));
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool ParseHead(const std::string& head, HttpAnswer* a) {
+  std::istringstream in(head);
+  std::string line, version;
+  if (!std::getline(in, line)) return false;
+  std::istringstream first(line);
+  if (!(first >> version >> a->status)) return false;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    size_t v = line.find_first_not_of(' ', colon + 1);
+    a->headers[name] = v == std::string::npos ? "" : line.substr(v);
+  }
+  return true;
+}
+
+}  // namespace
+
+HttpAnswer HttpGet(int port, const std::string& path, milliseconds deadline) {
+  HttpAnswer a;
+  int fd = ConnectLoopback(port, deadline);
+  if (fd < 0) {
+    a.error = std::string("connect: ") + std::strerror(errno);
+    return a;
+  }
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+  std::string raw;
+  if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) raw.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  size_t end = raw.find("\r\n\r\n");
+  if (end == std::string::npos || !ParseHead(raw.substr(0, end), &a)) {
+    a.error = "no complete answer: \"" + raw + "\"";
+    return a;
+  }
+  a.body = raw.substr(end + 4);
+  a.ok = true;
+  return a;
+}
+
+DaemonProcess::DaemonProcess(const std::string& toml) : dir_(MakeTempDir()) {
+  config_path_ = dir_ + "/upcheck.toml";
+  WriteFile(config_path_, toml);
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+  std::string binary = UpcheckdPath();
+  std::vector<std::string> args = {binary, "-c", config_path_};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  close(err[1]);
+  reader_ = std::thread([this, o = out[0], e = err[0]] { ReadLoop(o, e); });
+}
+
+DaemonProcess::~DaemonProcess() {
+  if (pid_ > 0 && !exit_status_) {
+    kill(pid_, SIGKILL);  // its workers follow (PR_SET_PDEATHSIG, watch pipe)
+    waitpid(pid_, nullptr, 0);
+  }
+  if (reader_.joinable()) reader_.join();
+  RemoveTree(dir_);
+}
+
+void DaemonProcess::ReadLoop(int out_fd, int err_fd) {
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  std::string* sinks[2] = {&out_, &err_};
+  int open_fds = 2;
+  char buf[4096];
+  while (open_fds > 0) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t got = read(fds[i].fd, buf, sizeof(buf));
+      if (got > 0) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        sinks[i]->append(buf, static_cast<size_t>(got));
+        changed_.notify_all();
+      } else if (got == 0 || errno != EINTR) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  // Every process holding the pipes (the master and its workers) is gone.
+  std::lock_guard<std::mutex> lock(mutex_);
+  changed_.notify_all();
+}
+
+void DaemonProcess::Rewrite(const std::string& toml) { WriteFile(config_path_, toml); }
+
+void DaemonProcess::Signal(int signum) {
+  if (pid_ > 0 && !exit_status_) kill(pid_, signum);
+}
+
+bool DaemonProcess::WaitForErr(std::string_view needle, milliseconds deadline, size_t from) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return changed_.wait_for(lock, deadline, [&] {
+    return err_.size() >= from && err_.find(needle, from) != std::string::npos;
+  });
+}
+
+std::string DaemonProcess::err() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return err_;
+}
+
+std::string DaemonProcess::out() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return out_;
+}
+
+int DaemonProcess::PortAfter(const std::string& prefix, milliseconds deadline) {
+  if (!WaitForErr(prefix, deadline)) return 0;
+  std::string text = err();
+  size_t at = text.find(prefix) + prefix.size();
+  size_t end = text.find('\n', at);
+  std::string address = text.substr(at, end - at);
+  return std::atoi(address.substr(address.rfind(':') + 1).c_str());
+}
+
+int DaemonProcess::StatusPort(milliseconds deadline) {
+  return PortAfter("upcheckd: status listener on ", deadline);
+}
+
+int DaemonProcess::BalancerPort(const std::string& upstream, milliseconds deadline) {
+  return PortAfter("upcheckd: balancer listener for " + upstream + " on ", deadline);
+}
+
+int DaemonProcess::Wait(milliseconds deadline) {
+  if (exit_status_) return *exit_status_;
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  bool done = Eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, deadline);
+  if (!done) return -1;
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return *exit_status_;
+}
+
+int DaemonProcess::Stop(milliseconds deadline) {
+  Signal(SIGTERM);
+  return Wait(deadline);
+}
+
+}  // namespace upcheck::testing

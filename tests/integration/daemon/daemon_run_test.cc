@@ -1,0 +1,242 @@
+// upcheckd running: the status page from every worker, respawn after a crash, reload on
+// SIGHUP, a clean stop on SIGTERM and persist across restarts. Real binary ($UPCHECKD),
+// real loopback backends on port 0; every wait has a deadline.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon_process.h"
+#include "loopback_http_server.h"
+#include "test_names.h"
+#include "upcheck/registry.h"
+#include "upcheck/segment.h"
+
+namespace upcheck::testing {
+namespace {
+
+using std::chrono::seconds;
+
+// The worker table as the test sees it through the segment.
+std::set<int32_t> RunningWorkers(const std::string& shm) {
+  std::set<int32_t> pids;
+  Result<std::unique_ptr<Segment>> seg = Segment::Open(shm);
+  if (!seg.ok()) return pids;
+  Result<Registry> reg = Registry::Attach(**seg);
+  if (!reg.ok()) return pids;
+  for (const WorkerRow& row : reg->Workers()) {
+    if (row.state == WorkerState::kRunning) pids.insert(row.pid);
+  }
+  return pids;
+}
+
+class DaemonRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(UpcheckdPath().empty()) << "set UPCHECKD to the upcheckd binary";
+    ASSERT_TRUE(up_.ok() && backup_.ok() && closed_.ok());
+    config_.shm_name = UniqueSegmentName("run");
+    config_.workers = 3;
+    config_.upstreams = {
+        {.name = "app",
+         .primary = {up_.address(), closed_.address()},
+         .backup = {backup_.address()}},
+        {.name = "static", .primary = {"127.0.0.1:1"}, .check = false},
+    };
+  }
+  void TearDown() override { (void)Segment::Remove(config_.shm_name); }
+
+  std::string ExpectedPage(bool closed_down = true) const {
+    return "Upstream app\n    Primary Peers\n        " + up_.address() + " UP\n        " +
+           closed_.address() + (closed_down ? " DOWN\n" : " UP\n") + "    Backup Peers\n        " +
+           backup_.address() + " UP\n\nUpstream static (NO checkers)\n    Primary Peers\n" +
+           "        127.0.0.1:1 UP\n    Backup Peers\n";
+  }
+
+  // Asks /status until `want` comes back; returns the last answer.
+  HttpAnswer WaitForPage(int port, const std::string& want, seconds deadline = seconds(10)) {
+    HttpAnswer last;
+    Eventually(
+        [&] {
+          last = HttpGet(port, "/status");
+          return last.ok && last.status == 200 && last.body == want;
+        },
+        deadline);
+    return last;
+  }
+
+  LoopbackHttpServer up_{Family::kV4, StatusResponse(200)};
+  LoopbackHttpServer backup_{Family::kV4, StatusResponse(200)};
+  LoopbackClosedPort closed_;
+  TestConfig config_;
+};
+
+TEST_F(DaemonRunTest, EveryWorkerServesTheSameStatusPage) {
+  DaemonProcess daemon(ConfigToml(config_));
+  int port = daemon.StatusPort();
+  ASSERT_GT(port, 0) << daemon.err();
+  HttpAnswer first = WaitForPage(port, ExpectedPage());
+  ASSERT_EQ(first.body, ExpectedPage()) << first.error << daemon.err();
+  ASSERT_TRUE(Eventually([&] { return RunningWorkers(config_.shm_name).size() == 3; }));
+  std::set<int32_t> workers = RunningWorkers(config_.shm_name);
+  // Converged: whichever worker answers, the page is the same, byte for byte.
+  std::set<int32_t> answered;
+  Eventually(
+      [&] {
+        HttpAnswer a = HttpGet(port, "/status");
+        EXPECT_TRUE(a.ok) << a.error;
+        EXPECT_EQ(a.body, ExpectedPage());
+        EXPECT_EQ(a.headers["content-type"].rfind("text/plain", 0), 0u);
+        answered.insert(std::stoi(a.headers["x-worker-pid"]));
+        return answered.size() >= 2;
+      },
+      seconds(10));
+  EXPECT_GE(answered.size(), 2u) << "only one worker answered";
+  for (int32_t pid : answered) EXPECT_EQ(workers.count(pid), 1u) << pid;
+  EXPECT_EQ(HttpGet(port, "/nope").status, 404);
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+TEST_F(DaemonRunTest, KilledWorkerIsRespawnedAndServesTheRightPage) {
+  config_.upstreams[0].interval_ms = 200;
+  DaemonProcess daemon(ConfigToml(config_));
+  int port = daemon.StatusPort();
+  ASSERT_GT(port, 0) << daemon.err();
+  ASSERT_EQ(WaitForPage(port, ExpectedPage()).body, ExpectedPage()) << daemon.err();
+  ASSERT_TRUE(Eventually([&] { return RunningWorkers(config_.shm_name).size() == 3; }));
+  std::set<int32_t> before = RunningWorkers(config_.shm_name);
+  int32_t victim = *before.begin();
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  EXPECT_TRUE(daemon.WaitForErr("worker process " + std::to_string(victim) + " exited on signal 9"))
+      << daemon.err();
+  std::set<int32_t> after;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        after = RunningWorkers(config_.shm_name);
+        return after.size() == 3 && after.count(victim) == 0;
+      },
+      seconds(2)))
+      << daemon.err();
+  // The new worker's answer is right at once (it syncs from the segment), well within two
+  // intervals; ask until the new pid answers.
+  int32_t fresh = 0;
+  for (int32_t p : after) {
+    if (before.count(p) == 0) fresh = p;
+  }
+  bool fresh_answered = Eventually(
+      [&] {
+        HttpAnswer a = HttpGet(port, "/status");
+        EXPECT_EQ(a.body, ExpectedPage());
+        return a.ok && std::stoi(a.headers["x-worker-pid"]) == fresh;
+      },
+      seconds(10));
+  EXPECT_TRUE(fresh_answered) << "the respawned worker " << fresh << " never answered";
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+TEST_F(DaemonRunTest, ReloadAddsAPeerAndKeepsTheDownFlags) {
+  DaemonProcess daemon(ConfigToml(config_));
+  int port = daemon.StatusPort();
+  ASSERT_GT(port, 0) << daemon.err();
+  ASSERT_EQ(WaitForPage(port, ExpectedPage()).body, ExpectedPage()) << daemon.err();
+  std::set<int32_t> old_workers = RunningWorkers(config_.shm_name);
+
+  // The new config probes rarely and needs 5 failures: the closed peer can only show DOWN
+  // at first if its `d:` flag was carried over.
+  LoopbackHttpServer added(Family::kV4, StatusResponse(200));
+  TestConfig next = config_;
+  next.workers = 2;
+  next.upstreams[0].primary.push_back(added.address());
+  next.upstreams[0].interval_ms = 60000;
+  next.upstreams[0].fall = 5;
+  daemon.Rewrite(ConfigToml(next));
+  size_t mark = daemon.err().size();
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitForErr("reload done", seconds(10), mark)) << daemon.err();
+  std::string want = "Upstream app\n    Primary Peers\n        " + up_.address() + " UP\n        " +
+                     closed_.address() + " DOWN\n        " + added.address() +
+                     " UP\n    Backup Peers\n        " + backup_.address() +
+                     " UP\n\nUpstream static (NO checkers)\n    Primary Peers\n" +
+                     "        127.0.0.1:1 UP\n    Backup Peers\n";
+  HttpAnswer a = WaitForPage(port, want);
+  EXPECT_EQ(a.body, want) << daemon.err();
+  EXPECT_EQ(old_workers.count(std::stoi(a.headers["x-worker-pid"])), 0u);
+  EXPECT_TRUE(Eventually([&] { return RunningWorkers(config_.shm_name).size() == 2; }));
+  for (int32_t pid : old_workers) {
+    EXPECT_TRUE(
+        daemon.WaitForErr("worker process " + std::to_string(pid) + " exited", seconds(10), mark));
+  }
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+TEST_F(DaemonRunTest, ReloadWithABrokenConfigKeepsTheRunningOne) {
+  DaemonProcess daemon(ConfigToml(config_));
+  int port = daemon.StatusPort();
+  ASSERT_GT(port, 0) << daemon.err();
+  ASSERT_EQ(WaitForPage(port, ExpectedPage()).body, ExpectedPage()) << daemon.err();
+  ASSERT_TRUE(Eventually([&] { return RunningWorkers(config_.shm_name).size() == 3; }));
+  std::set<int32_t> workers = RunningWorkers(config_.shm_name);
+
+  daemon.Rewrite("[daemon]\nworkers = \"many\"\n");
+  size_t mark = daemon.err().size();
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitForErr("reload failed: ", seconds(10), mark)) << daemon.err();
+  std::string tail = daemon.err().substr(mark);
+  EXPECT_NE(tail.find("reload failed: " + daemon.config_path() + ":2:11: daemon.workers: "),
+            std::string::npos)
+      << tail;
+  EXPECT_NE(tail.find("; keeping the current configuration\n"), std::string::npos) << tail;
+  // Same workers, same pages.
+  EXPECT_EQ(RunningWorkers(config_.shm_name), workers);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(HttpGet(port, "/status").body, ExpectedPage());
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+TEST_F(DaemonRunTest, SigtermStopsWorkersAndRemovesTheSegment) {
+  DaemonProcess daemon(ConfigToml(config_));
+  ASSERT_GT(daemon.StatusPort(), 0) << daemon.err();
+  ASSERT_TRUE(Eventually([&] { return RunningWorkers(config_.shm_name).size() == 3; }));
+  std::set<int32_t> workers = RunningWorkers(config_.shm_name);
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+  for (int32_t pid : workers) {
+    EXPECT_NE(daemon.err().find("worker process " + std::to_string(pid) + " exited with code 0"),
+              std::string::npos)
+        << daemon.err();
+    EXPECT_NE(kill(pid, 0), 0) << "worker " << pid << " outlived the master";
+  }
+  Result<std::unique_ptr<Segment>> seg = Segment::Open(config_.shm_name);
+  ASSERT_FALSE(seg.ok());
+  EXPECT_NE(seg.error().find("not found"), std::string::npos) << seg.error();
+}
+
+TEST_F(DaemonRunTest, PersistKeepsDownFlagsAcrossARestart) {
+  config_.persist = true;
+  {
+    DaemonProcess daemon(ConfigToml(config_));
+    int port = daemon.StatusPort();
+    ASSERT_GT(port, 0) << daemon.err();
+    ASSERT_EQ(WaitForPage(port, ExpectedPage()).body, ExpectedPage()) << daemon.err();
+    EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+  }
+  Result<std::unique_ptr<Segment>> kept = Segment::Open(config_.shm_name);
+  ASSERT_TRUE(kept.ok()) << kept.error();
+  std::string flag = "d:app:p1";
+  auto value = (*kept)->dict().Get(flag);
+  ASSERT_TRUE(value.ok() && value->has_value()) << flag << " is gone";
+  kept->reset();
+
+  // Rare probes that need 5 failures: DOWN at once means the flag survived.
+  config_.upstreams[0].interval_ms = 60000;
+  config_.upstreams[0].fall = 5;
+  DaemonProcess again(ConfigToml(config_));
+  int port = again.StatusPort();
+  ASSERT_GT(port, 0) << again.err();
+  EXPECT_TRUE(again.WaitForErr("reattached to segment '" + config_.shm_name + "'")) << again.err();
+  EXPECT_EQ(WaitForPage(port, ExpectedPage()).body, ExpectedPage()) << again.err();
+  EXPECT_EQ(again.Stop(), 0) << again.err();
+}
+
+}  // namespace
+}  // namespace upcheck::testing
