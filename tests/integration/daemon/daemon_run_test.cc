@@ -136,6 +136,57 @@ TEST_F(DaemonRunTest, KilledWorkerIsRespawnedAndServesTheRightPage) {
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
 
+// A worker that keeps dying right after its start is respawned with a growing delay.
+TEST_F(DaemonRunTest, WorkerDyingAtStartIsRespawnedWithBackOff) {
+  config_.workers = 1;
+  DaemonProcess daemon(ConfigToml(config_));
+  ASSERT_GT(daemon.StatusPort(), 0) << daemon.err();
+  std::set<int32_t> seen;
+  for (int round = 0; round < 3; ++round) {
+    std::set<int32_t> now;
+    ASSERT_TRUE(Eventually(
+        [&] {
+          now = RunningWorkers(config_.shm_name);
+          return now.size() == 1 && seen.count(*now.begin()) == 0;
+        },
+        seconds(5)))
+        << daemon.err();
+    seen.insert(*now.begin());
+    kill(*now.begin(), SIGKILL);
+  }
+  EXPECT_TRUE(
+      daemon.WaitForErr("worker 1 exited 2 times in a row within 2 s of its start; "
+                        "respawning it in 1 s"))
+      << daemon.err();
+  EXPECT_TRUE(
+      daemon.WaitForErr("worker 1 exited 3 times in a row within 2 s of its start; "
+                        "respawning it in 2 s"))
+      << daemon.err();
+  // It does come back.
+  EXPECT_TRUE(Eventually([&] { return RunningWorkers(config_.shm_name).size() == 1; }, seconds(5)));
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+TEST_F(DaemonRunTest, WorkersExitWhenTheMasterDies) {
+  DaemonProcess daemon(ConfigToml(config_));
+  ASSERT_GT(daemon.StatusPort(), 0) << daemon.err();
+  ASSERT_TRUE(Eventually([&] { return RunningWorkers(config_.shm_name).size() == 3; }));
+  std::set<int32_t> workers = RunningWorkers(config_.shm_name);
+  daemon.Signal(SIGKILL);
+  EXPECT_EQ(daemon.Wait(), 128 + SIGKILL);
+  EXPECT_TRUE(Eventually([&] {
+    for (int32_t pid : workers) {
+      if (kill(pid, 0) == 0) return false;
+    }
+    return true;
+  })) << "workers outlived their master";
+  // The segment stays (nobody removed it); the next start replaces it as stale.
+  DaemonProcess next(ConfigToml(config_));
+  ASSERT_GT(next.StatusPort(), 0) << next.err();
+  EXPECT_TRUE(next.WaitForErr("removing stale segment '" + config_.shm_name + "'")) << next.err();
+  EXPECT_EQ(next.Stop(), 0) << next.err();
+}
+
 TEST_F(DaemonRunTest, ReloadAddsAPeerAndKeepsTheDownFlags) {
   DaemonProcess daemon(ConfigToml(config_));
   int port = daemon.StatusPort();
