@@ -80,6 +80,7 @@ class SharedDict {
   // "no memory" (the value cannot fit, even after evicting up to 30 entries).
   DictStoreResult Set(std::string_view key, const std::optional<DictValue>& value,
                       int64_t ttl_ms = 0);
+  DictStoreResult Set(std::string_view key, const DictValue& value, int64_t ttl_ms = 0);
 
   // Like Set, but fails with "exists" when a live entry has the key. An expired one is
   // replaced.

@@ -447,9 +447,10 @@ void Checker::Impl::SetPeerDownGlobally(PeerSlot& peer, bool down) {
   Status st = env_.upstreams->SetPeerDown(upstream_, peer.backup, peer.id, down);
   if (!st.ok()) Err("failed to set peer down: " + st.message());
   new_version_ = true;
-  DictStoreResult r =
-      env_.dict->Set(peer.d_key, down ? std::optional<DictValue>(true) : std::nullopt);
-  if (!r.ok()) Err("failed to set peer down state: " + r.status.message());
+  // set(key, nil) deletes (§5): an up peer has no `d:` key.
+  Status stored =
+      down ? env_.dict->Set(peer.d_key, DictValue(true)).status : env_.dict->Delete(peer.d_key);
+  if (!stored.ok()) Err("failed to set peer down state: " + stored.message());
 }
 
 // §6.2's publish, with Q2 fixed (a failure keeps the version and retries next cycle) and
@@ -460,7 +461,11 @@ void Checker::Impl::Publish() {
   if (rewrite_down_keys_) {
     for (auto* list : {&primary_, &backup_}) {
       for (const PeerSlot& p : *list) {
-        env_.dict->Set(p.d_key, p.down ? std::optional<DictValue>(true) : std::nullopt);
+        if (p.down) {
+          env_.dict->Set(p.d_key, DictValue(true));
+        } else {
+          env_.dict->Delete(p.d_key);
+        }
       }
     }
   }

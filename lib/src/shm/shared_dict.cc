@@ -161,14 +161,15 @@ Result<std::optional<DictValue>> SharedDict::Get(std::string_view key) {
 
 DictStoreResult SharedDict::Set(std::string_view key, const std::optional<DictValue>& value,
                                 int64_t ttl_ms) {
+  if (value.has_value()) return Set(key, *value, ttl_ms);
+  DictStoreResult r;
+  r.status = Delete(key);
+  return r;
+}
+
+DictStoreResult SharedDict::Set(std::string_view key, const DictValue& value, int64_t ttl_ms) {
   if (Status st = CheckKey(key); !st) return Refuse(st.message());
-  if (!value.has_value()) {
-    Status st = Delete(key);
-    DictStoreResult r;
-    r.status = st;
-    return r;
-  }
-  Encoded e = Encode(*value);
+  Encoded e = Encode(value);
   if (e.type == ValueType::kNumber && std::isnan(e.number)) return Refuse("value is NaN");
   if (ttl_ms < 0) return Refuse("bad ttl: must be >= 0");
   uint32_t need = DictStorage::ChunksFor(key.size(), e.str.size());
