@@ -66,6 +66,9 @@ int Master::Run() {
 }
 
 Status Master::Start() {
+  if (pipe2(watch_, O_CLOEXEC) != 0) {
+    return Status::Error(fmt::format("pipe: {}", std::strerror(errno)));
+  }
   Result<Logger> logger = MakeLogger(initial_.daemon);
   if (!logger.ok()) return logger.status();
   logger_ = std::move(*logger);
@@ -81,9 +84,6 @@ Status Master::Start() {
   if (!listeners.ok()) {
     if (!shm->reattached) (void)Segment::Remove(initial_.shm.name);
     return listeners.status();
-  }
-  if (pipe2(watch_, O_CLOEXEC) != 0) {
-    return Status::Error(fmt::format("pipe: {}", std::strerror(errno)));
   }
   Announce(opened);
   int workers = initial_.daemon.workers;

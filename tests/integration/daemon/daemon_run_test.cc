@@ -96,6 +96,7 @@ TEST_F(DaemonRunTest, EveryWorkerServesTheSameStatusPage) {
   EXPECT_GE(answered.size(), 2u) << "only one worker answered";
   for (int32_t pid : answered) EXPECT_EQ(workers.count(pid), 1u) << pid;
   EXPECT_EQ(HttpGet(port, "/nope").status, 404);
+  EXPECT_EQ(HttpGet(port, "/metrics").status, 200);
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
 
