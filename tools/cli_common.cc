@@ -1,20 +1,30 @@
 #include "cli_common.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <system_error>
 
 #include <fmt/format.h>
 
+#include "upcheck/config.h"
+
 namespace upcheck::cli {
 
 Result<std::string> ResolveSegmentName(const std::optional<std::string>& segment_name,
                                        const std::optional<std::string>& config_path) {
-  // TODO(config): use LoadConfig(*config_path)->shm.name once the config parser is built
-  // into the library; until then -c is accepted but refused with a pointer to -s.
-  if (config_path)
-    return Result<std::string>::Error("-c needs the daemon's config support; use -s NAME");
-  return segment_name.value_or(std::string(kDefaultSegmentName));
+  if (!config_path) return segment_name.value_or(std::string(kDefaultSegmentName));
+  Result<Config> config = LoadConfig(*config_path);
+  if (config) return config->shm.name;
+  // ParseConfig reports every problem, one per line; a tool's error is one line.
+  std::string_view all = config.error();
+  while (!all.empty() && all.back() == '\n') all.remove_suffix(1);
+  const size_t first_end = all.find('\n');
+  if (first_end == std::string_view::npos) return Result<std::string>::Error(std::string(all));
+  const auto more =
+      std::count(all.begin() + static_cast<std::ptrdiff_t>(first_end), all.end(), '\n');
+  return Result<std::string>::Error(fmt::format(
+      "{} (and {} more problem{})", all.substr(0, first_end), more, more == 1 ? "" : "s"));
 }
 
 std::optional<double> ParseFiniteNumber(std::string_view text) {
@@ -81,35 +91,6 @@ Result<int64_t> ParseTtlArg(std::string_view text) {
         fmt::format("bad ttl \"{}\" (below 1 ms; 0 = never expires)", EscapeForLine(text)));
   }
   return ms;
-}
-
-Result<size_t> ParseSizeArg(std::string_view text) {
-  const auto bad = [&] {
-    return Result<size_t>::Error(fmt::format(
-        "bad size \"{}\" (bytes, or a number with k or m suffix)", EscapeForLine(text)));
-  };
-  std::string_view digits = text;
-  size_t unit = 1;
-  if (!digits.empty()) {
-    const char last = digits.back();
-    if (last == 'k' || last == 'K') unit = 1024;
-    if (last == 'm' || last == 'M') unit = 1024 * 1024;
-    if (unit != 1) digits.remove_suffix(1);
-  }
-  if (digits.empty() || digits.size() > 12) return bad();  // 12 digits cannot overflow
-  size_t value = 0;
-  for (const char c : digits) {
-    if (c < '0' || c > '9') return bad();
-    value = value * 10 + static_cast<size_t>(c - '0');
-  }
-  return value * unit;
-}
-
-std::string FormatSize(size_t bytes) {
-  constexpr size_t kM = 1024 * 1024;
-  if (bytes != 0 && bytes % kM == 0) return fmt::format("{}m", bytes / kM);
-  if (bytes != 0 && bytes % 1024 == 0) return fmt::format("{}k", bytes / 1024);
-  return fmt::format("{}", bytes);
 }
 
 const char* DictValueTypeName(const DictValue& value) {

@@ -23,8 +23,8 @@ namespace upcheck::cli {
 // The segment name used when neither -s nor -c is given: shm.name's default.
 inline constexpr std::string_view kDefaultSegmentName = "healthcheck";
 
-// Which segment a tool should open: -s NAME, or the shm.name of -c CONFIG.
-// Returns the segment name, or an error the tool prints as is.
+// Which segment a tool should open: -s NAME, or the shm.name of -c CONFIG (read with
+// LoadConfig), else kDefaultSegmentName. Returns the name, or a one-line error.
 Result<std::string> ResolveSegmentName(const std::optional<std::string>& segment_name,
                                        const std::optional<std::string>& config_path);
 
@@ -46,12 +46,6 @@ Result<DictValue> ParseValueArg(std::string_view text, bool force_string);
 // "0" means "never expires". Negative, non-numeric, non-zero below 1 ms or absurdly large
 // values are errors.
 Result<int64_t> ParseTtlArg(std::string_view text);
-
-// --size: bytes, or a number with a k or m suffix (binary, either case). The error says
-// `bad size "12q" (bytes, or a number with k or m suffix)`.
-Result<size_t> ParseSizeArg(std::string_view text);
-// The shortest ParseSizeArg() spelling: 1048576 -> "1m", 1536 -> "1536".
-std::string FormatSize(size_t bytes);
 
 // "number", "boolean" or "string" (Lua's type() names).
 const char* DictValueTypeName(const DictValue& value);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "upcheck/config.h"
 
 namespace upcheck::shmctl {
 
@@ -77,7 +78,7 @@ Result<StoreInput> ParseStoreArgs(const StoreArgs& args) {
 }  // namespace
 
 Status RunCreate(const std::string& name, const CreateArgs& args, std::ostream& /*out*/) {
-  Result<size_t> size = cli::ParseSizeArg(args.size);
+  Result<size_t> size = ParseSize(args.size);
   if (!size) return size.status();
   auto segment = Segment::Create({.name = name, .size = *size, .replace = args.replace});
   if (!segment) return segment.status();
@@ -111,7 +112,7 @@ Status RunInfo(Segment& segment, const InfoArgs& args, std::ostream& out) {
     return Status::Ok();
   }
   out << fmt::format("{:<15} {} ({})\n", "segment", info.name, SegmentObjectName(info.name))
-      << fmt::format("{:<15} {} ({})\n", "size", info.size, cli::FormatSize(info.size))
+      << fmt::format("{:<15} {} ({})\n", "size", info.size, FormatSize(info.size))
       << fmt::format("{:<15} {}\n", "layout_version", info.layout_version)
       << fmt::format("{:<15} {}\n", "creator_pid", info.creator_pid)
       << fmt::format("{:<15} {}\n", "generation", info.generation)

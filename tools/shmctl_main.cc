@@ -188,14 +188,16 @@ int Main(int argc, char** argv) {
   CLI::App app("Read and edit an upcheck segment's shared dict.", "upcheck-shmctl");
   app.require_subcommand(1);
   Invocation inv;
-  app.add_option_function<std::string>(
-         "-s,--segment", [&inv](const std::string& s) { inv.segment_name = s; },
-         "Segment name (shm.name; the POSIX object is upcheck.NAME); default healthcheck")
-      ->type_name("NAME");
+  CLI::Option* segment_opt =
+      app.add_option_function<std::string>(
+             "-s,--segment", [&inv](const std::string& s) { inv.segment_name = s; },
+             "Segment name (shm.name; the POSIX object is upcheck.NAME); default healthcheck")
+          ->type_name("NAME");
   app.add_option_function<std::string>(
          "-c,--config", [&inv](const std::string& s) { inv.config_path = s; },
          "Take the segment name from this upcheck.toml (shm.name)")
-      ->type_name("CONFIG");
+      ->type_name("CONFIG")
+      ->excludes(segment_opt);
   std::vector<std::pair<CLI::App*, Runner>> commands = DefineCommands(app, inv);
   app.footer(kShmctlFormats);  // after the subcommands, which would inherit it
   for (auto& [sub, run] : commands) sub->fallthrough();  // -s may follow the command too
