@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -409,14 +411,39 @@ TEST_F(ShmctlTest, SegmentOptionMayFollowTheCommand) {
   EXPECT_EQ(r.out, "v\n");
 }
 
+// Writes `text` to a file of this test's own and returns its path.
+std::string WriteTempFile(const std::string& stem, const std::string& text) {
+  const char* dir = std::getenv("TMPDIR");
+  std::string path = std::string(dir != nullptr ? dir : "/tmp") + "/" + stem + ".toml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST_F(ShmctlTest, ConfigFileNamesTheSegment) {
+  Create();
+  Ok({"set", "v:foo.com", "7"});
+  const std::string good = WriteTempFile(name_, "[shm]\nname = \"" + name_ +
+                                                    "\"\n\n[[upstream]]\nname = \"foo.com\"\n"
+                                                    "primary = [\"127.0.0.1:12354\"]\n");
+  ProcessResult r = RunRaw({binary_, "-c", good, "get", "v:foo.com"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "7\n");
+
+  const std::string bad =
+      WriteTempFile(name_ + "-bad", "[shm]\nname = \"a/b\"\nsize = \"12q\"\nbogus = 1\n");
+  EXPECT_TRUE(IsOneLineError(RunRaw({binary_, "-c", bad, "info"}), "more problem"));
+  EXPECT_TRUE(IsOneLineError(RunRaw({binary_, "-c", good + ".missing", "info"}), ".missing"));
+  std::remove(good.c_str());
+  std::remove(bad.c_str());
+}
+
 TEST_F(ShmctlTest, UsageErrorsAreOneLine) {
   EXPECT_TRUE(IsOneLineError(RunRaw({binary_}), "subcommand"));
   EXPECT_TRUE(IsOneLineError(RunRaw({binary_, "frobnicate"}), "unknown command \"frobnicate\""));
   EXPECT_TRUE(IsOneLineError(Run({"get"}), "KEY"));
   EXPECT_TRUE(IsOneLineError(Run({"get", "a", "b"}), "b"));
   EXPECT_TRUE(IsOneLineError(Run({"set", "k", "1", "--bogus"}), "--bogus"));
-  EXPECT_TRUE(IsOneLineError(RunRaw({binary_, "-c", "upcheck.toml", "info"}),
-                             "-c needs the daemon's config support; use -s NAME"));
+  EXPECT_TRUE(IsOneLineError(Run({"-c", "upcheck.toml", "info"}), "excludes"));
   EXPECT_TRUE(IsOneLineError(RunRaw({binary_, "-s", "bad/name", "info"}), "may hold only"));
 }
 
