@@ -5,9 +5,11 @@
 //   build/tests/bench/dict_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only
 #include <benchmark/benchmark.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/interprocess/allocators/allocator.hpp>
 #include <boost/interprocess/containers/map.hpp>
 #include <boost/interprocess/containers/string.hpp>
@@ -111,17 +113,28 @@ struct BaselineFixture {
   }
 };
 
-// A second process doing the same operation on the same store until stopped.
+// A second process doing the same operation on the same store until asked to stop. It is
+// asked, not killed: a baseline rival killed inside Boost's interprocess_mutex would leave
+// it locked for good (the very problem the dict's robust lock solves).
+std::atomic<int>* StopFlag() {
+  static auto* flag =
+      static_cast<std::atomic<int>*>(mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE,
+                                          MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  return flag;
+}
 template <typename F>
 pid_t StartRival(F& fixture, Op op) {
+  StopFlag()->store(0);
   pid_t pid = fork();
   if (pid == 0) {
-    for (size_t i = 7;; i += 13) fixture.Run(op, i);
+    for (size_t i = 7; StopFlag()->load(std::memory_order_relaxed) == 0; i += 13)
+      fixture.Run(op, i);
+    _exit(0);
   }
   return pid;
 }
 void StopRival(pid_t pid) {
-  kill(pid, SIGKILL);
+  StopFlag()->store(1);
   waitpid(pid, nullptr, 0);
 }
 

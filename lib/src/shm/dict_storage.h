@@ -46,6 +46,7 @@ class DictStorage {
   HeadChunkShm& head(uint32_t i) { return chunks_[i].head; }
   uint32_t chunk_count() const { return d_->chunk_count; }
   uint32_t free_count() const { return d_->free_count; }
+  uint32_t lru_tail() const { return d_->lru_tail; }
 
   // The head index of key, or kNil.
   uint32_t FindLocked(std::string_view key, uint32_t hash);

@@ -303,7 +303,7 @@ void Registry::RecordCheck(const PeerCheckEvent& e) {
   d.result.store(step, std::memory_order_relaxed);
   d.timed_out.store(e.result == "timeout", std::memory_order_relaxed);
   size_t n = std::min(e.detail.size(), sizeof(d.detail));
-  std::memcpy(d.detail, e.detail.data(), n);
+  if (n > 0) std::memcpy(d.detail, e.detail.data(), n);
   d.detail_len.store(static_cast<uint8_t>(n), std::memory_order_relaxed);
   d.seq.store(seq + 2, std::memory_order_release);
 }

@@ -52,6 +52,14 @@ bool Expired(const HeadChunkShm& h, LazyNow& now) {
   return h.expires_ms() != 0 && (h.expires_ms() < 0 || h.expires_ms() <= now.get());
 }
 
+// ngx frees up to 2 expired entries at the LRU tail before every store. The clock is read
+// only when the tail entry can expire at all. REQUIRES: dict lock held.
+void ExpireTail(DictStorage& s, LazyNow& now) {
+  uint32_t tail = s.lru_tail();
+  if (tail == kNil || s.head(tail).expires_ms() == 0) return;
+  s.ExpireTailLocked(2, now.get());
+}
+
 DictValue ValueOf(DictStorage& s, uint32_t i) {
   const HeadChunkShm& h = s.head(i);
   switch (h.value_type) {
@@ -178,7 +186,7 @@ DictStoreResult SharedDict::Set(std::string_view key, const DictValue& value, in
   DictLock lock(storage_);
   DictStorage s(storage_);
   if (need > s.chunk_count()) return Refuse("no memory");
-  s.ExpireTailLocked(2, now.get());
+  ExpireTail(s, now);
   uint32_t existing = s.FindLocked(key, hash);
   int64_t expires = ttl_ms > 0 ? now.get() + ttl_ms : 0;
   return StoreLocked(s, key, hash, existing, e, expires, now);
@@ -195,9 +203,11 @@ DictStoreResult SharedDict::Add(std::string_view key, const DictValue& value, in
   DictLock lock(storage_);
   DictStorage s(storage_);
   if (need > s.chunk_count()) return Refuse("no memory");
-  s.ExpireTailLocked(2, now.get());
   uint32_t existing = s.FindLocked(key, hash);
+  // A live entry: "exists", with nothing else to do (the lock's hot path).
   if (existing != kNil && !Expired(s.head(existing), now)) return Refuse("exists");
+  ExpireTail(s, now);
+  existing = s.FindLocked(key, hash);  // the tail expiry may have freed it
   int64_t expires = ttl_ms > 0 ? now.get() + ttl_ms : 0;
   return StoreLocked(s, key, hash, existing, e, expires, now);
 }
@@ -212,7 +222,7 @@ Result<double> SharedDict::Incr(std::string_view key, double delta, std::optiona
   LazyNow now(clock_);
   DictLock lock(storage_);
   DictStorage s(storage_);
-  s.ExpireTailLocked(2, now.get());
+  ExpireTail(s, now);
   uint32_t i = s.FindLocked(key, hash);
   if (i == kNil || Expired(s.head(i), now)) {
     if (!init) return Result<double>::Error("not found");
