@@ -3,6 +3,11 @@
 // Exit status: 0 after --help, --version, a good --test or a clean stop; 1 for a bad
 // command line, a bad configuration (its file:line:col report on stderr) or any start-up
 // failure (one "upcheckd: ..." line on stderr).
+//
+// Finding the ports: for every socket it opens (at start-up, and on reload for a changed
+// address) the master writes "upcheckd: status listener on 127.0.0.1:PORT" or
+// "upcheckd: balancer listener for NAME on HOST:PORT" to stderr, whatever log_level and
+// error_log say, with the port the kernel chose for ":0".
 #include <cstdio>
 #include <optional>
 #include <string>
