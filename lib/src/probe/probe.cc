@@ -163,6 +163,9 @@ void Probe::Fail(ProbeKind kind, std::string error, bool timed_out) {
   result_.timed_out = timed_out;
   result_.message = MessageFor(kind, target_->name, error);
   result_.error = std::move(error);
+  if (kind == ProbeKind::kStatusLine || kind == ProbeKind::kStatusCode) {
+    SendCloseNotify();  // the connection itself is fine
+  }
   Close();
 }
 
