@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <ctime>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -140,5 +141,14 @@ std::string EscapeForLine(std::string_view text) {
 }
 
 std::string FormatSecondsMs(int64_t ms) { return fmt::format("{}.{:03}", ms / 1000, ms % 1000); }
+
+std::string FormatUnixMsIso(int64_t unix_ms) {
+  if (unix_ms <= 0) return "";
+  const auto seconds = static_cast<time_t>(unix_ms / 1000);
+  struct tm tm {};
+  if (gmtime_r(&seconds, &tm) == nullptr) return "";
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, unix_ms % 1000);
+}
 
 }  // namespace upcheck::cli

@@ -1,4 +1,4 @@
-// Helpers shared by the operator tools (upcheck-shmctl, later upcheck-status): strict parsing
+// Helpers shared by the operator tools (upcheck-shmctl, upcheck-status): strict parsing
 // of command-line values, one-line rendering of dict values and keys, and the JSON shape of
 // a dict value.
 //
@@ -58,6 +58,10 @@ std::string EscapeForLine(std::string_view text);
 
 // Milliseconds as seconds with ms precision: 812 -> "0.812", 2000 -> "2.000".
 std::string FormatSecondsMs(int64_t ms);
+
+// Unix time in ms as RFC 3339 UTC with milliseconds, "2026-11-23T18:00:00.123Z" (the form
+// /status.json uses). "" for ms <= 0 (never) or a time gmtime_r cannot represent.
+std::string FormatUnixMsIso(int64_t unix_ms);
 
 }  // namespace upcheck::cli
 

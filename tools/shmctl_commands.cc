@@ -1,6 +1,9 @@
 #include "shmctl_commands.h"
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <fmt/format.h>
@@ -8,15 +11,19 @@
 
 #include "cli_common.h"
 #include "upcheck/config.h"
+#include "upcheck/registry.h"
+#include "worker_table.h"
 
 namespace upcheck::shmctl {
 
 using nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
 
 const char* const kShmctlFormats =
     R"(Output (stdout; errors go to stderr as one line "upcheck-shmctl: ..."):
   info          one "field value" pair per line: segment, size, layout_version,
-                creator_pid, generation, age, dict_capacity, dict_free, dict_entries
+                creator_pid, generation, age, dict_capacity, dict_free, dict_entries, and
+                "workers ALIVE/SLOTS" when a daemon made the segment (it has a registry)
   keys          one live key per line, sorted by key: KEY<TAB>VALUE<TAB>TTL
                 TTL is "-" (never expires) or seconds left with ms precision, "0.812s";
                 tab, newline, CR, backslash and control bytes in KEY/VALUE are escaped
@@ -25,18 +32,32 @@ const char* const kShmctlFormats =
   ttl           seconds left with ms precision ("0.812"); "0" = never expires
   incr          the new value
   flush --expired   the number of expired entries freed
+  workers       a header line, then one line per worker slot in use:
+                SLOT PID LIVENESS STATE CHECKERS CYCLES CYCLE_START CYCLE_END VERSIONS
+                LIVENESS: alive (kill(pid, 0) finds the process), dead (starting or
+                running, but no such process), gone (exiting and already gone);
+                CYCLE_START/END: age of the last checker cycle's start/end, "0.312s ago",
+                or "-" (none yet); VERSIONS: the worker's local version per upstream,
+                "foo.com=3 bar.com=1" (registry order)
   set, add, del, flush, create, remove: no output
---json (info, keys, get, ttl) prints one JSON document instead:
+--json (info, keys, get, ttl, workers) prints one JSON document instead:
   info  {"name","object","size","layout_version","creator_pid","generation","age_ms",
-         "dict":{"capacity_bytes","free_bytes","entries","chunk_size","chunks"}}
+         "dict":{"capacity_bytes","free_bytes","entries","chunk_size","chunks"},
+         "workers":{"alive","slots"}}          workers only with a registry
   keys  [{"key","value","type","ttl_ms"}, ...]   type: number|boolean|string
   get   {"key","value","type"}
   ttl   {"key","ttl_ms"}                          ttl_ms 0 = never expires
+  workers {"slots","alive","workers":[{"slot","pid","liveness","alive","state","checkers",
+         "cycles","started","last_cycle_start","last_cycle_end","last_cycle_start_age_ms",
+         "last_cycle_end_age_ms","versions":{"<upstream>":<version>,...}}]}
+         times are RFC 3339 UTC with ms ("2026-11-23T18:00:00.123Z"); null (and null
+         ages) when there was none
 VALUE: true/false -> boolean; a finite number (12, -3.5, 1e3) -> number; nan/inf -> error;
 anything else (or --string) -> string. A VALUE or N starting with "-" and not "-<digit>"
 (-inf, -x, -.5) goes after "--": upcheck-shmctl set KEY -- -x
 Exit status: 0 success; 1 any error (missing key, exists, not found, not a number, missing
-segment, layout mismatch, bad argument, usage error).)";
+segment, layout mismatch, no registry (workers on a segment made without a daemon), bad
+argument, usage error).)";
 
 namespace {
 
@@ -75,6 +96,83 @@ Result<StoreInput> ParseStoreArgs(const StoreArgs& args) {
   return StoreInput{std::move(*value), ttl_ms};
 }
 
+// info's "workers ALIVE/SLOTS"; nullopt for a segment without a registry.
+struct WorkerCount {
+  size_t alive = 0;
+  uint32_t slots = 0;
+};
+std::optional<WorkerCount> CountWorkers(const Segment& segment) {
+  Result<Registry> registry = Registry::Attach(segment);
+  if (!registry.ok()) return std::nullopt;
+  return WorkerCount{cli::CountAlive(registry->Workers()), registry->max_workers()};
+}
+
+// "0.312s ago", or "-" for never (0).
+std::string AgeText(int64_t unix_ms, int64_t now_ms) {
+  if (unix_ms <= 0) return "-";
+  return cli::FormatSecondsMs(std::max<int64_t>(0, now_ms - unix_ms)) + "s ago";
+}
+
+// A version as the dict prints it: whole numbers without a fraction.
+OrderedJson VersionJson(double version) {
+  constexpr double kExactInt = 9007199254740992.0;  // 2^53
+  if (std::trunc(version) == version && std::fabs(version) <= kExactInt) {
+    return static_cast<int64_t>(version);
+  }
+  return version;
+}
+
+OrderedJson TimeJson(int64_t unix_ms) {
+  const std::string iso = cli::FormatUnixMsIso(unix_ms);
+  return iso.empty() ? OrderedJson(nullptr) : OrderedJson(iso);
+}
+
+OrderedJson AgeJson(int64_t unix_ms, int64_t now_ms) {
+  return unix_ms <= 0 ? OrderedJson(nullptr) : OrderedJson(std::max<int64_t>(0, now_ms - unix_ms));
+}
+
+OrderedJson WorkerJson(const Registry& registry, const WorkerRow& row, int64_t now_ms) {
+  const cli::Liveness liveness = cli::LivenessOf(row);
+  OrderedJson versions = OrderedJson::object();
+  for (size_t u = 0; u < row.versions.size() && u < registry.upstream_count(); ++u) {
+    versions[std::string(registry.upstream_name(u))] = VersionJson(row.versions[u]);
+  }
+  return {{"slot", row.slot},
+          {"pid", row.pid},
+          {"liveness", cli::LivenessName(liveness)},
+          {"alive", liveness == cli::Liveness::kAlive},
+          {"state", WorkerStateName(row.state)},
+          {"checkers", row.checkers},
+          {"cycles", row.cycles},
+          {"started", TimeJson(row.started_ms)},
+          {"last_cycle_start", TimeJson(row.last_cycle_start_ms)},
+          {"last_cycle_end", TimeJson(row.last_cycle_end_ms)},
+          {"last_cycle_start_age_ms", AgeJson(row.last_cycle_start_ms, now_ms)},
+          {"last_cycle_end_age_ms", AgeJson(row.last_cycle_end_ms, now_ms)},
+          {"versions", std::move(versions)}};
+}
+
+constexpr const char* kWorkersRow = "{:<4}  {:<8}  {:<8}  {:<8}  {:<8}  {:<8}  {:<14}  {:<14}  {}";
+
+// One table line, without the padding a short last column leaves.
+std::string TrimRight(std::string line) {
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
+}
+
+std::string WorkerLine(const Registry& registry, const WorkerRow& row, int64_t now_ms) {
+  std::string versions;
+  for (size_t u = 0; u < row.versions.size() && u < registry.upstream_count(); ++u) {
+    if (!versions.empty()) versions += ' ';
+    versions +=
+        cli::EscapeForLine(registry.upstream_name(u)) + "=" + FormatDictValue(row.versions[u]);
+  }
+  return TrimRight(fmt::format(fmt::runtime(kWorkersRow), row.slot, row.pid,
+                               cli::LivenessName(cli::LivenessOf(row)), WorkerStateName(row.state),
+                               row.checkers, row.cycles, AgeText(row.last_cycle_start_ms, now_ms),
+                               AgeText(row.last_cycle_end_ms, now_ms), versions));
+}
+
 }  // namespace
 
 Status RunCreate(const std::string& name, const CreateArgs& args, std::ostream& /*out*/) {
@@ -92,6 +190,7 @@ Status RunInfo(Segment& segment, const InfoArgs& args, std::ostream& out) {
   const SegmentInfo info = segment.info();
   const DictStats stats = segment.dict().Stats();
   const int64_t age_ms = std::max<int64_t>(0, MonotonicMs() - info.created_ms);
+  const std::optional<WorkerCount> workers = CountWorkers(segment);
   if (args.json) {
     json doc = {
         {"name", info.name},
@@ -108,6 +207,7 @@ Status RunInfo(Segment& segment, const InfoArgs& args, std::ostream& out) {
           {"chunk_size", stats.chunk_size},
           {"chunks", stats.chunks}}},
     };
+    if (workers) doc["workers"] = {{"alive", workers->alive}, {"slots", workers->slots}};
     out << doc.dump() << '\n';
     return Status::Ok();
   }
@@ -120,6 +220,7 @@ Status RunInfo(Segment& segment, const InfoArgs& args, std::ostream& out) {
       << fmt::format("{:<15} {} bytes\n", "dict_capacity", stats.capacity_bytes)
       << fmt::format("{:<15} {} bytes\n", "dict_free", stats.free_bytes)
       << fmt::format("{:<15} {}\n", "dict_entries", stats.entries);
+  if (workers) out << fmt::format("{:<15} {}/{}\n", "workers", workers->alive, workers->slots);
   return Status::Ok();
 }
 
@@ -214,6 +315,27 @@ Status RunFlush(SharedDict& dict, const FlushArgs& args, std::ostream& out) {
   } else {
     dict.FlushAll();
   }
+  return Status::Ok();
+}
+
+Status RunWorkers(Segment& segment, const WorkersArgs& args, std::ostream& out) {
+  Result<Registry> registry = Registry::Attach(segment);
+  if (!registry.ok()) return registry.status();
+  const std::vector<WorkerRow> rows = registry->Workers();
+  const int64_t now_ms = cli::UnixNowMs();
+  if (args.json) {
+    OrderedJson workers = OrderedJson::array();
+    for (const WorkerRow& row : rows) workers.push_back(WorkerJson(*registry, row, now_ms));
+    OrderedJson doc = {{"slots", registry->max_workers()},
+                       {"alive", cli::CountAlive(rows)},
+                       {"workers", std::move(workers)}};
+    out << doc.dump() << '\n';
+    return Status::Ok();
+  }
+  std::string header = fmt::format(fmt::runtime(kWorkersRow), "SLOT", "PID", "LIVENESS", "STATE",
+                                   "CHECKERS", "CYCLES", "CYCLE_START", "CYCLE_END", "VERSIONS");
+  out << header << '\n';
+  for (const WorkerRow& row : rows) out << WorkerLine(*registry, row, now_ms) << '\n';
   return Status::Ok();
 }
 

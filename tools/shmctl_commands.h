@@ -52,6 +52,9 @@ struct DelArgs {
 struct FlushArgs {
   bool expired = false;
 };
+struct WorkersArgs {
+  bool json = false;
+};
 
 // Commands that make or remove the segment itself.
 Status RunCreate(const std::string& name, const CreateArgs& args, std::ostream& out);
@@ -67,6 +70,8 @@ Status RunAdd(SharedDict& dict, const StoreArgs& args, std::ostream& err);
 Status RunIncr(SharedDict& dict, const IncrArgs& args, std::ostream& out);
 Status RunDel(SharedDict& dict, const DelArgs& args);
 Status RunFlush(SharedDict& dict, const FlushArgs& args, std::ostream& out);
+// The daemon's worker table; an error for a segment without a registry.
+Status RunWorkers(Segment& segment, const WorkersArgs& args, std::ostream& out);
 
 }  // namespace upcheck::shmctl
 

@@ -40,6 +40,7 @@ struct Invocation {
   IncrArgs incr;
   DelArgs del;
   FlushArgs flush;
+  WorkersArgs workers;
 };
 
 // What a parsed subcommand does, given the segment name.
@@ -94,7 +95,7 @@ std::vector<std::pair<CLI::App*, Runner>> DefineCommands(CLI::App& app, Invocati
   add("remove", "Remove the segment's name (processes that mapped it keep it)",
       [](const std::string& name) { return RunRemove(name, std::cout); });
 
-  sub = add("info", "Segment size, dict capacity/free/entries, layout version, creator",
+  sub = add("info", "Segment size, dict capacity/free/entries, layout version, creator, workers",
             [&inv](const std::string& name) {
               return WithSegment(name, [&](Segment& s) { return RunInfo(s, inv.info, std::cout); });
             });
@@ -140,6 +141,13 @@ std::vector<std::pair<CLI::App*, Runner>> DefineCommands(CLI::App& app, Invocati
             OnDict([&inv](SharedDict& d) { return RunFlush(d, inv.flush, std::cout); }));
   sub->add_flag("--expired", inv.flush.expired,
                 "Instead free the already expired entries and print how many (flush_expired)");
+
+  sub = add("workers", "The daemon's workers: pid, liveness, state, cycles, local versions",
+            [&inv](const std::string& name) {
+              return WithSegment(name,
+                                 [&](Segment& s) { return RunWorkers(s, inv.workers, std::cout); });
+            });
+  AddJsonFlag(sub, &inv.workers.json);
   return commands;
 }
 
@@ -185,7 +193,8 @@ int Fail(const std::string& message) {
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app("Read and edit an upcheck segment's shared dict.", "upcheck-shmctl");
+  CLI::App app("Read and edit an upcheck segment's shared dict; show its worker table.",
+               "upcheck-shmctl");
   app.require_subcommand(1);
   Invocation inv;
   CLI::Option* segment_opt =
