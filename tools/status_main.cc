@@ -1,0 +1,82 @@
+// upcheck-status: the daemon's status page, built from the segment alone (status_view.h).
+//
+// Parses the command line with CLI11, opens the segment named by -s or by -c's shm.name,
+// and prints one page. Every failure is one line on stderr, "upcheck-status: <message>",
+// and exit status 1; --help exits 0.
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli_common.h"
+#include "status_view.h"
+#include "upcheck/segment.h"
+
+namespace upcheck::status_tool {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+
+int Fail(std::string message) {
+  for (char& c : message) {
+    if (c == '\n') c = ' ';
+  }
+  while (!message.empty() && message.back() == ' ') message.pop_back();
+  std::cerr << "upcheck-status: " << message << '\n';
+  return kExitError;
+}
+
+Result<std::string> Render(const std::string& name, Format format) {
+  Result<std::unique_ptr<Segment>> segment = Segment::Open(name);
+  if (!segment.ok()) return segment.status();
+  return RenderStatus(**segment, format);
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app("Print an upcheckd status page built from its shared-memory segment alone.",
+               "upcheck-status");
+  std::optional<std::string> segment_name, config_path;
+  CLI::Option* segment_opt =
+      app.add_option_function<std::string>(
+             "-s,--segment", [&](const std::string& s) { segment_name = s; },
+             "Segment name (shm.name; the POSIX object is upcheck.NAME); default healthcheck")
+          ->type_name("NAME");
+  app.add_option_function<std::string>(
+         "-c,--config", [&](const std::string& s) { config_path = s; },
+         "Take the segment name from this upcheck.toml (shm.name)")
+      ->type_name("CONFIG")
+      ->excludes(segment_opt);
+  std::string format_name = "text";
+  app.add_option("-f,--format", format_name,
+                 "text (/status), prometheus (/metrics) or json (/status.json); default text")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "prometheus", "json"}));
+  app.footer(kStatusHelp);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return Fail(std::string(e.what()) + " (see --help)");
+  }
+
+  Result<std::string> name = cli::ResolveSegmentName(segment_name, config_path);
+  if (!name.ok()) return Fail(name.error());
+  const std::map<std::string, Format> formats = {
+      {"text", Format::kText}, {"prometheus", Format::kPrometheus}, {"json", Format::kJson}};
+  Result<std::string> page = Render(*name, formats.at(format_name));
+  if (!page.ok()) return Fail(page.error());
+  std::cout << *page;
+  std::cout.flush();
+  return std::cout ? kExitOk : Fail("cannot write to stdout");
+}
+
+}  // namespace
+}  // namespace upcheck::status_tool
+
+int main(int argc, char** argv) { return upcheck::status_tool::Main(argc, argv); }
