@@ -3,11 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
 
+#include "http_request.h"
 #include "upcheck/status_details.h"
 #include "upcheck/status_pages.h"
 
@@ -33,44 +33,6 @@ std::string_view Reason(int status) {
     default:
       return "Unknown";
   }
-}
-
-// The end of the head ("\r\n\r\n", or "\n\n" from a sloppy client) at or after `from`:
-// the offset just past it, or npos.
-size_t HeadEnd(const std::string& head, size_t from) {
-  for (size_t i = from; i < head.size(); ++i) {
-    if (head[i] != '\n') continue;
-    if (i >= 1 && head[i - 1] == '\n') return i + 1;
-    if (i >= 2 && head[i - 1] == '\r' && head[i - 2] == '\n') return i + 1;
-  }
-  return std::string::npos;
-}
-
-struct RequestLine {
-  std::string_view method;
-  std::string_view path;  // without query string or fragment
-};
-
-// "GET /status?x=1 HTTP/1.1" -> {"GET", "/status"}; nullopt when malformed.
-std::optional<RequestLine> ParseRequestLine(std::string_view head) {
-  std::string_view line = head.substr(0, head.find('\n'));
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  const size_t sp1 = line.find(' ');
-  if (sp1 == std::string_view::npos || sp1 == 0) return std::nullopt;
-  const size_t sp2 = line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return std::nullopt;
-  if (line.substr(sp2 + 1).substr(0, 5) != "HTTP/") return std::nullopt;
-  RequestLine request{line.substr(0, sp1), line.substr(sp1 + 1, sp2 - sp1 - 1)};
-  // Absolute form: "http://host:port/path".
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (request.path.substr(0, scheme.size()) == scheme) {
-      const size_t slash = request.path.find('/', scheme.size());
-      request.path = slash == std::string_view::npos ? "/" : request.path.substr(slash);
-    }
-  }
-  request.path = request.path.substr(0, request.path.find_first_of("?#"));
-  if (request.path.empty() || request.path.front() != '/') return std::nullopt;
-  return request;
 }
 
 }  // namespace
@@ -101,7 +63,7 @@ class StatusConnection {
   static void OnClose(uv_handle_t* handle);
 
   void Consume(std::string_view bytes);
-  void Answer(std::string_view head);
+  void Answer(const RequestHead& request);
   void Respond(int status, std::string_view content_type, std::string body, bool head_only,
                std::string_view extra_header = {});
 
@@ -247,29 +209,28 @@ void StatusConnection::Consume(std::string_view bytes) {
   const size_t limit = server_->options().max_request_bytes;
   const size_t old_size = head_.size();
   head_.append(bytes.substr(0, limit + 4 - std::min(limit + 4, old_size)));
-  const size_t end = HeadEnd(head_, old_size >= 3 ? old_size - 3 : 0);
-  if (end == std::string::npos ? head_.size() > limit : end > limit) {
-    Respond(431, "text/plain", "request header fields too large\n", false);
-    return;
-  }
-  if (end != std::string::npos) Answer(std::string_view(head_).substr(0, end));
+  RequestHead request = ParseRequestHead(head_, limit, old_size >= 3 ? old_size - 3 : 0);
+  if (request.complete) Answer(request);
 }
 
-void StatusConnection::Answer(std::string_view head) {
-  std::optional<RequestLine> request = ParseRequestLine(head);
-  if (!request) {
-    Respond(400, "text/plain", "bad request\n", false);
-    return;
-  }
-  const bool head_only = request->method == "HEAD";
-  if (request->method != "GET" && !head_only) {
-    Respond(405, "text/plain", "method not allowed\n", false, "Allow: GET, HEAD\r\n");
-    return;
+void StatusConnection::Answer(const RequestHead& request) {
+  switch (request.error_status) {
+    case 0:
+      break;
+    case 431:
+      Respond(431, "text/plain", "request header fields too large\n", false);
+      return;
+    case 405:
+      Respond(405, "text/plain", "method not allowed\n", false, "Allow: GET, HEAD\r\n");
+      return;
+    default:
+      Respond(400, "text/plain", "bad request\n", false);
+      return;
   }
   std::string content_type = "text/plain";
   int status = 200;
-  std::string body = server_->handler()(request->path, &content_type, &status);
-  Respond(status, content_type, std::move(body), head_only);
+  std::string body = server_->handler()(request.path, &content_type, &status);
+  Respond(status, content_type, std::move(body), request.head_only);
 }
 
 void StatusConnection::Respond(int status, std::string_view content_type, std::string body,
