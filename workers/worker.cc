@@ -117,6 +117,10 @@ Status Worker::SpawnCheckers() {
     env.shm_name = config.shm.name;
     env.dict = &launch_.segment->dict();
     env.upstreams = &view_;
+    // SyncNow() reads this word (one atomic load) before every pick and status page.
+    if (std::optional<size_t> index = registry_->FindUpstream(u.name)) {
+      env.version_hint = registry_->version_hint(*index);
+    }
     env.logger = &logger_;
     env.debug_events = logger_.enabled(LogLevel::kDebug);
     env.on_check = [this](const PeerCheckEvent& e) { registry_->RecordCheck(e); };

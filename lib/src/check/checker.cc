@@ -261,7 +261,22 @@ void Checker::Impl::CheckPeersUpdates() {
     return;
   }
   const double* v = std::get_if<double>(&**ver);
-  if (v == nullptr || *v == version_) return;
+  if (v == nullptr) return;
+  // A hint behind the dict (a persisted segment) would send every SyncNow() to the dict:
+  // raise it so the fast path holds again. Only raise: a racing publisher's newer value
+  // must win, and Publish() itself stores lower values after a flush.
+  if (env_.version_hint != nullptr) {
+    uint64_t seen = env_.version_hint->load(std::memory_order_relaxed);
+    for (;;) {
+      double hinted;
+      std::memcpy(&hinted, &seen, sizeof(hinted));
+      if (!(hinted < *v)) break;
+      uint64_t bits;
+      std::memcpy(&bits, v, sizeof(bits));
+      if (env_.version_hint->compare_exchange_weak(seen, bits, std::memory_order_release)) break;
+    }
+  }
+  if (*v == version_) return;
   if (debug()) Debug("upgrading peers version to " + Num(*v));
   UpgradePeersVersion(primary_);
   UpgradePeersVersion(backup_);
