@@ -76,6 +76,15 @@ void Probe::Begin() {
                           reinterpret_cast<const sockaddr*>(&target_->address), OnConnect);
   if (rc < 0) {
     Fail(ProbeKind::kConnect, SocketErrorText(rc));
+    return;
+  }
+  if (env_.options->scheme == ProbeScheme::kHttp) {
+    // Reading is armed now, so that the socket enters epoll once for the connect and the
+    // answer together; libuv delivers nothing before the connect completes.
+    rc = uv_read_start(&socket_.stream, OnAlloc, OnRead);
+    if (rc < 0) {
+      Fail(ProbeKind::kConnect, SocketErrorText(rc));
+    }
   }
 }
 
@@ -255,10 +264,25 @@ void Probe::BeginSend() {
     }
     return;
   }
-  // libuv writes at once and only queues what the socket does not take. The request is
-  // borrowed from the options: libuv stops touching it when the handle is closed.
+  // One write(2) from here, while the connect callback runs: the request is small and the
+  // socket's buffer empty, so it is taken whole and the probe waits for the answer at
+  // once (reading is armed since Begin()). What the socket does not take goes through
+  // uv_write. The request is borrowed from the options: libuv stops touching it when the
+  // handle is closed.
   uv_buf_t buf =
       uv_buf_init(const_cast<char*>(request.data()), static_cast<unsigned>(request.size()));
+  int sent = request.empty() ? 0 : uv_try_write(&socket_.stream, &buf, 1);
+  if (sent < 0 && sent != UV_EAGAIN) {
+    Fail(ProbeKind::kSend, SocketErrorText(sent));
+    return;
+  }
+  if (sent >= 0 && static_cast<size_t>(sent) == request.size()) {
+    BeginReceive();
+    return;
+  }
+  if (sent > 0) {
+    buf = uv_buf_init(buf.base + sent, buf.len - static_cast<unsigned>(sent));
+  }
   write_req_.data = this;
   writing_ = true;
   int rc = uv_write(&write_req_, &socket_.stream, &buf, 1, OnWrite);
@@ -308,6 +332,9 @@ void Probe::BeginReceive() {
     DrainTls();  // reading has been on since the handshake; bytes may be waiting
     return;
   }
+  if (target_->kind == ProbeTarget::Kind::kTcp) {
+    return;  // reading has been on since Begin()
+  }
   int rc = uv_read_start(&socket_.stream, OnAlloc, OnRead);
   if (rc < 0) {
     Fail(ProbeKind::kReceive, SocketErrorText(rc));
@@ -326,7 +353,10 @@ void Probe::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) 
   }
   if (probe->ssl_ == nullptr) {
     if (nread < 0) {
-      probe->Fail(ProbeKind::kReceive, SocketErrorText(static_cast<int>(nread)));
+      // Plain TCP reads from the connect on: an error while the request is still being
+      // written is the send's.
+      ProbeKind kind = probe->step_ == Step::kSend ? ProbeKind::kSend : ProbeKind::kReceive;
+      probe->Fail(kind, SocketErrorText(static_cast<int>(nread)));
     } else {
       probe->ConsumeLine(probe->read_buffer_, static_cast<size_t>(nread));
     }
