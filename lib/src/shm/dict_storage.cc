@@ -106,10 +106,12 @@ Status ValidateDictHeader(const DictShm* d, size_t bytes) {
   uint32_t bc = d->bucket_count;
   if (bc == 0 || (bc & (bc - 1)) != 0)
     return Status::Error("dict bucket count is not a power of two");
-  if (d->buckets_offset < sizeof(DictShm) ||
-      d->buckets_offset + uint64_t{bc} * sizeof(uint32_t) > d->chunks_offset ||
+  // Every term is checked against bytes before it is added, so no sum can wrap.
+  if (d->buckets_offset < sizeof(DictShm) || d->buckets_offset % sizeof(uint32_t) != 0 ||
+      d->chunks_offset > bytes || d->buckets_offset > d->chunks_offset ||
+      uint64_t{bc} * sizeof(uint32_t) > d->chunks_offset - d->buckets_offset ||
       d->chunks_offset % kChunkSize != 0 || d->chunk_count == 0 || d->chunk_count >= kNil ||
-      d->chunks_offset + uint64_t{d->chunk_count} * kChunkSize > bytes) {
+      uint64_t{d->chunk_count} * kChunkSize > bytes - d->chunks_offset) {
     return Status::Error("dict area layout is out of bounds");
   }
   return Status::Ok();
@@ -123,7 +125,7 @@ bool DictStorage::KeyEquals(uint32_t i, std::string_view key) {
   size_t off = n;
   uint32_t c = h.next;
   while (off < key.size()) {
-    if (c == kNil) return false;
+    if (c >= d_->chunk_count) return false;  // kNil, or an index some corruption left
     size_t m = key.size() - off < kContData ? key.size() - off : kContData;
     if (std::memcmp(chunks_[c].cont.data, key.data() + off, m) != 0) return false;
     off += m;
@@ -138,7 +140,7 @@ void DictStorage::CopyOut(uint32_t i, size_t offset, size_t len, char* out) {
   size_t base = 0;
   size_t cap = kHeadData;
   const char* data = chunks_[i].head.data;
-  while (len > 0 && c != kNil) {
+  while (len > 0) {
     if (offset < base + cap) {
       size_t from = offset - base;
       size_t m = cap - from < len ? cap - from : len;
@@ -149,10 +151,9 @@ void DictStorage::CopyOut(uint32_t i, size_t offset, size_t len, char* out) {
     }
     base += cap;
     c = chunks_[c].common.next;
-    if (c != kNil) {
-      data = chunks_[c].cont.data;
-      cap = kContData;
-    }
+    if (c >= d_->chunk_count) break;  // the end (kNil), or a corrupt index
+    data = chunks_[c].cont.data;
+    cap = kContData;
   }
 }
 
@@ -170,7 +171,12 @@ std::string DictStorage::StringOf(uint32_t i) {
 }
 
 uint32_t DictStorage::FindLocked(std::string_view key, uint32_t hash) {
-  for (uint32_t i = buckets_[hash & (d_->bucket_count - 1)]; i != kNil;
+  // `i < n` ends the chain at kNil and at any index a corruption left (kNil >= n); the
+  // step budget ends a cycle. Open() verified the lists; this guards against a process
+  // that scribbled on them since, for the price of a compare.
+  const uint32_t n = d_->chunk_count;
+  uint32_t steps = n;
+  for (uint32_t i = buckets_[hash & (d_->bucket_count - 1)]; i < n && steps-- > 0;
        i = chunks_[i].head.bucket_next) {
     if (chunks_[i].head.hash == hash && KeyEquals(i, key)) return i;
   }
@@ -234,18 +240,19 @@ void DictStorage::LinkLocked(uint32_t i) {
 void DictStorage::UnlinkBucketLocked(uint32_t i) {
   HeadChunkShm& h = chunks_[i].head;
   uint32_t* link = &buckets_[h.hash & (d_->bucket_count - 1)];
-  while (*link != kNil && *link != i) link = &chunks_[*link].head.bucket_next;
+  while (*link < d_->chunk_count && *link != i) link = &chunks_[*link].head.bucket_next;
   if (*link == i) *link = h.bucket_next;
 }
 
 void DictStorage::UnlinkLruLocked(uint32_t i) {
   HeadChunkShm& h = chunks_[i].head;
-  if (h.lru_prev != kNil) {
+  // `< chunk_count` rather than `!= kNil`: the same cost, and a corrupt link is not followed.
+  if (h.lru_prev < d_->chunk_count) {
     chunks_[h.lru_prev].head.lru_next = h.lru_next;
   } else {
     d_->lru_head = h.lru_next;
   }
-  if (h.lru_next != kNil) {
+  if (h.lru_next < d_->chunk_count) {
     chunks_[h.lru_next].head.lru_prev = h.lru_prev;
   } else {
     d_->lru_tail = h.lru_prev;
@@ -256,7 +263,7 @@ void DictStorage::FreeChunksLocked(uint32_t i) {
   uint32_t c = i;
   uint32_t n = 0;
   uint32_t last = i;
-  while (c != kNil) {
+  while (c < d_->chunk_count && n < d_->chunk_count) {
     last = c;
     uint32_t next = chunks_[c].common.next;
     chunks_[c].common.kind = ChunkKind::kFree;
@@ -289,13 +296,13 @@ void DictStorage::TouchLocked(uint32_t i) {
   HeadChunkShm& h = chunks_[i].head;
   h.lru_prev = kNil;
   h.lru_next = d_->lru_head;
-  chunks_[d_->lru_head].head.lru_prev = i;
+  if (d_->lru_head < d_->chunk_count) chunks_[d_->lru_head].head.lru_prev = i;
   d_->lru_head = i;
   if (d_->lru_tail == kNil) d_->lru_tail = i;
 }
 
 void DictStorage::ExpireTailLocked(int n, int64_t now) {
-  while (n-- > 0 && d_->lru_tail != kNil) {
+  while (n-- > 0 && d_->lru_tail < d_->chunk_count) {
     uint32_t t = d_->lru_tail;
     if (!Expired(chunks_[t].head, now)) return;
     RemoveLocked(t);
@@ -304,7 +311,7 @@ void DictStorage::ExpireTailLocked(int n, int64_t now) {
 
 bool DictStorage::EvictTailLocked(int64_t now) {
   uint32_t t = d_->lru_tail;
-  if (t == kNil) return false;
+  if (t >= d_->chunk_count) return false;
   bool live = !Expired(chunks_[t].head, now);
   RemoveLocked(t);
   return live;
@@ -424,6 +431,11 @@ Status DictStorage::VerifyLocked() {
       if (h.kind != ChunkKind::kHead)
         return fail("bucket lists non-head chunk " + std::to_string(i));
       if ((h.hash & (d_->bucket_count - 1)) != b) return fail("entry in the wrong bucket");
+      if ((h.value_type != ValueType::kNumber && h.value_type != ValueType::kBoolean &&
+           h.value_type != ValueType::kString) ||
+          (h.value_type != ValueType::kString && h.value_len != 0)) {
+        return fail("entry " + std::to_string(i) + " has a bad value type");
+      }
       owner[i] = 1;
       uint32_t need = ChunksFor(h.key_len, h.value_len);
       uint32_t c = h.next;

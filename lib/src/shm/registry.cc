@@ -197,6 +197,12 @@ Result<Registry> Registry::Attach(const Segment& segment) {
   if (bytes < sizeof(RegistryHeaderShm) || h->magic != shm::kRegistryMagic || h->bytes != bytes) {
     return bad("bad header");
   }
+  // Bound every count by the area first, so that Plan() cannot wrap around.
+  if (h->upstream_count > bytes / sizeof(UpstreamShm) || h->peer_count > bytes / sizeof(PeerShm) ||
+      h->max_workers > bytes / sizeof(WorkerSlotShm) || h->strings_bytes > bytes ||
+      uint64_t{h->max_workers} * h->upstream_count > bytes / sizeof(uint64_t)) {
+    return bad("tables out of bounds");
+  }
   Layout l = Plan(h->upstream_count, h->peer_count, h->max_workers, h->strings_bytes);
   if (l.total > bytes || l.upstreams != h->upstreams_offset || l.peers != h->peers_offset ||
       l.workers != h->workers_offset || l.versions != h->versions_offset ||
@@ -248,7 +254,7 @@ std::string_view Registry::upstream_name(size_t u) const { return Str(h_, Up(h_,
 bool Registry::has_check(size_t u) const { return Up(h_, u).check_json.length > 0; }
 std::string_view Registry::check_json(size_t u) const { return Str(h_, Up(h_, u).check_json); }
 size_t Registry::peer_count(size_t u) const {
-  return Up(h_, u).primary_count + Up(h_, u).backup_count;
+  return size_t{Up(h_, u).primary_count} + Up(h_, u).backup_count;
 }
 
 std::optional<size_t> Registry::FindUpstream(std::string_view name) const {
@@ -283,7 +289,7 @@ void Registry::RecordCheck(const PeerCheckEvent& e) {
   if (!u) return;
   const UpstreamShm& us = Up(h_, *u);
   size_t k = (e.backup ? us.primary_count : 0) + e.id;
-  if (k >= us.primary_count + us.backup_count) return;
+  if (k >= size_t{us.primary_count} + us.backup_count) return;
   PeerDetailsShm& d = PeerAt(h_, us.first_peer + k).details;
   uint8_t step = 1;
   for (uint8_t i = 0; i < std::size(kSteps); ++i) {
@@ -310,9 +316,10 @@ void Registry::RecordCheck(const PeerCheckEvent& e) {
 
 PeerDetails Registry::details(size_t u, bool backup, uint32_t id) const {
   PeerDetails out;
+  if (u >= h_->upstream_count) return out;
   const UpstreamShm& us = Up(h_, u);
   size_t k = (backup ? us.primary_count : 0) + id;
-  if (u >= h_->upstream_count || k >= us.primary_count + us.backup_count) return out;
+  if (k >= size_t{us.primary_count} + us.backup_count) return out;
   const PeerShm& p = PeerAt(h_, us.first_peer + k);
   const PeerDetailsShm& d = p.details;
   uint8_t step = 0;

@@ -252,7 +252,14 @@ Result<std::unique_ptr<Segment>> Segment::Open(std::string_view name) {
   if (Status s = shm::ValidateDictHeader(dict, h->areas[0].bytes); !s) {
     return R::Error(Quoted(name) + " is corrupt: " + s.message());
   }
-  return std::unique_ptr<Segment>(new Segment(std::string(name), std::move(m)));
+  // The whole dict, under its lock: from here on its readers follow chunk indices, so a
+  // segment whose lists are broken is refused now rather than read out of bounds later.
+  // O(chunks), once per Open.
+  std::unique_ptr<Segment> segment(new Segment(std::string(name), std::move(m)));
+  if (Status s = segment->dict().Verify(); !s) {
+    return R::Error(Quoted(name) + " is corrupt: " + s.message());
+  }
+  return segment;
 }
 
 Status Segment::Remove(std::string_view name) {

@@ -52,11 +52,30 @@ bool Expired(const HeadChunkShm& h, LazyNow& now) {
   return h.expires_ms() != 0 && (h.expires_ms() < 0 || h.expires_ms() <= now.get());
 }
 
+// A walk along the LRU list that ends at kNil, at an index outside the chunk array, or
+// after chunk_count steps (a cycle): Open() verified the list, but a process may have
+// scribbled on it since, and a reader must neither leave the segment nor spin.
+class LruWalk {
+ public:
+  LruWalk(const DictStorage& s, uint32_t first) : n_(s.chunk_count()), i_(first), steps_(n_) {}
+  bool ok() const { return i_ < n_ && steps_ > 0; }
+  uint32_t i() const { return i_; }
+  void Next(uint32_t next) {
+    i_ = next;
+    --steps_;
+  }
+
+ private:
+  uint32_t n_;
+  uint32_t i_;
+  uint32_t steps_;
+};
+
 // ngx frees up to 2 expired entries at the LRU tail before every store. The clock is read
 // only when the tail entry can expire at all. REQUIRES: dict lock held.
 void ExpireTail(DictStorage& s, LazyNow& now) {
   uint32_t tail = s.lru_tail();
-  if (tail == kNil || s.head(tail).expires_ms() == 0) return;
+  if (tail >= s.chunk_count() || s.head(tail).expires_ms() == 0) return;
   s.ExpireTailLocked(2, now.get());
 }
 
@@ -277,13 +296,14 @@ size_t SharedDict::FlushExpired(size_t max) {
   DictLock lock(storage_);
   DictStorage s(storage_);
   size_t freed = 0;
-  for (uint32_t i = storage_->lru_tail; i != kNil;) {
+  for (LruWalk w(s, storage_->lru_tail); w.ok();) {
+    uint32_t i = w.i();
     uint32_t prev = s.head(i).lru_prev;
     if (Expired(s.head(i), now)) {
       s.RemoveLocked(i);
       if (++freed == max) break;
     }
-    i = prev;
+    w.Next(prev);
   }
   return freed;
 }
@@ -293,7 +313,8 @@ std::vector<std::string> SharedDict::GetKeys(size_t max) {
   LazyNow now(clock_);
   DictLock lock(storage_);
   DictStorage s(storage_);
-  for (uint32_t i = storage_->lru_head; i != kNil; i = s.head(i).lru_next) {
+  for (LruWalk w(s, storage_->lru_head); w.ok(); w.Next(s.head(w.i()).lru_next)) {
+    uint32_t i = w.i();
     if (Expired(s.head(i), now)) continue;
     keys.push_back(s.KeyOf(i));
     if (keys.size() == max) break;
@@ -306,7 +327,8 @@ std::vector<DictEntry> SharedDict::Snapshot(std::string_view prefix, size_t max)
   LazyNow now(clock_);
   DictLock lock(storage_);
   DictStorage s(storage_);
-  for (uint32_t i = storage_->lru_head; i != kNil; i = s.head(i).lru_next) {
+  for (LruWalk w(s, storage_->lru_head); w.ok(); w.Next(s.head(w.i()).lru_next)) {
+    uint32_t i = w.i();
     const HeadChunkShm& h = s.head(i);
     if (Expired(h, now)) continue;
     std::string key = s.KeyOf(i);
