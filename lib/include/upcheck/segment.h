@@ -39,7 +39,7 @@ struct SegmentInfo {
 
 class Segment {
  public:
-  static constexpr uint32_t kLayoutVersion = 1;
+  static constexpr uint32_t kLayoutVersion = 2;  // 2: the dict's intent record grew
   static constexpr size_t kMinSize = 64 * 1024;
 
   struct CreateOptions {

@@ -81,11 +81,22 @@ union DictChunkShm {
 inline constexpr size_t kHeadData = sizeof(HeadChunkShm::data);
 inline constexpr size_t kContData = sizeof(ContChunkShm::data);
 
-// Intent record: a replacement in progress (new head built, old one still linked). Repair
-// keeps the new entry when it is whole and drops the old one; otherwise the reverse.
+// Intent record: what a mutation that spans several stores is doing, written before the
+// first of them, so that a holder killed in the middle loses at most that operation:
+//  - a replacement (new head built, old one still linked): repair keeps the new entry when
+//    it is whole and drops the old one; otherwise the reverse;
+//  - an in-place rewrite of an entry's type, number and expiry (set of a non-string over a
+//    non-string, incr): rolled forward from the record, so the entry never shows a mix of
+//    old and new fields. rewrite_head is stored last (the commit word) and cleared last;
+//  - a flush_all walking the LRU list: rolled forward (every entry expired).
 struct DictIntentShm {
   uint32_t new_head;
   uint32_t old_head;
+  uint32_t rewrite_head;  // kNil: no rewrite in progress
+  ValueType rewrite_type;
+  uint8_t flushing;  // 1: a flush_all is in progress
+  uint8_t pad[2];
+  char rewrite_fixed[16];  // the new HeadChunkShm::fixed (expiry, number)
 };
 
 struct DictShm {

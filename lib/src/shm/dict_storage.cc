@@ -95,7 +95,7 @@ Result<DictShm*> FormatDict(void* memory, size_t bytes) {
   d->free_count = d->chunk_count;
   d->lru_head = d->lru_tail = kNil;
   d->entries = 0;
-  d->intent = {kNil, kNil};
+  d->intent = DictIntentShm{kNil, kNil, kNil, ValueType::kNumber, 0, {}, {}};
   return d;
 }
 
@@ -284,10 +284,11 @@ void DictStorage::RemoveLocked(uint32_t i) {
 }
 
 void DictStorage::ReplaceLocked(uint32_t old_i, uint32_t new_i) {
-  d_->intent = {new_i, old_i};
+  d_->intent.new_head = new_i;
+  d_->intent.old_head = old_i;
   RemoveLocked(old_i);
   LinkLocked(new_i);
-  d_->intent = {kNil, kNil};
+  d_->intent.new_head = d_->intent.old_head = kNil;
 }
 
 void DictStorage::TouchLocked(uint32_t i) {
@@ -299,6 +300,43 @@ void DictStorage::TouchLocked(uint32_t i) {
   if (d_->lru_head < d_->chunk_count) chunks_[d_->lru_head].head.lru_prev = i;
   d_->lru_head = i;
   if (d_->lru_tail == kNil) d_->lru_tail = i;
+}
+
+void DictStorage::RewriteLocked(uint32_t i, ValueType type, double number, int64_t expires_ms) {
+  DictIntentShm& in = d_->intent;
+  in.rewrite_type = type;
+  std::memcpy(in.rewrite_fixed, &expires_ms, sizeof(expires_ms));
+  std::memcpy(in.rewrite_fixed + 8, &number, sizeof(number));
+  in.rewrite_head = i;  // the commit word: from here on repair completes the rewrite
+  RunLockedHook();
+  FinishRewriteLocked(true);
+}
+
+// Applies the recorded rewrite (idempotent) and clears the record. `hook`: run the test
+// hook between the two stores (not from repair).
+void DictStorage::FinishRewriteLocked(bool hook) {
+  DictIntentShm& in = d_->intent;
+  uint32_t i = in.rewrite_head;
+  if (i < d_->chunk_count && chunks_[i].head.kind == ChunkKind::kHead &&
+      chunks_[i].head.value_type != ValueType::kString &&
+      (in.rewrite_type == ValueType::kNumber || in.rewrite_type == ValueType::kBoolean)) {
+    HeadChunkShm& h = chunks_[i].head;
+    h.value_type = in.rewrite_type;
+    if (hook) RunLockedHook();
+    std::memcpy(h.fixed, in.rewrite_fixed, sizeof(h.fixed));
+  }
+  in.rewrite_head = kNil;
+}
+
+void DictStorage::ExpireAllLocked() {
+  d_->intent.flushing = 1;
+  const uint32_t n = d_->chunk_count;
+  uint32_t steps = n;
+  for (uint32_t i = d_->lru_head; i < n && steps-- > 0; i = chunks_[i].head.lru_next) {
+    chunks_[i].head.set_expires_ms(-1);
+    RunLockedHook();
+  }
+  d_->intent.flushing = 0;
 }
 
 void DictStorage::ExpireTailLocked(int n, int64_t now) {
@@ -347,7 +385,10 @@ void DictStorage::RepairLocked() {
   if (d_->intent.new_head < n && d_->intent.old_head < n) {
     drop = ChainValid(d_->intent.new_head, claimed) ? d_->intent.old_head : d_->intent.new_head;
   }
-  d_->intent = {kNil, kNil};
+  d_->intent.new_head = d_->intent.old_head = kNil;
+  // An interrupted in-place rewrite is rolled forward (its record is whole: the commit
+  // word was stored last).
+  FinishRewriteLocked(false);
 
   // Order: first the part of the old LRU list that still holds together, then any other
   // whole entry (entries built but not yet linked are dropped: their operation is lost,
@@ -389,6 +430,14 @@ void DictStorage::RepairLocked() {
   // Whole entries off the list: a replacement's new side, or an entry built but not yet
   // linked. Keeping them completes the interrupted operation instead of losing it.
   for (uint32_t i = 0; i < n; ++i) accept(i);
+
+  // An interrupted flush_all is completed: every entry it would have expired is.
+  if (d_->intent.flushing != 0) {
+    for (uint32_t i = d_->lru_head; i != kNil; i = chunks_[i].head.lru_next) {
+      chunks_[i].head.set_expires_ms(-1);
+    }
+    d_->intent.flushing = 0;
+  }
 
   d_->free_head = kNil;
   d_->free_count = 0;
@@ -476,6 +525,8 @@ Status DictStorage::VerifyLocked() {
   if (d_->intent.new_head != kNil || d_->intent.old_head != kNil) {
     return fail("an unfinished replacement is recorded");
   }
+  if (d_->intent.rewrite_head != kNil) return fail("an unfinished rewrite is recorded");
+  if (d_->intent.flushing != 0) return fail("an unfinished flush_all is recorded");
   return Status::Ok();
 }
 

@@ -58,6 +58,12 @@ class DictStorage {
   void ReplaceLocked(uint32_t old_i, uint32_t new_i);  // new takes old's place, old freed
   void RemoveLocked(uint32_t i);                       // unlinks and frees
   void TouchLocked(uint32_t i);                        // moves to the LRU head
+  // Rewrites a non-string entry's type, number and expiry under the intent record, so a
+  // holder killed in the middle leaves either the old entry or the new one (repair rolls
+  // the rewrite forward). REQUIRES: head(i) and the new value hold no string.
+  void RewriteLocked(uint32_t i, ValueType type, double number, int64_t expires_ms);
+  // flush_all: every entry expired, rolled forward by repair if interrupted.
+  void ExpireAllLocked();
   // Frees up to n expired entries from the LRU tail, stopping at the first live one.
   void ExpireTailLocked(int n, int64_t now);
   // Frees the LRU tail entry. Returns true when it was live.
@@ -76,6 +82,7 @@ class DictStorage {
   void UnlinkBucketLocked(uint32_t i);
   void UnlinkLruLocked(uint32_t i);
   bool ChainValid(uint32_t i, std::string& claimed);
+  void FinishRewriteLocked(bool hook);
 
   DictShm* d_;
   DictChunkShm* chunks_;

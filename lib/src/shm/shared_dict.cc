@@ -113,10 +113,8 @@ DictStoreResult StoreLocked(DictStorage& s, std::string_view key, uint32_t hash,
   if (existing != kNil) {
     HeadChunkShm& h = s.head(existing);
     if (e.type != ValueType::kString && h.value_type != ValueType::kString) {
-      // Same size, no string: rewrite in place (each field is one aligned store).
-      h.value_type = e.type;
-      h.set_number(e.number);
-      h.set_expires_ms(expires_ms);
+      // Same size, no string: rewrite in place, under the intent record.
+      s.RewriteLocked(existing, e.type, e.number, expires_ms);
       s.TouchLocked(existing);
       return result;
     }
@@ -255,8 +253,7 @@ Result<double> SharedDict::Incr(std::string_view key, double delta, std::optiona
   HeadChunkShm& h = s.head(i);
   if (h.value_type != ValueType::kNumber) return Result<double>::Error("not a number");
   double v = h.number() + delta;
-  h.set_number(v);
-  shm::RunLockedHook();
+  s.RewriteLocked(i, ValueType::kNumber, v, h.expires_ms());
   s.TouchLocked(i);
   return v;
 }
@@ -286,9 +283,7 @@ Result<int64_t> SharedDict::Ttl(std::string_view key) {
 void SharedDict::FlushAll() {
   DictLock lock(storage_);
   DictStorage s(storage_);
-  for (uint32_t i = storage_->lru_head; i != kNil; i = s.head(i).lru_next) {
-    s.head(i).set_expires_ms(-1);
-  }
+  s.ExpireAllLocked();
 }
 
 size_t SharedDict::FlushExpired(size_t max) {
