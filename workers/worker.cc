@@ -5,7 +5,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cassert>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +19,7 @@
 #include "upcheck/checker.h"
 #include "upcheck/log.h"
 #include "upcheck/registry.h"
+#include "upcheck/shared_dict.h"
 #include "upcheck/upstreams.h"
 #include "worker_net.h"
 
@@ -28,6 +31,33 @@ namespace {
 Logger WorkerLogger(const DaemonConfig& daemon) {
   Result<Logger> logger = MakeLogger(daemon);
   return logger.ok() ? std::move(*logger) : Logger::Stderr(LogLevel::kWarn);
+}
+
+// UPCHECK_TEST_STOP_AT=<point>[:<nth>], for fault tests only: worker 1 raises SIGSTOP
+// the nth time (default 1) it reaches <point>, a CheckerEnv::test_hook point ("probing",
+// "after_d_write", "before_publish") or "dict_lock" (inside the dict lock, in the middle
+// of a mutation), so that a test can SIGKILL it exactly there. A respawned worker 1 stops
+// again at its own nth time.
+struct StopAt {
+  std::string point;
+  long countdown = 0;
+};
+StopAt g_stop_at;
+
+void StopHere() {
+  if (--g_stop_at.countdown == 0) raise(SIGSTOP);
+}
+
+void StopInsideDictLock() { StopHere(); }
+
+std::optional<StopAt> TestStopAt(int worker_number) {
+  const char* spec = std::getenv("UPCHECK_TEST_STOP_AT");
+  if (spec == nullptr || *spec == '\0' || worker_number != 1) return std::nullopt;
+  std::string s(spec);
+  size_t colon = s.find(':');
+  StopAt at{s.substr(0, colon), 1};
+  if (colon != std::string::npos) at.countdown = std::max(1L, std::atol(s.c_str() + colon + 1));
+  return at;
 }
 
 // One worker: everything lives on this object, on the worker's own stack, for as long as
@@ -110,6 +140,11 @@ Status Worker::SetUp() {
 
 Status Worker::SpawnCheckers() {
   const Config& config = *launch_.config;
+  std::optional<StopAt> stop_at = TestStopAt(launch_.number);
+  if (stop_at) {
+    g_stop_at = *stop_at;
+    if (g_stop_at.point == "dict_lock") SharedDict::SetLockedHookForTesting(&StopInsideDictLock);
+  }
   for (const UpstreamConfig& u : config.upstreams) {
     if (!u.check) continue;
     CheckerEnv env;
@@ -125,6 +160,11 @@ Status Worker::SpawnCheckers() {
     env.debug_events = logger_.enabled(LogLevel::kDebug);
     env.on_check = [this](const PeerCheckEvent& e) { registry_->RecordCheck(e); };
     env.on_cycle = [this](const CycleEvent& e) { registry_->RecordCycle(slot_, e); };
+    if (stop_at && stop_at->point != "dict_lock") {
+      env.test_hook = [](std::string_view point) {
+        if (point == g_stop_at.point) StopHere();
+      };
+    }
     CheckOptions options = *u.check;
     options.shm = config.shm.name;
     options.upstream = u.name;

@@ -69,6 +69,11 @@ struct CheckerEnv {
   // this upstream (Registry::version_hint). The publisher stores it; SyncNow() compares
   // it with one atomic load and reads the dict only when it differs.
   std::atomic<uint64_t>* version_hint = nullptr;
+  // Optional, for fault tests: called at named points of a cycle so that a test can stop
+  // or kill the process exactly there. "probing": a probe is about to start;
+  // "after_d_write": SetPeerDownGlobally wrote (or deleted) the `d:` key, before the
+  // publish; "before_publish": a new version is about to be published.
+  std::function<void(std::string_view point)> test_hook;
 };
 
 class Checker {

@@ -37,6 +37,7 @@ struct PeerSlot {
   bool down = false;  // the cached state (protocol.md §5a)
   ProbeTarget target;
   std::string ok_key, nok_key, d_key;
+  bool flagged = false;  // down by a `d:` key (written or read), not only by the config
 };
 
 // A sequential run over peers [next, last] of one list.
@@ -85,6 +86,7 @@ class Checker::Impl {
   void PeerOk(PeerSlot& peer, const ProbeResult& result);
   void PeerFail(PeerSlot& peer, const ProbeResult& result);
   void SetPeerDownGlobally(PeerSlot& peer, bool down);
+  void ReassertDownKeys();
   void Publish();
   void Report(const PeerSlot& peer, const ProbeResult& result, int transition);
 
@@ -104,6 +106,7 @@ class Checker::Impl {
 
   // The cycle in progress.
   bool in_cycle_ = false;
+  bool locked_ = false;  // this cycle holds `l:` and probes
   bool probing_backups_ = false;
   std::vector<GroupRun> groups_;
   size_t groups_running_ = 0;
@@ -218,6 +221,7 @@ void Checker::Impl::RunCycle() {
   if (debug()) Debug("healthcheck: run a check cycle");  // sic: double prefix (Q12)
   CheckPeersUpdates();
   bool locked = TryLock();
+  locked_ = locked;
   if (env_.on_cycle) env_.on_cycle(CycleEvent{upstream_, false, locked, version_});
   if (!locked) {
     FinishCycle();
@@ -229,6 +233,8 @@ void Checker::Impl::RunCycle() {
 
 // do_check(), second half: publish, then re-arm after the cycle (§6.1).
 void Checker::Impl::FinishCycle() {
+  if (locked_) ReassertDownKeys();
+  locked_ = false;
   Publish();
   in_cycle_ = false;
   if (env_.on_cycle) env_.on_cycle(CycleEvent{upstream_, true, false, version_});
@@ -293,6 +299,7 @@ void Checker::Impl::UpgradePeersVersion(std::vector<PeerSlot>& peers) {
       const bool* b = std::get_if<bool>(&**flag);
       down = b == nullptr || *b;  // any value but false means down (Q33)
     }
+    p.flagged = down;
     if (p.down == down) continue;
     Status st = env_.upstreams->SetPeerDown(upstream_, p.backup, p.id, down);
     if (!st.ok()) {
@@ -348,6 +355,7 @@ void Checker::Impl::RunGroup(size_t k) {
     return;
   }
   PeerSlot& peer = (*g.peers)[g.next++];
+  if (env_.test_hook) env_.test_hook("probing");
   Status st = prober_->Start(
       peer.target, [this, k, &peer](ProbeResult result) { OnProbeDone(k, peer, result); });
   if (!st.ok()) {
@@ -462,16 +470,37 @@ void Checker::Impl::SetPeerDownGlobally(PeerSlot& peer, bool down) {
   Status st = env_.upstreams->SetPeerDown(upstream_, peer.backup, peer.id, down);
   if (!st.ok()) Err("failed to set peer down: " + st.message());
   new_version_ = true;
+  peer.flagged = down;
   // set(key, nil) deletes (§5): an up peer has no `d:` key.
   Status stored =
       down ? env_.dict->Set(peer.d_key, DictValue(true)).status : env_.dict->Delete(peer.d_key);
   if (!stored.ok()) Err("failed to set peer down state: " + stored.message());
+  if (env_.test_hook) env_.test_hook("after_d_write");
+}
+
+// Q24 fixed: a `d:` key evicted (a full dict) or deleted while `v:` stays would make every
+// process that upgrades later see the peer up. The lock holder, whose view is current,
+// writes back the keys of the peers it knows down by a flag and publishes, so the others
+// re-read. One get per such peer per cycle, in one process; peers down only by the
+// config (nginx's `down`) never had a key and get none, as in the original.
+void Checker::Impl::ReassertDownKeys() {
+  for (auto* list : {&primary_, &backup_}) {
+    for (const PeerSlot& p : *list) {
+      if (!p.down || !p.flagged) continue;
+      Result<std::optional<DictValue>> flag = env_.dict->Get(p.d_key);
+      if (!flag.ok() || flag->has_value()) continue;
+      DictStoreResult r = env_.dict->Set(p.d_key, DictValue(true));
+      if (!r.ok()) Err("failed to set peer down state: " + r.status.message());
+      new_version_ = true;
+    }
+  }
 }
 
 // §6.2's publish, with Q2 fixed (a failure keeps the version and retries next cycle) and
 // Q1's fuller fix (after `v:` vanished, our `d:` view is written back before publishing).
 void Checker::Impl::Publish() {
   if (!new_version_) return;
+  if (env_.test_hook) env_.test_hook("before_publish");
   if (debug()) Debug("publishing peers version " + Num(version_ + 1));  // predicted (Q13)
   if (rewrite_down_keys_) {
     for (auto* list : {&primary_, &backup_}) {
