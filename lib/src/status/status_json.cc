@@ -1,38 +1,206 @@
 // /status.json (DESIGN §5): the facts of the status page plus per-peer details.
-#include <time.h>
-
+//
+// Built for pages of 10,000 peers (issue 5, item 6: <= 5 ms): the document is written by
+// hand into one reserved string, byte for byte as nlohmann::json's dump() wrote it before
+// (compact, ensure_ascii off, invalid UTF-8 replaced by U+FFFD, floats as its to_chars
+// prints them), so that the page did not change.
+#include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
+#include <string_view>
 
 #include "upcheck/status_details.h"
 
 namespace upcheck {
 namespace {
 
-using Json = nlohmann::ordered_json;  // keeps DESIGN §5's key order
+// The length of the valid UTF-8 sequence at s[i], or 0 if it is invalid there; *bad is
+// then where to resume (the first byte that broke the sequence, read again).
+size_t Utf8Length(std::string_view s, size_t i, size_t* bad) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    *bad = i + 1;
+    return 0;
+  }
+  for (size_t k = 1; k < len; ++k) {
+    if (i + k >= s.size()) {
+      *bad = s.size();  // an unfinished sequence at the end: one replacement
+      return 0;
+    }
+    const unsigned char min = k == 1 ? lo : 0x80, max = k == 1 ? hi : 0xBF;
+    if (b(i + k) < min || b(i + k) > max) {
+      *bad = i + k;
+      return 0;
+    }
+  }
+  return len;
+}
 
-// "2026-11-23T18:00:00.123Z", or null for 0 (never).
-Json Rfc3339(int64_t unix_ms) {
-  if (unix_ms <= 0) return nullptr;
-  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
-  struct tm tm;
-  if (gmtime_r(&seconds, &tm) == nullptr) return nullptr;
-  char text[80];
-  std::snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return text;
+// A JSON string as nlohmann's dump(-1, ' ', false, replace) writes it.
+void AppendString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t run = i;  // plain ASCII runs are copied at once
+    while (run < s.size()) {
+      const unsigned char c = static_cast<unsigned char>(s[run]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+      ++run;
+    }
+    out.append(s.data() + i, run - i);
+    i = run;
+    if (i == s.size()) break;
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      size_t bad = 0;
+      const size_t len = Utf8Length(s, i, &bad);
+      if (len > 0) {
+        out.append(s.data() + i, len);
+        i += len;
+      } else {
+        out.append("\xEF\xBF\xBD");
+        i = bad;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      default: {
+        constexpr char kHex[] = "0123456789abcdef";
+        const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(escaped, sizeof(escaped));
+      }
+    }
+    ++i;
+  }
+  out.push_back('"');
+}
+
+void AppendInt(std::string& out, int64_t value) {
+  char buffer[24];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  out.append(buffer, end);
+}
+
+// A double as nlohmann prints it: the shortest digits, plain notation for decimal
+// exponents in (-4, 15] with ".0" on whole numbers, else d.ddde+XX; null if not finite.
+void AppendDouble(std::string& out, double value) {
+  if (!std::isfinite(value)) {
+    out.append("null");
+    return;
+  }
+  if (std::signbit(value)) out.push_back('-');
+  value = std::fabs(value);
+  if (value == 0) {
+    out.append("0.0");
+    return;
+  }
+  char sci[32];  // "d.ddde-XX"
+  const auto [end, ec] =
+      std::to_chars(sci, sci + sizeof(sci), value, std::chars_format::scientific);
+  const char* e = static_cast<const char*>(std::memchr(sci, 'e', static_cast<size_t>(end - sci)));
+  int exponent = 0;
+  std::from_chars(e[1] == '+' ? e + 2 : e + 1, end, exponent);
+  char digits[20];
+  int k = 0;
+  for (const char* p = sci; p < e; ++p) {
+    if (*p != '.') digits[k++] = *p;
+  }
+  const int n = exponent + 1;  // where the point goes, counted from the first digit
+  if (k <= n && n <= 15) {
+    out.append(digits, static_cast<size_t>(k)).append(static_cast<size_t>(n - k), '0');
+    out.append(".0");
+  } else if (0 < n && n <= 15) {
+    out.append(digits, static_cast<size_t>(n)).push_back('.');
+    out.append(digits + n, static_cast<size_t>(k - n));
+  } else if (-4 < n && n <= 0) {
+    out.append("0.").append(static_cast<size_t>(-n), '0').append(digits, static_cast<size_t>(k));
+  } else {
+    out.push_back(digits[0]);
+    if (k > 1) out.append(".").append(digits + 1, static_cast<size_t>(k - 1));
+    out.append(exponent < 0 ? "e-" : "e+");
+    const int magnitude = std::abs(exponent);
+    if (magnitude < 10) out.push_back('0');
+    AppendInt(out, magnitude);
+  }
 }
 
 // Dict numbers and versions are doubles; print the whole ones as integers ("3", not "3.0").
-Json Number(double value) {
+void AppendNumber(std::string& out, double value) {
   if (std::isfinite(value) && value == std::trunc(value) && std::fabs(value) < 9.0e15) {
-    return static_cast<int64_t>(value);
+    AppendInt(out, static_cast<int64_t>(value));
+  } else {
+    AppendDouble(out, value);
   }
-  return value;
+}
+
+void AppendDigits(char* at, int value, int width) {
+  for (int i = width - 1; i >= 0; --i, value /= 10) at[i] = static_cast<char>('0' + value % 10);
+}
+
+// "2026-11-23T18:00:00.123Z", or null for 0 (never). Civil date from days since the epoch
+// (H. Hinnant's algorithm): no gmtime_r, no snprintf.
+void AppendRfc3339(std::string& out, int64_t unix_ms) {
+  if (unix_ms <= 0) {
+    out.append("null");
+    return;
+  }
+  const int64_t seconds = unix_ms / 1000, days = seconds / 86400, in_day = seconds % 86400;
+  const int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  const int64_t year = yoe + era * 400 + (month <= 2);
+  if (year > 9999) {
+    out.append("null");
+    return;
+  }
+  char text[] = "\"0000-00-00T00:00:00.000Z\"";
+  AppendDigits(text + 1, static_cast<int>(year), 4);
+  AppendDigits(text + 6, month, 2);
+  AppendDigits(text + 9, day, 2);
+  AppendDigits(text + 12, static_cast<int>(in_day / 3600), 2);
+  AppendDigits(text + 15, static_cast<int>(in_day / 60 % 60), 2);
+  AppendDigits(text + 18, static_cast<int>(in_day % 60), 2);
+  AppendDigits(text + 21, static_cast<int>(unix_ms % 1000), 3);
+  out.append(text, sizeof(text) - 1);
 }
 
 double DictNumber(SharedDict* dict, const std::string& key) {
@@ -43,29 +211,51 @@ double DictNumber(SharedDict* dict, const std::string& key) {
   return number != nullptr ? *number : 0;
 }
 
-void AppendPeers(Json& out, std::string_view upstream, std::span<const PeerInfo> peers, bool backup,
-                 const Registry* registry, std::optional<size_t> registry_index, SharedDict* dict) {
+// `key` is "ok:<upstream>:<p|b>" on entry; the id is appended and cut off again, so that
+// the two dict keys of every peer reuse one buffer.
+double Counter(SharedDict* dict, std::string& key, std::string_view id) {
+  const size_t base = key.size();
+  key.append(id);
+  const double value = DictNumber(dict, key);
+  key.resize(base);
+  return value;
+}
+
+void AppendPeers(std::string& out, std::string_view upstream, std::span<const PeerInfo> peers,
+                 bool backup, const Registry* registry, std::optional<size_t> registry_index,
+                 SharedDict* dict, bool& first) {
   const std::string suffix = std::string(upstream) + (backup ? ":b" : ":p");
+  std::string ok_key = "ok:" + suffix, nok_key = "nok:" + suffix;
   for (const PeerInfo& peer : peers) {
-    const std::string id = std::to_string(peer.id);
-    Json p;
-    p["name"] = peer.name;
-    p["role"] = backup ? "backup" : "primary";
-    p["id"] = peer.id;
-    p["up"] = !peer.down;
-    p["ok"] = Number(DictNumber(dict, "ok:" + suffix + id));
-    p["nok"] = Number(DictNumber(dict, "nok:" + suffix + id));
+    char id[16];
+    const std::string_view id_text(id, std::to_chars(id, id + sizeof(id), peer.id).ptr);
+    out.append(first ? "{\"name\":" : ",{\"name\":");
+    first = false;
+    AppendString(out, peer.name);
+    out.append(backup ? ",\"role\":\"backup\",\"id\":" : ",\"role\":\"primary\",\"id\":");
+    out.append(id_text);
+    out.append(peer.down ? ",\"up\":false,\"ok\":" : ",\"up\":true,\"ok\":");
+    AppendNumber(out, dict != nullptr ? Counter(dict, ok_key, id_text) : 0);
+    out.append(",\"nok\":");
+    AppendNumber(out, dict != nullptr ? Counter(dict, nok_key, id_text) : 0);
     if (registry != nullptr && registry_index) {
       const PeerDetails d = registry->details(*registry_index, backup, peer.id);
-      p["checks"] = d.checks;
-      p["failures"] = d.failures;
-      p["last_check"] = Rfc3339(d.last_check_ms);
-      p["last_duration_ms"] = d.last_duration_ms;
-      p["last_result"] = d.last_result;
-      p["last_error"] = d.last_error;
-      p["last_change"] = Rfc3339(d.last_change_ms);
+      out.append(",\"checks\":");
+      AppendInt(out, static_cast<int64_t>(d.checks));
+      out.append(",\"failures\":");
+      AppendInt(out, static_cast<int64_t>(d.failures));
+      out.append(",\"last_check\":");
+      AppendRfc3339(out, d.last_check_ms);
+      out.append(",\"last_duration_ms\":");
+      AppendDouble(out, d.last_duration_ms);
+      out.append(",\"last_result\":");
+      AppendString(out, d.last_result);
+      out.append(",\"last_error\":");
+      AppendString(out, d.last_error);
+      out.append(",\"last_change\":");
+      AppendRfc3339(out, d.last_change_ms);
     }
-    out.push_back(std::move(p));
+    out.push_back('}');
   }
 }
 
@@ -74,25 +264,38 @@ void AppendPeers(Json& out, std::string_view upstream, std::span<const PeerInfo>
 std::string StatusJson(const Upstreams& view, const Registry* registry, SharedDict* dict,
                        int worker_pid) {
   view.RunBeforeReadHook();
-  Json doc;
-  doc["worker_pid"] = worker_pid;
-  Json& upstreams = doc["upstreams"] = Json::array();
+  size_t size = 64;  // per peer: the keys and fixed values, a name and an error text
+  for (size_t i = 0; i < view.upstream_count(); ++i) {
+    size += 96 + view.upstream_name(i).size();
+    for (bool backup : {false, true}) {
+      for (const PeerInfo& peer : backup ? view.backup_peers(i) : view.primary_peers(i)) {
+        size += 320 + 2 * peer.name.size();
+      }
+    }
+  }
+  std::string out;
+  out.reserve(size);
+  out.append("{\"worker_pid\":");
+  AppendInt(out, worker_pid);
+  out.append(",\"upstreams\":[");
   for (size_t i = 0; i < view.upstream_count(); ++i) {
     const std::string_view name = view.upstream_name(i);
     std::optional<size_t> index;
     if (registry != nullptr) index = registry->FindUpstream(name);
-    Json u;
-    u["name"] = name;
-    u["checkers"] = view.checker_count(i);
-    u["version"] = Number(index ? registry->published_version(*index) : 0);
-    Json& peers = u["peers"] = Json::array();
-    AppendPeers(peers, name, view.primary_peers(i), /*backup=*/false, registry, index, dict);
-    AppendPeers(peers, name, view.backup_peers(i), /*backup=*/true, registry, index, dict);
-    upstreams.push_back(std::move(u));
+    out.append(i == 0 ? "{\"name\":" : ",{\"name\":");
+    AppendString(out, name);
+    out.append(",\"checkers\":");
+    AppendInt(out, view.checker_count(i));
+    out.append(",\"version\":");
+    AppendNumber(out, index ? registry->published_version(*index) : 0);
+    out.append(",\"peers\":[");
+    bool first = true;
+    AppendPeers(out, name, view.primary_peers(i), /*backup=*/false, registry, index, dict, first);
+    AppendPeers(out, name, view.backup_peers(i), /*backup=*/true, registry, index, dict, first);
+    out.append("]}");
   }
-  // Peer names and errors are ASCII, but a dict-borne error text could hold anything:
-  // replace invalid UTF-8 rather than throw.
-  return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
+  out.append("]}");
+  return out;
 }
 
 std::string StatusJson(const Upstreams& view, const Registry* registry, int worker_pid) {
