@@ -88,7 +88,7 @@ void BM_UpcheckMetrics(benchmark::State& state) {
 void BM_Metrics(benchmark::State& state) {  // what GET /metrics renders: both parts
   for (auto _ : state) {
     Result<std::string> page = PrometheusStatusPage(F().view);
-    page->append(UpcheckMetrics(F().view, &*F().registry));
+    AppendUpcheckMetrics(*page, F().view, &*F().registry);  // as workers/net/status_server
     benchmark::DoNotOptimize(page);
   }
 }

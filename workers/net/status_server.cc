@@ -333,7 +333,7 @@ StatusRenderer MakeStatusHandler(Upstreams* view, const Registry* registry, Shar
       }
       *content_type = "text/plain; version=0.0.4";
       std::string body = std::move(*page);
-      body += UpcheckMetrics(*view, registry);
+      AppendUpcheckMetrics(body, *view, registry);
       return body;
     }
     if (path == "/status.json") {

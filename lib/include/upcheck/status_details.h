@@ -57,6 +57,9 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, int work
 // read as "checked in 1970"). One allocation for the page in the common case; linear in
 // the number of peers.
 std::string UpcheckMetrics(const Upstreams& view, const Registry* registry);
+// The same, appended to `out` (reserved once for the whole page): what /metrics serves
+// after PrometheusStatusPage() without a second multi-megabyte buffer and copy.
+void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registry* registry);
 
 }  // namespace upcheck
 

@@ -18,11 +18,17 @@ struct PeerRow {
   const PeerInfo* peer;
   bool backup;
   std::optional<PeerDetails> details;  // nullopt: no registry, or it lacks the upstream
+  std::string_view labels;             // `upstream="u",peer="p",role="r"`, escaped once
 };
 
 // Prometheus label value escaping: backslash, double quote and line feed.
 void AppendEscaped(std::string& out, std::string_view value) {
-  if (value.find_first_of("\\\"\n") == std::string_view::npos) {
+  size_t plain = 0;  // a plain loop: find_first_of() calls memchr per character
+  while (plain < value.size() && value[plain] != '\\' && value[plain] != '"' &&
+         value[plain] != '\n') {
+    ++plain;
+  }
+  if (plain == value.size()) {
     out.append(value);
     return;
   }
@@ -43,13 +49,18 @@ void AppendEscaped(std::string& out, std::string_view value) {
   }
 }
 
-// `name{upstream="u",peer="p",role="r"` -- the caller closes the brace.
-void AppendSeries(std::string& out, std::string_view family, const PeerRow& row) {
-  out.append(family).append("{upstream=\"");
+void AppendLabels(std::string& out, const PeerRow& row) {
+  out.append("upstream=\"");
   AppendEscaped(out, row.upstream);
   out.append("\",peer=\"");
   AppendEscaped(out, row.peer->name);
   out.append(row.backup ? "\",role=\"backup\"" : "\",role=\"primary\"");
+}
+
+// `name{upstream="u",peer="p",role="r"` -- the caller closes the brace.
+void AppendSeries(std::string& out, std::string_view family, const PeerRow& row) {
+  out.append(family).push_back('{');
+  out.append(row.labels);
 }
 
 template <typename T>
@@ -65,33 +76,61 @@ void AppendHeader(std::string& out, std::string_view family, std::string_view ty
   out.append("# TYPE ").append(family).append(" ").append(type).append("\n");
 }
 
-std::vector<PeerRow> CollectRows(const Upstreams& view, const Registry* registry) {
+// The rows' labels point into `labels`, which must outlive them.
+std::vector<PeerRow> CollectRows(const Upstreams& view, const Registry* registry,
+                                 std::string& labels) {
   size_t count = 0;
   for (size_t i = 0; i < view.upstream_count(); ++i) {
     count += view.primary_peers(i).size() + view.backup_peers(i).size();
   }
   std::vector<PeerRow> rows;
   rows.reserve(count);
+  std::vector<size_t> ends;  // label offsets until `labels` stops growing
+  ends.reserve(count);
   for (size_t i = 0; i < view.upstream_count(); ++i) {
     const std::string_view name = view.upstream_name(i);
     std::optional<size_t> index;
     if (registry != nullptr) index = registry->FindUpstream(name);
     for (bool backup : {false, true}) {
       for (const PeerInfo& peer : backup ? view.backup_peers(i) : view.primary_peers(i)) {
-        PeerRow row{name, &peer, backup, std::nullopt};
+        PeerRow row{name, &peer, backup, std::nullopt, {}};
         if (index) row.details = registry->details(*index, backup, peer.id);
+        AppendLabels(labels, row);
+        ends.push_back(labels.size());
         rows.push_back(std::move(row));
       }
     }
+  }
+  for (size_t k = 0, begin = 0; k < rows.size(); begin = ends[k++]) {
+    rows[k].labels = std::string_view(labels).substr(begin, ends[k] - begin);
   }
   return rows;
 }
 
 size_t EstimateSize(std::span<const PeerRow> rows) {
-  // Per peer: up to 8 samples of family name + labels + value.
+  // Per peer: up to 9 samples of family name (<= 41) + labels (~40) + value (<= 24); an
+  // estimate short by a byte would cost a copy of the whole page.
   size_t size = 4096;
-  for (const PeerRow& row : rows) size += 8 * (96 + row.upstream.size() + row.peer->name.size());
+  for (const PeerRow& row : rows) size += 9 * (112 + row.upstream.size() + row.peer->name.size());
   return size;
+}
+
+// A Unix time in ms as seconds, printed as std::to_chars prints ms / 1000.0 (the shortest
+// form: "1700000000.12"), without the double's conversion. Whole seconds go through the
+// double: to_chars may choose "1.7e+09" for them.
+void AppendSeconds(std::string& out, int64_t ms) {
+  const int fraction = static_cast<int>(ms % 1000);
+  if (fraction == 0 || ms >= 1'000'000'000'000'000) {
+    AppendNumber(out, static_cast<double>(ms) / 1000.0);
+    return;
+  }
+  AppendNumber(out, ms / 1000);
+  char digits[4] = {'.', static_cast<char>('0' + fraction / 100),
+                    static_cast<char>('0' + fraction / 10 % 10),
+                    static_cast<char>('0' + fraction % 10)};
+  size_t n = 4;
+  while (digits[n - 1] == '0') --n;
+  out.append(digits, n);
 }
 
 }  // namespace
@@ -99,10 +138,16 @@ size_t EstimateSize(std::span<const PeerRow> rows) {
 std::string_view UpcheckVersion() { return UPCHECK_VERSION; }
 
 std::string UpcheckMetrics(const Upstreams& view, const Registry* registry) {
-  view.RunBeforeReadHook();
-  const std::vector<PeerRow> rows = CollectRows(view, registry);
   std::string out;
-  out.reserve(EstimateSize(rows));
+  AppendUpcheckMetrics(out, view, registry);
+  return out;
+}
+
+void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registry* registry) {
+  view.RunBeforeReadHook();
+  std::string labels;
+  const std::vector<PeerRow> rows = CollectRows(view, registry, labels);
+  out.reserve(out.size() + EstimateSize(rows));
 
   constexpr std::string_view kUp = "upcheck_peer_up";
   AppendHeader(out, kUp, "gauge", "Whether the peer is up (1) or down (0) in this worker's view.");
@@ -157,7 +202,7 @@ std::string UpcheckMetrics(const Upstreams& view, const Registry* registry) {
       if (!row.details || row.details->last_check_ms <= 0) continue;
       AppendSeries(out, kLastCheck, row);
       out.append("} ");
-      AppendNumber(out, static_cast<double>(row.details->last_check_ms) / 1000.0);
+      AppendSeconds(out, row.details->last_check_ms);
       out.push_back('\n');
     }
   }
@@ -167,7 +212,6 @@ std::string UpcheckMetrics(const Upstreams& view, const Registry* registry) {
   out.append(kBuild).append("{version=\"");
   AppendEscaped(out, UPCHECK_VERSION);
   out.append("\"} 1\n");
-  return out;
 }
 
 }  // namespace upcheck
