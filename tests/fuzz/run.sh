@@ -23,7 +23,7 @@ ninja -C "$build" $(for t in "${targets[@]}"; do echo "tests/fuzz/${t}_fuzz"; do
 work="$(mktemp -d)"
 artifacts="${FUZZ_ARTIFACTS:-$work/artifacts}"
 mkdir -p "$artifacts"
-trap 'rm -rf "$work/corpus"' EXIT
+trap 'rm -rf "$work/corpus"' EXIT  # logs (and artifacts) stay when a target fails
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 failed=()
@@ -49,3 +49,4 @@ if [ ${#failed[@]} -gt 0 ]; then
   exit 1
 fi
 echo "fuzz: all ${#targets[@]} targets ran ${seconds}s without a crash"
+rm -rf "$work"
