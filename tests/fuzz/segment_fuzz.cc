@@ -15,6 +15,7 @@
 // exits.
 #include <fcntl.h>
 #include <pthread.h>
+#include <sanitizer/common_interface_defs.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,8 +46,12 @@ using upcheck::Segment;
 
 constexpr size_t kImageBytes = 96 * 1024;  // about the least Create() accepts with a registry
 
+// The shm object of the input being run: removed before a failure aborts the process.
+std::string g_object;
+
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "segment_fuzz: %s\n", what.c_str());
+  if (!g_object.empty()) shm_unlink(g_object.c_str());
   std::abort();
 }
 
@@ -202,6 +207,10 @@ void ReadEverything(Segment& segment) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // A sanitizer report ends the process too: leave no object behind.
+  __sanitizer_set_death_callback([] {
+    if (!g_object.empty()) shm_unlink(g_object.c_str());
+  });
   const std::vector<char>& image = BaseImage();
   if (const char* dir = std::getenv("UPCHECK_FUZZ_SEGMENT_SEEDS")) {
     std::ofstream raw(std::string(dir) + "/real-image", std::ios::binary);
@@ -220,6 +229,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<char> image = Decode(data, size);
   if (image.empty()) return 0;
   std::string path = "/" + upcheck::SegmentObjectName(name);
+  g_object = path;
   shm_unlink(path.c_str());
   int fd = shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
   if (fd < 0) Die("cannot create " + path);
