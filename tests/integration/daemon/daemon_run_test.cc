@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "daemon_process.h"
 #include "loopback_http_server.h"
+#include "subprocess.h"
 #include "test_names.h"
 #include "upcheck/registry.h"
 #include "upcheck/segment.h"
@@ -97,6 +99,10 @@ TEST_F(DaemonRunTest, EveryWorkerServesTheSameStatusPage) {
   for (int32_t pid : answered) EXPECT_EQ(workers.count(pid), 1u) << pid;
   EXPECT_EQ(HttpGet(port, "/nope").status, 404);
   EXPECT_EQ(HttpGet(port, "/metrics").status, 200);
+  // upcheck-status, from the segment alone, prints the page the workers agree on.
+  ProcessResult status = RunProcess({std::getenv("UPCHECK_STATUS"), "-c", daemon.config_path()});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_EQ(status.out, ExpectedPage());
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
 
