@@ -420,6 +420,18 @@ void LoopbackHttpServer::Serve(Connection* connection, const Plan& plan) {
     case Mode::kReset:
       reset = true;
       break;
+    case Mode::kResetMidLine: {
+      std::string line = plan.response.substr(0, plan.response.find('\n'));
+      (void)WriteAll(ssl, fd, line.substr(0, line.size() / 2));
+      reset = true;
+      break;
+    }
+    case Mode::kTrickle:
+      for (char c : plan.response) {
+        if (!SleepUntil(std::chrono::steady_clock::now() + plan.delay)) break;
+        if (!WriteAll(ssl, fd, std::string(1, c))) break;
+      }
+      break;
     case Mode::kRespond:
     case Mode::kCloseBeforeLf: {
       if (plan.delay.count() > 0 && !SleepUntil(std::chrono::steady_clock::now() + plan.delay)) {

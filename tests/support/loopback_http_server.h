@@ -44,6 +44,8 @@ class LoopbackHttpServer {
     kCloseBeforeLf,  // read the request, write the response up to its first LF, close
     kCloseAtAccept,  // close each connection at once, reading nothing
     kReset,          // read the request, then reset the connection (RST)
+    kResetMidLine,   // read the request, write half the response's first line, then RST
+    kTrickle,        // read the request, write the response a byte per `delay`, close
   };
 
   struct Options {
@@ -52,7 +54,8 @@ class LoopbackHttpServer {
     std::string response = "HTTP/1.1 200 OK\r\n\r\n";
     // Responses for connections 0, 1, 2, ... in accept order; `response` after the last.
     std::vector<std::string> script{};
-    std::chrono::milliseconds delay{0};  // before answering (kRespond, kCloseBeforeLf)
+    std::chrono::milliseconds delay{0};  // before answering (kRespond, kCloseBeforeLf);
+                                         // between bytes (kTrickle)
     // The request ends with this; empty: the first bytes received are the request.
     std::string request_end = "\r\n\r\n";
     // Serve TLS with this certificate and key (PEM files, e.g. TlsTestCert's); empty:

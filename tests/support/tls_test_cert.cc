@@ -62,7 +62,9 @@ CertResult TlsTestCert::Generate(const Options& options) {
   }
   X509_set_version(cert.get(), 2);  // v3
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  // An expired certificate was valid for two days before it expired.
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()),
+                  options.valid_days < 0 ? 86400L * (options.valid_days - 2) : -3600);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400L * options.valid_days);
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,

@@ -1,0 +1,262 @@
+// Chaos, item 1: workers killed with SIGKILL at random instants and at exact points of the
+// protocol, 1,000 trials (UPCHECK_CHAOS_TRIALS), against real loopback backends and one
+// real segment. The test plays nginx's master: it forks three workers (each its own loop,
+// view and checker, as upcheckd's), kills one per trial and forks a replacement.
+//
+// The exact points are armed through a page shared with the workers: the next worker to
+// reach the armed point stops itself (SIGSTOP) there, and the test kills it while stopped:
+// "probing" (a probe about to start), "after_d_write" (the `d:` key written, the version
+// not yet published), "before_publish", and "dict_lock" (inside the dict lock, in the
+// middle of a mutation). The rest are killed after a uniformly random delay.
+//
+// After every kill: nothing deadlocks, Verify() passes, the other workers keep probing
+// (the backends see new requests), and the `d:` flags match the backends' truth within
+// fall x interval + 2 intervals of the kill or of the last change of the truth (plus a
+// fixed allowance for a loaded machine), while one peer flaps under the test's control.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "chaos_util.h"
+#include "loopback_http_server.h"
+#include "test_names.h"
+#include "upcheck/checker.h"
+#include "upcheck/log.h"
+#include "upcheck/segment.h"
+#include "upcheck/upstreams.h"
+
+namespace upcheck::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr int kInterval = 40;  // ms
+constexpr int kFall = 2;
+constexpr int kRise = 2;
+constexpr int kWorkers = 3;
+// Scheduling allowance on top of the protocol's bound: two shared cores, sanitizers.
+constexpr int kAllowanceMs = 600;
+
+enum Point : int { kNone = 0, kProbing, kAfterDWrite, kBeforePublish, kDictLock, kRandom };
+const char* const kPointNames[] = {"none",           "probing",   "after_d_write",
+                                   "before_publish", "dict_lock", "random"};
+
+// One page shared by the test and every worker it forks.
+struct ArmShm {
+  std::atomic<int> point;
+  std::atomic<long> countdown;
+};
+ArmShm* g_arm = nullptr;
+
+void MaybeStop(int point) {
+  if (g_arm->point.load() != point) return;
+  if (g_arm->countdown.fetch_sub(1) != 1) return;
+  g_arm->point.store(kNone);
+  raise(SIGSTOP);
+}
+void StopInsideDictLock() { MaybeStop(kDictLock); }
+
+class CheckerCrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    signal(SIGPIPE, SIG_IGN);
+    void* page =
+        mmap(nullptr, sizeof(ArmShm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(page, MAP_FAILED);
+    g_arm = new (page) ArmShm{};
+    auto seg = Segment::Create({.name = shm_, .size = 1 << 20});
+    ASSERT_TRUE(seg.ok()) << seg.error();
+    segment_ = std::move(*seg);
+    segment_->Publish();
+    ASSERT_TRUE(up1_.ok() && up2_.ok() && flap_.ok() && closed_.ok() && backup_.ok());
+    primary_ = {{up1_.address()}, {up2_.address()}, {flap_.address()}, {closed_.address()}};
+    backup_peers_ = {{backup_.address()}};
+  }
+  void TearDown() override {
+    for (pid_t p : workers_) kill(p, SIGKILL);
+    for (pid_t p : workers_) waitpid(p, nullptr, 0);
+    (void)Segment::Remove(shm_);
+    munmap(g_arm, sizeof(ArmShm));
+  }
+
+  pid_t StartWorker() {
+    pid_t pid = fork();
+    if (pid == 0) {
+      RunWorker();
+      _exit(0);
+    }
+    workers_.push_back(pid);
+    return pid;
+  }
+
+  void RunWorker() {
+    auto seg = Segment::Open(shm_);
+    if (!seg.ok()) _exit(3);
+    SharedDict::SetLockedHookForTesting(&StopInsideDictLock);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    Upstreams view;
+    if (!view.AddUpstream("app", primary_, backup_peers_).ok()) _exit(4);
+    Logger logger = Logger::ToCallback([](LogLevel, std::string_view) {}, LogLevel::kError);
+    CheckerEnv env;
+    env.loop = &loop;
+    env.shm_name = shm_;
+    env.dict = &(*seg)->dict();
+    env.upstreams = &view;
+    env.logger = &logger;
+    env.test_hook = [](std::string_view point) {
+      if (point == "probing") MaybeStop(kProbing);
+      if (point == "after_d_write") MaybeStop(kAfterDWrite);
+      if (point == "before_publish") MaybeStop(kBeforePublish);
+    };
+    CheckOptions o;
+    o.type = "http";
+    o.http_req = "GET /health HTTP/1.0\r\nHost: chaos\r\n\r\n";
+    o.shm = shm_;
+    o.upstream = "app";
+    o.interval_ms = kInterval;
+    o.timeout_ms = 1000;
+    o.fall = kFall;
+    o.rise = kRise;
+    o.valid_statuses = std::vector<double>{200};
+    auto checker = Checker::Spawn(env, o);
+    if (!checker.ok()) _exit(5);
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+
+  // The worker that stopped itself, or -1 at the deadline.
+  pid_t WaitForStopped(milliseconds deadline) {
+    auto end = Clock::now() + deadline;
+    while (Clock::now() < end) {
+      for (pid_t p : workers_) {
+        int status = 0;
+        pid_t got = waitpid(p, &status, WNOHANG | WUNTRACED);
+        if (got == p && WIFSTOPPED(status)) return p;
+        if (got == p) {
+          ADD_FAILURE() << "worker " << p << " died on its own: status " << status;
+          return -1;
+        }
+      }
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    return -1;
+  }
+
+  void KillAndReplace(pid_t victim) {
+    kill(victim, SIGKILL);
+    ASSERT_EQ(waitpid(victim, nullptr, 0), victim);
+    workers_.erase(std::find(workers_.begin(), workers_.end(), victim));
+    StartWorker();
+  }
+
+  // Whether every `d:` flag matches the truth: p2 follows the flapping backend, p3 is a
+  // closed port, the rest answer 200.
+  bool Converged(bool flap_down) {
+    SharedDict& d = segment_->dict();
+    auto down = [&](const std::string& key) {
+      auto v = d.Get(key);
+      return v.ok() && v->has_value();
+    };
+    return !down("d:app:p0") && !down("d:app:p1") && down("d:app:p2") == flap_down &&
+           down("d:app:p3") && !down("d:app:b0");
+  }
+
+  int Requests() const {
+    return up1_.requests() + up2_.requests() + flap_.requests() + backup_.requests();
+  }
+
+  std::string shm_ = UniqueSegmentName("chaoschk");
+  std::unique_ptr<Segment> segment_;
+  LoopbackHttpServer up1_{Family::kV4, StatusResponse(200)};
+  LoopbackHttpServer up2_{Family::kV4, StatusResponse(200)};
+  LoopbackHttpServer flap_{Family::kV4, StatusResponse(200)};
+  LoopbackClosedPort closed_;
+  LoopbackHttpServer backup_{Family::kV4, StatusResponse(200)};
+  std::vector<PeerConfig> primary_, backup_peers_;
+  std::vector<pid_t> workers_;
+};
+
+TEST_F(CheckerCrashTest, KilledWorkersNeverDeadlockCorruptOrStallTheState) {
+  const int trials = EnvCount("UPCHECK_CHAOS_TRIALS", ChaosLong() ? 5000 : 1000);
+  const uint64_t seed = ChaosSeed();
+  std::printf("seed %llu, %d trials\n", static_cast<unsigned long long>(seed), trials);
+  ChaosRandom r(seed);
+  for (int i = 0; i < kWorkers; ++i) StartWorker();
+  ASSERT_TRUE(WaitUntil([&] { return Converged(false); }, milliseconds(5000)))
+      << "never converged at the start";
+
+  const int bound_ms = kFall * kInterval + 2 * kInterval + kAllowanceMs;
+  bool flap_down = false;
+  auto truth_since = Clock::now();
+  std::map<int, int> kills;  // per point
+  int not_reached = 0;
+  int64_t worst_ms = 0;
+  auto start = Clock::now();
+  for (int t = 0; t < trials; ++t) {
+    int point = 1 + static_cast<int>(t % 5);  // every kind in turn
+    // The truth changes on every after_d_write and before_publish trial (a transition must
+    // happen for the worker to reach them) and on a third of the others.
+    const bool transition_point = point == kAfterDWrite || point == kBeforePublish;
+    if (transition_point || r.Below(3) == 0) {
+      flap_down = !flap_down;
+      flap_.SetResponse(StatusResponse(flap_down ? 500 : 200));
+      truth_since = Clock::now();
+    }
+    pid_t victim = -1;
+    if (point != kRandom) {
+      long nth = transition_point ? 1 : 1 + static_cast<long>(r.Below(point == kDictLock ? 12 : 3));
+      g_arm->countdown.store(nth);
+      g_arm->point.store(point);
+      victim = WaitForStopped(milliseconds(3000));
+      if (victim < 0) {
+        g_arm->point.store(kNone);
+        victim = WaitForStopped(milliseconds(50));  // it may have stopped just now
+      }
+      if (victim < 0) ++not_reached;
+    }
+    if (victim < 0) {
+      std::this_thread::sleep_for(milliseconds(r.Below(3 * kInterval)));  // a random instant
+      victim = workers_[r.Below(workers_.size())];
+      point = kRandom;
+    }
+    ++kills[point];
+    int requests_before = Requests();
+    KillAndReplace(victim);
+    auto killed_at = Clock::now();
+
+    Status verified = segment_->dict().Verify();
+    ASSERT_TRUE(verified.ok()) << "trial " << t << " (" << kPointNames[point] << ", seed " << seed
+                               << "): " << verified.message();
+    auto since = std::max(killed_at, truth_since);
+    bool converged = WaitUntil([&] { return Converged(flap_down); }, milliseconds(5000));
+    auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - since).count();
+    worst_ms = std::max<int64_t>(worst_ms, took);
+    ASSERT_TRUE(converged) << "trial " << t << " (" << kPointNames[point] << ", seed " << seed
+                           << "): the flags never matched the truth";
+    EXPECT_LE(took, bound_ms) << "trial " << t << " (" << kPointNames[point] << ", seed " << seed
+                              << "): converged after " << took << " ms";
+    ASSERT_TRUE(WaitUntil([&] { return Requests() > requests_before; }, milliseconds(3000)))
+        << "trial " << t << ": nobody probes after the kill";
+  }
+  auto total = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  std::printf("%d trials in %lld ms; kills:", trials, static_cast<long long>(total));
+  for (auto [p, n] : kills) std::printf(" %s=%d", kPointNames[p], n);
+  std::printf("; armed points not reached in 3 s: %d; slowest convergence %lld ms (bound %d)\n",
+              not_reached, static_cast<long long>(worst_ms), bound_ms);
+  // Most armed points must really have been hit, or the trials test little.
+  EXPECT_LT(not_reached, trials / 10);
+}
+
+}  // namespace
+}  // namespace upcheck::testing
