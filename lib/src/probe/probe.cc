@@ -19,28 +19,6 @@ namespace {
 
 constexpr std::string_view kHandshakeFailed = "handshake failed";
 
-std::string MessageFor(ProbeKind kind, const std::string& name, const std::string& error) {
-  switch (kind) {
-    case ProbeKind::kOk:
-      return {};
-    case ProbeKind::kSocket:
-      return "failed to create stream socket: " + error;
-    case ProbeKind::kConnect:
-      return "failed to connect to " + name + ": " + error;
-    case ProbeKind::kTls:
-      return "failed to ssl handshake to " + name + ": " + error;
-    case ProbeKind::kSend:
-      return "failed to send request to " + name + ": " + error;
-    case ProbeKind::kReceive:
-      return "failed to receive status line from " + name + ": " + error;
-    case ProbeKind::kStatusLine:
-      return "bad status line from " + name + ": " + error;
-    case ProbeKind::kStatusCode:
-      return "bad status code from " + name + ": " + error;
-  }
-  return error;
-}
-
 }  // namespace
 
 // ---- Life cycle -----------------------------------------------------------------------
@@ -170,7 +148,7 @@ void Probe::Fail(ProbeKind kind, std::string error, bool timed_out) {
   result_.duration_ms = static_cast<double>(uv_hrtime() - start_ns_) / 1e6;
   result_.kind = kind;
   result_.timed_out = timed_out;
-  result_.message = MessageFor(kind, target_->name, error);
+  result_.message = ProbeMessage(kind, target_->name, error);
   result_.error = std::move(error);
   if (kind == ProbeKind::kStatusLine || kind == ProbeKind::kStatusCode) {
     SendCloseNotify();  // the connection itself is fine
