@@ -11,6 +11,7 @@
 // A worker killed within 2 s of its start counts towards the master's respawn back-off, so
 // each victim is killed only once it is 2 s old: these trials are slow, and few by default
 // (UPCHECK_CHAOS_DAEMON_TRIALS; 1,000 with UPCHECK_CHAOS_LONG=1).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -57,10 +58,20 @@ std::set<int32_t> RunningWorkers(const std::string& shm) {
   return pids;
 }
 
+// /proc/PID/stat, or "" when the process is gone (a read of a vanishing process fails with
+// ESRCH, which std::ifstream would turn into an exception).
+std::string ReadStat(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof(buf));
+  close(fd);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
 // 'T' when the process is stopped, as /proc/PID/stat says.
 char ProcState(int32_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = ReadStat("/proc/" + std::to_string(pid) + "/stat");
   size_t paren = text.rfind(')');
   return paren == std::string::npos || paren + 2 >= text.size() ? '?' : text[paren + 2];
 }
@@ -72,8 +83,7 @@ std::set<int32_t> ChildrenOf(pid_t parent) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text = ReadStat(entry.path() / "stat");
     size_t paren = text.rfind(')');
     if (paren == std::string::npos) continue;
     std::istringstream rest(text.substr(paren + 2));

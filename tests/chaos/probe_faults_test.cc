@@ -201,6 +201,11 @@ TEST_F(ProbeFaultsTest, EveryFaultIsClassifiedWithTheOriginalText) {
 }
 
 TEST_F(ProbeFaultsTest, TenThousandFaultyProbesLeakNoFdAndNoMemory) {
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed memory in quarantine (RSS grows by design) and slows the backends'
+  // threads past the probe timeouts: the plain build measures leaks; ASan checks the rest.
+  GTEST_SKIP() << "RSS and timing are not meaningful under AddressSanitizer";
+#endif
   StartBackends(milliseconds(250));  // past the 80 ms timeout
   ASSERT_FALSE(HasFailure());
   const int total = EnvCount("UPCHECK_CHAOS_PROBES", ChaosLong() ? 100000 : 10000);
