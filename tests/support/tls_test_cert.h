@@ -20,7 +20,7 @@ class TlsTestCert {
   struct Options {
     std::string common_name = "localhost";
     std::vector<std::string> dns_names{};  // subjectAltName DNS entries; none by default
-    int valid_days = 2;  // < 0: expired that many days ago
+    int valid_days = 2;                    // < 0: expired that many days ago
   };
 
   // An EC P-256 key and a self-signed X.509 v3 certificate. Error: OpenSSL's.
