@@ -119,6 +119,9 @@ class SharedDict {
 
  private:
   int64_t Now() const;
+  // set (only_if_absent = false) and add (true).
+  DictStoreResult Store(std::string_view key, const DictValue& value, int64_t ttl_ms,
+                        bool only_if_absent);
   shm::DictShm* storage_;
   Clock clock_;
 };

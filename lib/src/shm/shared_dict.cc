@@ -193,23 +193,15 @@ DictStoreResult SharedDict::Set(std::string_view key, const std::optional<DictVa
 }
 
 DictStoreResult SharedDict::Set(std::string_view key, const DictValue& value, int64_t ttl_ms) {
-  if (Status st = CheckKey(key); !st) return Refuse(st.message());
-  Encoded e = Encode(value);
-  if (e.type == ValueType::kNumber && std::isnan(e.number)) return Refuse("value is NaN");
-  if (ttl_ms < 0) return Refuse("bad ttl: must be >= 0");
-  uint32_t need = DictStorage::ChunksFor(key.size(), e.str.size());
-  uint32_t hash = shm::HashKey(key);
-  LazyNow now(clock_);
-  DictLock lock(storage_);
-  DictStorage s(storage_);
-  if (need > s.chunk_count()) return Refuse("no memory");
-  ExpireTail(s, now);
-  uint32_t existing = s.FindLocked(key, hash);
-  int64_t expires = ttl_ms > 0 ? now.get() + ttl_ms : 0;
-  return StoreLocked(s, key, hash, existing, e, expires, now);
+  return Store(key, value, ttl_ms, /*only_if_absent=*/false);
 }
 
 DictStoreResult SharedDict::Add(std::string_view key, const DictValue& value, int64_t ttl_ms) {
+  return Store(key, value, ttl_ms, /*only_if_absent=*/true);
+}
+
+DictStoreResult SharedDict::Store(std::string_view key, const DictValue& value, int64_t ttl_ms,
+                                  bool only_if_absent) {
   if (Status st = CheckKey(key); !st) return Refuse(st.message());
   Encoded e = Encode(value);
   if (e.type == ValueType::kNumber && std::isnan(e.number)) return Refuse("value is NaN");
@@ -220,11 +212,13 @@ DictStoreResult SharedDict::Add(std::string_view key, const DictValue& value, in
   DictLock lock(storage_);
   DictStorage s(storage_);
   if (need > s.chunk_count()) return Refuse("no memory");
-  uint32_t existing = s.FindLocked(key, hash);
-  // A live entry: "exists", with nothing else to do (the lock's hot path).
-  if (existing != kNil && !Expired(s.head(existing), now)) return Refuse("exists");
+  if (only_if_absent) {
+    // A live entry: "exists", with nothing else to do (the lock's hot path).
+    uint32_t live = s.FindLocked(key, hash);
+    if (live != kNil && !Expired(s.head(live), now)) return Refuse("exists");
+  }
   ExpireTail(s, now);
-  existing = s.FindLocked(key, hash);  // the tail expiry may have freed it
+  uint32_t existing = s.FindLocked(key, hash);  // after the tail expiry, which may free it
   int64_t expires = ttl_ms > 0 ? now.get() + ttl_ms : 0;
   return StoreLocked(s, key, hash, existing, e, expires, now);
 }
