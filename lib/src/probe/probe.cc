@@ -359,49 +359,22 @@ void Probe::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) 
 }
 
 void Probe::ConsumeLine(const char* data, size_t size) {
-  const auto* lf = static_cast<const char*>(std::memchr(data, '\n', size));
-  size_t take = lf != nullptr ? static_cast<size_t>(lf - data) : size;
-  if (line_bytes_ + take > kMaxLineBytes) {
-    Fail(ProbeKind::kReceive, "status line too long");
-    return;
+  switch (line_.Feed(data, size)) {
+    case FirstLine::Progress::kMore:
+      return;
+    case FirstLine::Progress::kTooLong:
+      Fail(ProbeKind::kReceive, "status line too long");
+      return;
+    case FirstLine::Progress::kComplete:
+      break;
   }
-  line_bytes_ += take;
-  const char* end = data + take;
-  while (data < end) {
-    const auto* cr = static_cast<const char*>(std::memchr(data, '\r', end - data));
-    const char* stop = cr != nullptr ? cr : end;
-    line_.append(data, stop);
-    data = cr != nullptr ? cr + 1 : end;
-  }
-  if (lf != nullptr) {
-    CompleteLine();
-  }
-}
-
-void Probe::CompleteLine() {
-  const ProbeOptions& options = *env_.options;
-  Result<StatusLineMatch> match = env_.parser->Parse(line_);
-  if (match.ok() && match->matched) {
-    result_.status = match->status;
-  }
-  result_.status_line = std::move(line_);
-  if (!options.valid_statuses.has_value()) {
+  std::string error;
+  ProbeKind kind = line_.Judge(*env_.options, *env_.parser, &result_, &error);
+  if (kind == ProbeKind::kOk) {
     Succeed();
-    return;
+  } else {
+    Fail(kind, std::move(error));
   }
-  if (!match.ok()) {
-    result_.parse_error = match.error();
-  }
-  if (!result_.status.has_value()) {
-    Fail(ProbeKind::kStatusLine, result_.status_line);
-    return;
-  }
-  const std::vector<double>& valid = *options.valid_statuses;
-  if (std::find(valid.begin(), valid.end(), *result_.status) == valid.end()) {
-    Fail(ProbeKind::kStatusCode, FormatLuaNumber(*result_.status));
-    return;
-  }
-  Succeed();
 }
 
 // ---- TLS ------------------------------------------------------------------------------

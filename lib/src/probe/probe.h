@@ -21,6 +21,7 @@
 #include <functional>
 #include <string>
 
+#include "probe/first_line.h"
 #include "probe/probe_options.h"
 #include "probe/probe_result.h"
 #include "probe/probe_target.h"
@@ -44,11 +45,8 @@ class ProbeList;
 
 class Probe {
  public:
-  // Longest first line accepted, in bytes read before the LF (CRs included). A longer
-  // line fails the probe as a receive error "status line too long": the original reads
-  // without a bound, but no health endpoint needs more and a peer must not make us grow
-  // without limit.
-  static constexpr size_t kMaxLineBytes = size_t{64} * 1024;
+  // See kMaxFirstLineBytes (first_line.h).
+  static constexpr size_t kMaxLineBytes = kMaxFirstLineBytes;
   static constexpr size_t kReadBufferBytes = size_t{8} * 1024;
 
   // Starts probing `target` and adds the probe to `list`. `done` runs exactly once, from
@@ -83,7 +81,6 @@ class Probe {
   void BeginReceive();
   void DrainTls();
   void ConsumeLine(const char* data, size_t size);
-  void CompleteLine();
   bool FlushTls();
   void SubmitWrite();
   void Fail(ProbeKind kind, std::string error, bool timed_out = false);
@@ -123,8 +120,7 @@ class Probe {
   Step step_ = Step::kConnect;
   uint64_t start_ns_ = 0;
 
-  std::string line_;  // the first line so far, CRs dropped
-  size_t line_bytes_ = 0;
+  FirstLine line_;
 
   // https: the network side of `ssl_` is a pair of memory BIOs that this probe pumps.
   SSL* ssl_ = nullptr;

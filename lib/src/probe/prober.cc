@@ -1,5 +1,7 @@
 #include "probe/prober.h"
 
+#include <cstdlib>
+#include <string_view>
 #include <utility>
 
 namespace upcheck {
@@ -33,6 +35,9 @@ Prober::Prober(uv_loop_t* loop, ProbeOptions options, std::unique_ptr<TlsContext
   env_.timeout_ms = EffectiveTimeoutMs(options_);
   env_.ssl_ctx = tls_ != nullptr ? tls_->get() : nullptr;
   env_.parser = parser_.get();
+  const char* engine = std::getenv("UPCHECK_PROBE_ENGINE");
+  use_epoll_ = options_.scheme == ProbeScheme::kHttp &&
+               (engine == nullptr || std::string_view(engine) != "libuv");
 }
 
 Prober::~Prober() { Shutdown(); }
@@ -41,13 +46,31 @@ Status Prober::Start(const ProbeTarget& target, ProbeCallback done) {
   if (shut_down_) {
     return Status::Error("prober is shut down");
   }
+  if (use_epoll_ && target.kind == ProbeTarget::Kind::kTcp) {
+    if (epoll_ == nullptr) {
+      epoll_ = EpollProbes::Create(env_);
+      use_epoll_ = epoll_ != nullptr;
+    }
+    if (epoll_ != nullptr) {
+      epoll_->Start(target, std::move(done));
+      return Status::Ok();
+    }
+  }
   Probe::Start(env_, target, std::move(done), &probes_);
   return Status::Ok();
+}
+
+size_t Prober::in_flight() const {
+  return probes_.size() + (epoll_ != nullptr ? epoll_->in_flight() : 0);
 }
 
 void Prober::Shutdown() {
   shut_down_ = true;
   probes_.AbortAll();
+  if (epoll_ != nullptr) {
+    epoll_->Close();
+    epoll_ = nullptr;
+  }
 }
 
 }  // namespace upcheck

@@ -6,6 +6,10 @@
 // callbacks; run the loop afterwards until the probes' handles are closed (uv_run until it
 // returns 0), and uv_loop_close() then succeeds. Loop thread only.
 //
+// Plain-HTTP probes over TCP run on EpollProbes (fewer system calls, see epoll_probes.h);
+// TLS and unix: probes on Probe. UPCHECK_PROBE_ENGINE=libuv in the environment puts every
+// probe on Probe (for comparisons, and so that the tests cover both engines).
+//
 // The process must ignore SIGPIPE, as nginx does: libuv writes with write(2), and a peer
 // that resets the connection before the request is written would otherwise kill it.
 #ifndef UPCHECK_PROBE_PROBER_H_
@@ -16,6 +20,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "probe/epoll_probes.h"
 #include "probe/probe.h"
 #include "probe/probe_options.h"
 #include "probe/probe_target.h"
@@ -45,7 +50,7 @@ class Prober {
   // Idempotent.
   void Shutdown();
 
-  size_t in_flight() const { return probes_.size(); }
+  size_t in_flight() const;
   const ProbeOptions& options() const { return options_; }
 
  private:
@@ -56,7 +61,10 @@ class Prober {
   std::unique_ptr<TlsContext> tls_;  // https only
   std::unique_ptr<StatusLineParser> parser_;
   ProbeEnv env_;
-  ProbeList probes_;
+  ProbeList probes_;              // probes on libuv handles (TLS, unix:, or by choice)
+  EpollProbes* epoll_ = nullptr;  // plain-HTTP TCP probes; created on first use, frees
+                                  // itself after Close()
+  bool use_epoll_ = true;
   bool shut_down_ = false;
 };
 
