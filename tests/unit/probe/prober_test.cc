@@ -1,10 +1,17 @@
 #include "probe/prober.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -129,6 +136,50 @@ TEST_F(ProberTest, ResetIsReportedAsStrerror) {
   EXPECT_EQ(result.kind, ProbeKind::kReceive);
   EXPECT_EQ(result.message, "failed to receive status line from " + server.address() +
                                 ": connection reset by peer");
+}
+
+// The epoll engine closes with an RST only once the peer has closed its side. A peer
+// that answers and keeps its connection open must see an orderly close (EOF), never a
+// reset: its application would log an error for every probe.
+TEST_F(ProberTest, PeerThatKeepsItsSideOpenSeesAnOrderlyClose) {
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  std::string name = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+
+  Prober* prober = MakeProber(HttpOptions({{200}}));
+  auto target = ParseProbeTarget(name);
+  ASSERT_TRUE(target.ok());
+  std::optional<ProbeResult> result;
+  ASSERT_TRUE(prober->Start(*target, [&](ProbeResult r) { result = std::move(r); }).ok());
+  int peer = -1;
+  char request[256];
+  bool got_request = false;  // the predicate runs more than once: remember what it read
+  ASSERT_TRUE(loop_.RunUntil([&] {
+    if (peer < 0) peer = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (peer >= 0 && !got_request) {
+      got_request = recv(peer, request, sizeof(request), MSG_DONTWAIT) > 0;
+    }
+    return got_request;
+  }));
+  const char answer[] = "HTTP/1.1 200 OK\r\n\r\n";
+  ASSERT_EQ(write(peer, answer, sizeof(answer) - 1), static_cast<ssize_t>(sizeof(answer) - 1));
+  ASSERT_TRUE(loop_.RunUntil([&] { return result.has_value(); }));
+  EXPECT_TRUE(result->ok()) << result->message;
+  int flags = fcntl(peer, F_GETFL);
+  fcntl(peer, F_SETFL, flags & ~O_NONBLOCK);
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  errno = 0;
+  EXPECT_EQ(read(peer, request, sizeof(request)), 0) << "not an EOF: " << std::strerror(errno);
+  close(peer);
+  close(listener);
 }
 
 TEST_F(ProberTest, BadStatusCode) {
