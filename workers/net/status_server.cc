@@ -6,6 +6,7 @@
 #include <string>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "http_request.h"
 #include "upcheck/status_details.h"
@@ -75,8 +76,8 @@ class StatusConnection {
   Phase phase_ = Phase::kReading;
   bool timer_initialized_ = false;
   int open_handles_ = 0;
-  std::string head_;
-  std::string response_;
+  std::string head_;  // the request's head; then the response's status line and headers
+  std::string body_;  // the response's body, a buffer of the server's (see TakeBuffer)
   char buffer_[4096];
 };
 
@@ -96,6 +97,19 @@ class StatusServer::Impl {
   uv_loop_t* loop() const { return loop_; }
   // A connection's last handle closed.
   void Forget(StatusConnection* connection) { connections_.erase(connection); }
+  // Response bodies are rendered into buffers that outlive their connection: the next
+  // answer reuses one, so a page of megabytes costs no allocation and no page faults.
+  std::string TakeBuffer() {
+    if (spare_.empty()) return {};
+    std::string buffer = std::move(spare_.back());
+    spare_.pop_back();
+    buffer.clear();
+    return buffer;
+  }
+  void ReturnBuffer(std::string buffer) {
+    if (buffer.capacity() > kMaxSpareBytes || spare_.size() >= kMaxSpare) return;
+    spare_.push_back(std::move(buffer));
+  }
   // Frees this object once the listener and every connection are closed.
   void MaybeFree() {
     if (listener_closed_ && connections_.empty()) delete this;
@@ -112,6 +126,9 @@ class StatusServer::Impl {
   bool closing_ = false;
   bool listener_closed_ = false;
   std::unordered_set<StatusConnection*> connections_;
+  static constexpr size_t kMaxSpare = 2;  // answers rendered at once, in the common case
+  static constexpr size_t kMaxSpareBytes = size_t{64} << 20;
+  std::vector<std::string> spare_;
 };
 
 Status StatusServer::Impl::Listen(int fd) {
@@ -182,6 +199,7 @@ void StatusConnection::OnClose(uv_handle_t* handle) {
   auto* self = static_cast<StatusConnection*>(handle->data);
   if (--self->open_handles_ > 0) return;
   StatusServer::Impl* server = self->server_;
+  server->ReturnBuffer(std::move(self->body_));
   server->Forget(self);
   delete self;
   server->MaybeFree();
@@ -229,7 +247,8 @@ void StatusConnection::Answer(const RequestHead& request) {
   }
   std::string content_type = "text/plain";
   int status = 200;
-  std::string body = server_->handler()(request.path, &content_type, &status);
+  std::string body = server_->TakeBuffer();
+  server_->handler()(request.path, &content_type, &status, &body);
   Respond(status, content_type, std::move(body), request.head_only);
 }
 
@@ -237,19 +256,20 @@ void StatusConnection::Respond(int status, std::string_view content_type, std::s
                                bool head_only, std::string_view extra_header) {
   phase_ = Phase::kWriting;
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  body_ = std::move(body);
   head_.clear();
-  head_.shrink_to_fit();
-  response_.reserve(256 + (head_only ? 0 : body.size()));
-  response_.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-  response_.append(Reason(status)).append("\r\nContent-Type: ").append(content_type);
-  response_.append("\r\nContent-Length: ").append(std::to_string(body.size()));
-  response_.append("\r\nConnection: close\r\nX-Worker-Pid: ").append(std::to_string(getpid()));
-  response_.append("\r\n").append(extra_header).append("\r\n");
-  if (!head_only) response_.append(body);
+  head_.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+  head_.append(Reason(status)).append("\r\nContent-Type: ").append(content_type);
+  head_.append("\r\nContent-Length: ").append(std::to_string(body_.size()));
+  head_.append("\r\nConnection: close\r\nX-Worker-Pid: ").append(std::to_string(getpid()));
+  head_.append("\r\n").append(extra_header).append("\r\n");
   // The client gets the same time again to take the answer.
   uv_timer_start(&timer_, OnTimer, server_->options().request_timeout_ms, 0);
-  uv_buf_t buf = uv_buf_init(response_.data(), static_cast<unsigned>(response_.size()));
-  if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite) != 0) {
+  // Head and body in one writev, the body from the buffer it was rendered into.
+  uv_buf_t bufs[2] = {uv_buf_init(head_.data(), static_cast<unsigned>(head_.size())),
+                      uv_buf_init(body_.data(), static_cast<unsigned>(body_.size()))};
+  unsigned count = head_only || body_.empty() ? 1 : 2;
+  if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, count, OnWrite) != 0) {
     Close();
   }
 }
@@ -269,8 +289,9 @@ void StatusConnection::OnWrite(uv_write_t* req, int status) {
 void StatusConnection::OnShutdown(uv_shutdown_t* req, int status) {
   auto* self = static_cast<StatusConnection*>(req->data);
   if (self->phase_ == Phase::kClosing) return;
-  self->response_.clear();
-  self->response_.shrink_to_fit();
+  self->head_.clear();
+  self->head_.shrink_to_fit();
+  self->server_->ReturnBuffer(std::move(self->body_));
   if (status != 0) {
     self->Close();
     return;
@@ -319,29 +340,30 @@ size_t StatusServer::connection_count() const {
 StatusRenderer MakeStatusHandler(Upstreams* view, const Registry* registry, SharedDict* dict,
                                  std::function<void()> before_render) {
   return [view, registry, dict, before_render = std::move(before_render)](
-             std::string_view path, std::string* content_type, int* status) -> std::string {
+             std::string_view path, std::string* content_type, int* status, std::string* body) {
     if (before_render) before_render();
     if (path == "/status") {
       *content_type = "text/plain";
-      return StatusPage(*view);
+      AppendStatusPage(*body, *view);
+      return;
     }
     if (path == "/metrics") {
-      Result<std::string> page = PrometheusStatusPage(*view);
-      if (!page.ok()) {
+      if (Status page = AppendPrometheusStatusPage(*body, *view); !page.ok()) {
         *status = 500;
-        return page.error() + "\n";
+        body->assign(page.message()).push_back('\n');
+        return;
       }
       *content_type = "text/plain; version=0.0.4";
-      std::string body = std::move(*page);
-      AppendUpcheckMetrics(body, *view, registry);
-      return body;
+      AppendUpcheckMetrics(*body, *view, registry);
+      return;
     }
     if (path == "/status.json") {
       *content_type = "application/json";
-      return StatusJson(*view, registry, dict, static_cast<int>(getpid()));
+      AppendStatusJson(*body, *view, registry, dict, static_cast<int>(getpid()));
+      return;
     }
     *status = 404;
-    return "not found\n";
+    body->assign("not found\n");
   };
 }
 

@@ -33,11 +33,13 @@ struct StatusServerOptions {
   size_t max_connections = 256;        // open at once, lingering ones included
 };
 
-// Renders the body for `path` (no query string). *content_type arrives as "text/plain" and
-// *status as 200; the handler changes them as it needs. Called on the loop thread, for GET
+// Renders the body for `path` (no query string) into *body. *content_type arrives as
+// "text/plain", *status as 200 and *body empty, but with the capacity of an earlier answer
+// (the server reuses its buffers: a multi-megabyte page costs no fresh allocation and no
+// page faults); the handler changes them as it needs. Called on the loop thread, for GET
 // and HEAD alike (HEAD sends the headers only). It must not throw.
-using StatusRenderer =
-    std::function<std::string(std::string_view path, std::string* content_type, int* status)>;
+using StatusRenderer = std::function<void(std::string_view path, std::string* content_type,
+                                          int* status, std::string* body)>;
 using StatusHandler = StatusRenderer;
 
 class StatusServer {

@@ -39,6 +39,9 @@ std::string_view UpcheckVersion();
 // Numbers that are whole (versions, counters) are printed as integers.
 std::string StatusJson(const Upstreams& view, const Registry* registry, SharedDict* dict,
                        int worker_pid);
+// The same, appended to `out` (a server reusing one buffer for every request).
+void AppendStatusJson(std::string& out, const Upstreams& view, const Registry* registry,
+                      SharedDict* dict, int worker_pid);
 // The same without a dict: ok and nok are 0.
 std::string StatusJson(const Upstreams& view, const Registry* registry, int worker_pid);
 

@@ -2,7 +2,8 @@
 // process's own Upstreams view, like `status_page()` and `prometheus_status_page()`.
 //
 // Both run the view's before-read hook first, then only read it; use them from the thread
-// that owns the view. Each makes one allocation for the page (its size is computed first).
+// that owns the view. Each makes at most one allocation for the page (its size is computed
+// first), none when appending to a buffer that is large enough.
 #ifndef UPCHECK_STATUS_PAGES_H_
 #define UPCHECK_STATUS_PAGES_H_
 
@@ -16,6 +17,8 @@ namespace upcheck {
 // "Upstream foo.com[ (NO checkers)]\n    Primary Peers\n        <name> UP|DOWN\n...", with a
 // blank line between upstreams only. Zero upstreams give the empty string.
 std::string StatusPage(const Upstreams& upstreams);
+// The same, appended to `page` (a server reusing one buffer for every request).
+void AppendStatusPage(std::string& page, const Upstreams& upstreams);
 
 // The `nginx_upstream_status_info` gauge family: the two header lines, then per upstream
 // either the UNKNOWN summary (no checker) or its PRIMARY and BACKUP peer lines followed by
@@ -23,6 +26,8 @@ std::string StatusPage(const Upstreams& upstreams);
 // cannot fail to list its upstreams, so this is always ok today; the Result keeps the
 // original's error path ("failed to get upstream names: ...") open for other views.
 Result<std::string> PrometheusStatusPage(const Upstreams& upstreams);
+// The same, appended to `page`; on error `page` may hold part of the page.
+Status AppendPrometheusStatusPage(std::string& page, const Upstreams& upstreams);
 
 }  // namespace upcheck
 

@@ -76,9 +76,16 @@ bool AnyUp(std::span<const PeerInfo> peers) {
 }  // namespace
 
 Result<std::string> PrometheusStatusPage(const Upstreams& upstreams) {
-  upstreams.RunBeforeReadHook();
   std::string page;
-  page.reserve(PageSize(upstreams));
+  if (Status status = AppendPrometheusStatusPage(page, upstreams); !status.ok()) {
+    return status;
+  }
+  return page;
+}
+
+Status AppendPrometheusStatusPage(std::string& page, const Upstreams& upstreams) {
+  upstreams.RunBeforeReadHook();
+  page.reserve(page.size() + PageSize(upstreams));
   page.append(kHeader);
   for (size_t i = 0; i < upstreams.upstream_count(); ++i) {
     const std::string_view name = upstreams.upstream_name(i);
@@ -94,7 +101,7 @@ Result<std::string> PrometheusStatusPage(const Upstreams& upstreams) {
     const bool any_up = AnyUp(primary) || AnyUp(backup);
     AppendSummary(page, name, any_up ? '1' : '0', any_up ? '0' : '1', '0');
   }
-  return page;
+  return Status::Ok();
 }
 
 }  // namespace upcheck

@@ -263,6 +263,13 @@ void AppendPeers(std::string& out, std::string_view upstream, std::span<const Pe
 
 std::string StatusJson(const Upstreams& view, const Registry* registry, SharedDict* dict,
                        int worker_pid) {
+  std::string out;
+  AppendStatusJson(out, view, registry, dict, worker_pid);
+  return out;
+}
+
+void AppendStatusJson(std::string& out, const Upstreams& view, const Registry* registry,
+                      SharedDict* dict, int worker_pid) {
   view.RunBeforeReadHook();
   size_t size = 64;  // per peer: the keys and fixed values, a name and an error text
   for (size_t i = 0; i < view.upstream_count(); ++i) {
@@ -273,8 +280,7 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, SharedDi
       }
     }
   }
-  std::string out;
-  out.reserve(size);
+  out.reserve(out.size() + size);
   out.append("{\"worker_pid\":");
   AppendInt(out, worker_pid);
   out.append(",\"upstreams\":[");
@@ -295,7 +301,6 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, SharedDi
     out.append("]}");
   }
   out.append("]}");
-  return out;
 }
 
 std::string StatusJson(const Upstreams& view, const Registry* registry, int worker_pid) {

@@ -47,9 +47,14 @@ void AppendPeers(std::string& page, std::span<const PeerInfo> peers) {
 }  // namespace
 
 std::string StatusPage(const Upstreams& upstreams) {
-  upstreams.RunBeforeReadHook();
   std::string page;
-  page.reserve(PageSize(upstreams));
+  AppendStatusPage(page, upstreams);
+  return page;
+}
+
+void AppendStatusPage(std::string& page, const Upstreams& upstreams) {
+  upstreams.RunBeforeReadHook();
+  page.reserve(page.size() + PageSize(upstreams));
   for (size_t i = 0; i < upstreams.upstream_count(); ++i) {
     if (i > 0) page.push_back('\n');
     page.append(kUpstream).append(upstreams.upstream_name(i));
@@ -59,7 +64,6 @@ std::string StatusPage(const Upstreams& upstreams) {
     page.append(kBackupHeader);
     AppendPeers(page, upstreams.backup_peers(i));
   }
-  return page;
 }
 
 }  // namespace upcheck

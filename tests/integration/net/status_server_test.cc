@@ -238,10 +238,10 @@ TEST_F(StatusServerTest, CloseDropsOpenConnections) {
 }
 
 TEST_F(StatusServerTest, HandlerChoosesStatusAndType) {
-  Start({}, [](std::string_view path, std::string* type, int* status) {
+  Start({}, [](std::string_view path, std::string* type, int* status, std::string* body) {
     *type = "application/x-test";
     *status = path == "/teapot" ? 404 : 200;
-    return std::string(path);
+    body->assign(path);
   });
   testing::HttpAnswer a = Get("GET /teapot?q HTTP/1.1\r\n\r\n");
   EXPECT_EQ(a.status, 404);
