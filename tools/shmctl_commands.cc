@@ -22,8 +22,9 @@ using OrderedJson = nlohmann::ordered_json;
 const char* const kShmctlFormats =
     R"(Output (stdout; errors go to stderr as one line "upcheck-shmctl: ..."):
   info          one "field value" pair per line: segment, size, layout_version,
-                creator_pid, generation, age, dict_capacity, dict_free, dict_entries, and
-                "workers ALIVE/SLOTS" when a daemon made the segment (it has a registry)
+                creator_pid, generation, age, dict_capacity, dict_free, dict_entries,
+                registry (bytes of the daemon's peers, check details and worker table;
+                0 without), and "workers ALIVE/SLOTS" when a daemon made the segment
   keys          one live key per line, sorted by key: KEY<TAB>VALUE<TAB>TTL
                 TTL is "-" (never expires) or seconds left with ms precision, "0.812s";
                 tab, newline, CR, backslash and control bytes in KEY/VALUE are escaped
@@ -43,6 +44,7 @@ const char* const kShmctlFormats =
 --json (info, keys, get, ttl, workers) prints one JSON document instead:
   info  {"name","object","size","layout_version","creator_pid","generation","age_ms",
          "dict":{"capacity_bytes","free_bytes","entries","chunk_size","chunks"},
+         "areas":{"registry_bytes"},
          "workers":{"alive","slots"}}          workers only with a registry
   keys  [{"key","value","type","ttl_ms"}, ...]   type: number|boolean|string
   get   {"key","value","type"}
@@ -191,6 +193,13 @@ Status RunInfo(Segment& segment, const InfoArgs& args, std::ostream& out) {
   const DictStats stats = segment.dict().Stats();
   const int64_t age_ms = std::max<int64_t>(0, MonotonicMs() - info.created_ms);
   const std::optional<WorkerCount> workers = CountWorkers(segment);
+  // The areas the daemon allocates beside the dict (0 when the segment has none).
+  auto area_bytes = [&segment](SegmentArea area) {
+    size_t bytes = 0;
+    return segment.area(area, &bytes) != nullptr ? bytes : size_t{0};
+  };
+  // The registry holds the peers, their check details and the worker table.
+  const size_t registry_bytes = area_bytes(SegmentArea::kRegistry);
   if (args.json) {
     json doc = {
         {"name", info.name},
@@ -206,6 +215,7 @@ Status RunInfo(Segment& segment, const InfoArgs& args, std::ostream& out) {
           {"entries", stats.entries},
           {"chunk_size", stats.chunk_size},
           {"chunks", stats.chunks}}},
+        {"areas", {{"registry_bytes", registry_bytes}}},
     };
     if (workers) doc["workers"] = {{"alive", workers->alive}, {"slots", workers->slots}};
     out << doc.dump() << '\n';
@@ -219,7 +229,8 @@ Status RunInfo(Segment& segment, const InfoArgs& args, std::ostream& out) {
       << fmt::format("{:<15} {}s\n", "age", cli::FormatSecondsMs(age_ms))
       << fmt::format("{:<15} {} bytes\n", "dict_capacity", stats.capacity_bytes)
       << fmt::format("{:<15} {} bytes\n", "dict_free", stats.free_bytes)
-      << fmt::format("{:<15} {}\n", "dict_entries", stats.entries);
+      << fmt::format("{:<15} {}\n", "dict_entries", stats.entries)
+      << fmt::format("{:<15} {} bytes\n", "registry", registry_bytes);
   if (workers) out << fmt::format("{:<15} {}/{}\n", "workers", workers->alive, workers->slots);
   return Status::Ok();
 }

@@ -13,7 +13,8 @@
 
 namespace upcheck::shm {
 
-inline constexpr uint64_t kRegistryMagic = 0x7563726567697331ull;  // "ucregis1"
+// "ucregis2": 2 since PeerDetailsShm lost its padding (88 bytes, was 96).
+inline constexpr uint64_t kRegistryMagic = 0x7563726567697332ull;
 
 struct StringRefShm {
   uint32_t offset;  // into the string pool
@@ -31,6 +32,7 @@ struct UpstreamShm {
 };
 
 // One peer's details, written by the prober under a sequence lock (odd: being written).
+// Ordered so that nothing is padding: 88 bytes a peer (shm per peer is a target, issue 5).
 struct PeerDetailsShm {
   std::atomic<uint32_t> seq;
   std::atomic<uint8_t> result;  // 0 never; 1 + ProbeKind; see registry.cc
@@ -38,14 +40,15 @@ struct PeerDetailsShm {
   std::atomic<uint8_t> detail_len;
   uint8_t reserved;
   std::atomic<uint32_t> duration_us;
+  std::atomic<uint32_t> turned_up;
   std::atomic<uint64_t> checks;
   std::atomic<uint64_t> failures;
-  std::atomic<uint32_t> turned_up;
-  std::atomic<uint32_t> turned_down;
   std::atomic<int64_t> last_check_ms;
   std::atomic<int64_t> last_change_ms;
-  char detail[40];  // <err>, truncated
+  std::atomic<uint32_t> turned_down;
+  char detail[36];  // <err>, truncated
 };
+static_assert(sizeof(PeerDetailsShm) == 88);
 
 struct PeerShm {
   StringRefShm name;
