@@ -196,13 +196,24 @@ uint32_t DictStorage::BuildEntryLocked(std::string_view key, uint32_t hash, Valu
 
   // Fill the stream key+value across the chain.
   size_t total = key.size() + str.size();
-  auto byte_at = [&](size_t off) { return off < key.size() ? key[off] : str[off - key.size()]; };
+  // Copies bytes [off, off + len) of the stream key+value to `to` (memcpy of each part:
+  // faster than a byte loop, and GCC 12 at -O3 misreads the byte loop as an overflow).
+  auto copy_out = [&](char* to, size_t off, size_t len) {
+    if (off < key.size()) {
+      size_t part = std::min(len, key.size() - off);
+      std::memcpy(to, key.data() + off, part);
+      to += part;
+      off += part;
+      len -= part;
+    }
+    if (len > 0) std::memcpy(to, str.data() + (off - key.size()), len);
+  };
   size_t off = std::min(total, kHeadData);
   uint32_t c = chunks_[first].common.next;
   for (uint32_t k = 1; k < n; ++k) {
     ContChunkShm& cc = chunks_[c].cont;
     size_t m = std::min(total - off, kContData);
-    for (size_t j = 0; j < m; ++j) cc.data[j] = byte_at(off + j);
+    copy_out(cc.data, off, m);
     off += m;
     cc.kind = ChunkKind::kCont;
     if (k + 1 == n) cc.next = kNil;
@@ -211,7 +222,7 @@ uint32_t DictStorage::BuildEntryLocked(std::string_view key, uint32_t hash, Valu
   HeadChunkShm& h = chunks_[first].head;
   if (n == 1) h.next = kNil;
   size_t m = std::min(total, kHeadData);
-  for (size_t j = 0; j < m; ++j) h.data[j] = byte_at(j);
+  copy_out(h.data, 0, m);
   h.value_type = type;
   h.key_len = static_cast<uint16_t>(key.size());
   h.value_len = static_cast<uint32_t>(str.size());
