@@ -38,7 +38,7 @@ Result<DaemonSegment> CreateFresh(const Config& config, bool replace) {
 // segment a different build of upcheckd may be using.
 bool MustNotReplace(std::string_view error) {
   return error.find("permission denied") != std::string_view::npos ||
-         error.find("is owned by uid") != std::string_view::npos ||
+         error.find("is owned by another user") != std::string_view::npos ||
          error.find("has layout version") != std::string_view::npos;
 }
 

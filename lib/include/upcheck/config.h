@@ -89,7 +89,8 @@ struct ListenAddress {
   uint16_t port = 0;
   bool ipv6 = false;
 };
-// Accepts "127.0.0.1:8080" and "[::1]:8080" (port 0 means any free port).
+// Accepts "127.0.0.1:8080", "[::1]:8080" and a port alone, "8080", which means
+// "127.0.0.1:8080": loopback unless an address says otherwise (port 0: any free port).
 Result<ListenAddress> ParseListenAddress(std::string_view text);
 
 // The number of online CPUs, clamped to 1..kMaxWorkers: the default of daemon.workers.

@@ -376,7 +376,13 @@ void Checker::Impl::OnProbeDone(size_t k, PeerSlot& peer, const ProbeResult& res
       PeerOk(peer, result);
     } else {
       // §7.5: a peer this checker sees as down fails silently.
-      if (!peer.down) Err(result.message);
+      if (!peer.down) {
+        Err(result.message);
+        // The line the peer sent is response bytes: debug level only, escaped and cut.
+        if (result.kind == ProbeKind::kStatusLine && env_.logger->enabled(LogLevel::kDebug)) {
+          Debug("bad status line from " + peer.name + ": " + EscapedForLog(result.error));
+        }
+      }
       PeerFail(peer, result);
     }
   }

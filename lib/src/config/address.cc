@@ -15,7 +15,8 @@ namespace upcheck {
 namespace {
 
 constexpr std::string_view kPeerForms = "IPv4:port, [IPv6]:port or unix:/path";
-constexpr std::string_view kListenForms = "IPv4:port or [IPv6]:port, e.g. \"127.0.0.1:8080\"";
+constexpr std::string_view kListenForms =
+    "IPv4:port, [IPv6]:port or a port alone for 127.0.0.1, e.g. \"127.0.0.1:8080\"";
 
 // Decimal 0..65535, digits only.
 std::optional<uint16_t> ParsePort(std::string_view text) {
@@ -134,6 +135,13 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
   const auto bad = [&](std::string_view why) {
     return Result<ListenAddress>::Error(fmt::format("bad listen address \"{}\" ({})", text, why));
   };
+  // A port alone listens on loopback only: reaching the status pages from other hosts takes
+  // an explicit address such as "0.0.0.0:8080" (issue 6, item 7).
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos) {
+    const std::optional<uint16_t> port = ParsePort(text);
+    if (!port) return bad("the port must be a number between 0 and 65535");
+    return ListenAddress{"127.0.0.1", *port, false};
+  }
   const std::optional<SplitAddress> split = Split(text);
   if (!split) return bad(kListenForms);
   const std::optional<uint16_t> port = ParsePort(split->port);

@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string>
@@ -78,11 +79,34 @@ std::string ProbeMessage(ProbeKind kind, const std::string& name, const std::str
     case ProbeKind::kReceive:
       return "failed to receive status line from " + name + ": " + error;
     case ProbeKind::kStatusLine:
-      return "bad status line from " + name + ": " + error;
+      // Deliberately without the line: response bytes stay out of error-level logs and out
+      // of last_error (README, "Deviations"). The checker logs the line at debug level.
+      return "bad status line from " + name;
     case ProbeKind::kStatusCode:
       return "bad status code from " + name + ": " + error;
   }
   return error;
+}
+
+std::string EscapedForLog(std::string_view bytes, size_t max_bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  const size_t n = std::min(bytes.size(), max_bytes);
+  out.reserve(n + 8);
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (bytes.size() > n) out += "...";
+  return out;
 }
 
 }  // namespace upcheck

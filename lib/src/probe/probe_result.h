@@ -1,10 +1,13 @@
 // ProbeResult: the outcome of one probe, with the original's message texts.
 //
 // `message` is exactly what the original logs after its "healthcheck: " prefix
-// (protocol.md §8 and §13), so a checker logs it as is. Plain data.
+// (protocol.md §8 and §13), so a checker logs it as is, with one deliberate deviation:
+// "bad status line from <name>" leaves out the line (response bytes never reach a log
+// above debug level). Plain data.
 #ifndef UPCHECK_PROBE_PROBE_RESULT_H_
 #define UPCHECK_PROBE_PROBE_RESULT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,7 +22,7 @@ enum class ProbeKind : uint8_t {
   kTls = 2,         // "failed to ssl handshake to <name>: <err>"
   kSend = 3,        // "failed to send request to <name>: <err>"
   kReceive = 4,     // "failed to receive status line from <name>: <err>"
-  kStatusLine = 5,  // "bad status line from <name>: <line>"
+  kStatusLine = 5,  // "bad status line from <name>" (the line itself only at debug level)
   kStatusCode = 6,  // "bad status code from <name>: <status %.14g>"
   kSocket = 7,      // "failed to create stream socket: <err>"; not counted (Q17)
 };
@@ -55,6 +58,10 @@ std::string ProbeMessage(ProbeKind kind, const std::string& name, const std::str
 // The text the original prints for a libuv error code: "closed" for UV_EOF, otherwise
 // ngx_lua's lower-cased strerror() ("connection refused", "connection reset by peer").
 std::string SocketErrorText(int uv_error);
+
+// Bytes from the network made safe for one log line: at most max_bytes of them, '\\' and
+// every byte outside printable ASCII as \xNN, and "..." when cut short.
+std::string EscapedForLog(std::string_view bytes, size_t max_bytes = 200);
 
 }  // namespace upcheck
 

@@ -32,6 +32,11 @@ namespace {
 
 std::string Quoted(std::string_view name) { return "segment '" + std::string(name) + "'"; }
 
+std::string OwnedByAnother(std::string_view name, uid_t owner) {
+  return Quoted(name) + " is owned by another user (uid " + std::to_string(owner) +
+         "); run as that user or as root";
+}
+
 Status ValidateAreas(SegmentHeaderShm* h, size_t size, std::string_view name) {
   for (const SegmentAreaShm& a : h->areas) {
     if (a.id == 0) continue;
@@ -210,6 +215,12 @@ Result<std::unique_ptr<Segment>> Segment::Open(std::string_view name) {
   } catch (const bip::interprocess_exception& e) {
     if (e.get_error_code() == bip::not_found_error) return R::Error(Quoted(name) + " not found");
     if (e.get_error_code() == bip::security_error) {
+      // Segments are created 0600, so another user's segment fails here, before the owner
+      // check below: name the owner all the same (Linux keeps POSIX shm in /dev/shm).
+      struct stat st;
+      if (stat(("/dev/shm/" + object).c_str(), &st) == 0 && st.st_uid != geteuid()) {
+        return R::Error(OwnedByAnother(name, st.st_uid) + " (permission denied)");
+      }
       return R::Error("permission denied opening " + Quoted(name));
     }
     return R::Error("cannot open " + Quoted(name) + ": " + e.what());
@@ -218,10 +229,7 @@ Result<std::unique_ptr<Segment>> Segment::Open(std::string_view name) {
   if (fstat(m->object.get_mapping_handle().handle, &st) != 0) {
     return R::Error("cannot stat " + Quoted(name) + ": " + std::strerror(errno));
   }
-  if (st.st_uid != geteuid() && geteuid() != 0) {
-    return R::Error(Quoted(name) + " is owned by uid " + std::to_string(st.st_uid) +
-                    "; run as that user or as root");
-  }
+  if (st.st_uid != geteuid() && geteuid() != 0) return R::Error(OwnedByAnother(name, st.st_uid));
   if (static_cast<size_t>(st.st_size) < shm::kSegmentHeaderBytes + kMinSize / 2) {
     return R::Error(Quoted(name) + " is not an upcheck segment (only " +
                     std::to_string(st.st_size) + " bytes)");

@@ -54,9 +54,9 @@ std::string List(const std::vector<std::string>& items) {
 
 std::string ConfigToml(const TestConfig& c) {
   std::ostringstream t;
-  t << "[shm]\nname = \"" << c.shm_name
-    << "\"\nsize = \"256k\"\npersist = " << (c.persist ? "true" : "false")
-    << "\n\n[daemon]\nworkers = " << c.workers << "\nlog_level = \"" << c.log_level << "\"\n";
+  t << "[shm]\nname = \"" << c.shm_name << "\"\nsize = \"" << c.shm_size
+    << "\"\npersist = " << (c.persist ? "true" : "false") << "\n\n[daemon]\nworkers = " << c.workers
+    << "\nlog_level = \"" << c.log_level << "\"\n";
   if (!c.status_listen.empty()) t << "status_listen = \"" << c.status_listen << "\"\n";
   if (!c.pid_file.empty()) t << "pid_file = \"" << c.pid_file << "\"\n";
   for (const TestUpstream& u : c.upstreams) {
@@ -68,6 +68,7 @@ std::string ConfigToml(const TestConfig& c) {
       << "http_req = \"GET /health HTTP/1.0\\r\\nHost: test\\r\\n\\r\\n\"\n"
       << "interval = " << u.interval_ms << "\ntimeout = 1000\nfall = " << u.fall
       << "\nrise = " << u.rise << "\nvalid_statuses = [200]\n";
+    if (u.concurrency > 0) t << "concurrency = " << u.concurrency << "\n";
   }
   return t.str();
 }

@@ -41,6 +41,7 @@ struct TestUpstream {
   int fall = 1;
   int rise = 1;
   std::string balancer_listen{};  // "" for none
+  int concurrency = 0;            // check.concurrency; 0 leaves it out (the default, 1)
 };
 
 struct TestConfig {
@@ -51,6 +52,7 @@ struct TestConfig {
   std::string status_listen = "127.0.0.1:0";  // "" for none
   std::string pid_file{};                     // "" for none
   std::vector<TestUpstream> upstreams;
+  std::string shm_size = "256k";
 };
 
 std::string ConfigToml(const TestConfig& config);

@@ -83,12 +83,25 @@ TEST(ListenAddressTest, SplitsForBind) {
   EXPECT_EQ(ParseListenAddress("0.0.0.0:65535")->port, 65535);
 }
 
+// A port alone binds loopback, never every interface.
+TEST(ListenAddressTest, APortAloneIsLoopback) {
+  Result<ListenAddress> a = ParseListenAddress("8080");
+  ASSERT_TRUE(a.ok()) << a.error();
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 8080);
+  EXPECT_FALSE(a->ipv6);
+  EXPECT_EQ(ParseListenAddress("0")->port, 0);
+}
+
 TEST(ListenAddressTest, WantsAnIpLiteralAndAPort) {
   EXPECT_EQ(ParseListenAddress("localhost:8080").error(),
-            "bad listen address \"localhost:8080\" (IPv4:port or [IPv6]:port, e.g. "
-            "\"127.0.0.1:8080\")");
-  EXPECT_EQ(ParseListenAddress("8080").error(),
-            "bad listen address \"8080\" (IPv4:port or [IPv6]:port, e.g. \"127.0.0.1:8080\")");
+            "bad listen address \"localhost:8080\" (IPv4:port, [IPv6]:port or a port alone for "
+            "127.0.0.1, e.g. \"127.0.0.1:8080\")");
+  EXPECT_EQ(ParseListenAddress(":8080").error(),
+            "bad listen address \":8080\" (IPv4:port, [IPv6]:port or a port alone for "
+            "127.0.0.1, e.g. \"127.0.0.1:8080\")");
+  EXPECT_EQ(ParseListenAddress("65536").error(),
+            "bad listen address \"65536\" (the port must be a number between 0 and 65535)");
   EXPECT_EQ(ParseListenAddress("127.0.0.1:65536").error(),
             "bad listen address \"127.0.0.1:65536\" (the port must be a number between 0 and "
             "65535)");

@@ -149,7 +149,7 @@ TEST(ConfigErrorsTest, Daemon) {
             "warn or error)");
   EXPECT_EQ(ErrorOf("[daemon]\nstatus_listen = \"localhost:8080\"\n"),
             "upcheck.toml:2:17: daemon.status_listen: bad listen address \"localhost:8080\" "
-            "(IPv4:port or [IPv6]:port, e.g. \"127.0.0.1:8080\")");
+            "(IPv4:port, [IPv6]:port or a port alone for 127.0.0.1, e.g. \"127.0.0.1:8080\")");
   EXPECT_EQ(ErrorOf("[daemon]\nerror_log = \"\"\n"),
             "upcheck.toml:2:13: daemon.error_log: must not be empty (\"stderr\" or a file path)");
   EXPECT_EQ(ErrorOf("[daemon]\npid_file = \"\"\n"),

@@ -33,5 +33,16 @@ TEST(ProbeResultTest, NamesKindsForStatusJson) {
   EXPECT_EQ(ProbeKindName(ProbeKind::kSend), "send");
 }
 
+// Response bytes for a debug line: printable ASCII kept, everything else \xNN, cut short.
+TEST(ProbeResultTest, EscapedForLog) {
+  EXPECT_EQ(EscapedForLog("HTTP/2 200"), "HTTP/2 200");
+  EXPECT_EQ(EscapedForLog(std::string("\x01\x00\xff\t\\e", 6)), "\\x01\\x00\\xff\\x09\\\\e");
+  EXPECT_EQ(EscapedForLog(std::string(300, 'a')), std::string(200, 'a') + "...");
+  EXPECT_EQ(EscapedForLog("abcdef", 3), "abc...");
+  EXPECT_EQ(EscapedForLog(""), "");
+  EXPECT_EQ(ProbeMessage(ProbeKind::kStatusLine, "127.0.0.1:80", "<html>"),
+            "bad status line from 127.0.0.1:80");
+}
+
 }  // namespace
 }  // namespace upcheck
