@@ -433,10 +433,13 @@ TEST(OriginalScenarios, S15_MorePeersThanConcurrencySynchronousFirstCycle) {
 }
 
 TEST(OriginalScenarios, S16_PortOverride) {
-  Server s200(Family::kV4, StatusResponse(200)), s404(Family::kV4, StatusResponse(404)),
-      healthz(Family::kV4, StatusResponse(200));
+  // The peers' own ports are closed (bound, never listening: no other process's probe can
+  // land there either), so a probe that ignored the override would fail with "connection
+  // refused"; every probe must reach healthz instead.
+  LoopbackClosedPort c0, c1;
+  Server healthz(Family::kV4, StatusResponse(200));
   CheckerHarness h;
-  std::string p0 = s200.address(), p1 = s404.address();
+  std::string p0 = c0.address(), p1 = c1.address();
   ASSERT_TRUE(h.upstreams().AddUpstream("foo.com", {{p0}, {p1}}, {}).ok());
   CheckOptions o = Fast(h, 2);
   o.http_req = "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n";
@@ -446,9 +449,10 @@ TEST(OriginalScenarios, S16_PortOverride) {
   EXPECT_EQ(StatusPage(h.upstreams()), Page("foo.com", {p0 + " UP", p1 + " UP"}, {}));
   EXPECT_EQ(h.Picks(), (Events{p0, p1}));
   EXPECT_EQ(Join(h.Events(kOkFailPubUpg)), Join(Repeat({Ok(p0), Ok(p1)}, 5)));
-  // Stronger than the original's caveat: the probes really went to the override port.
-  EXPECT_EQ(healthz.requests(), 10);
-  EXPECT_EQ(s200.requests() + s404.requests(), 0);
+  // Stronger than the original's caveat: the probes really went to the override port
+  // (a sixth cycle may have begun before the loop stopped).
+  EXPECT_GE(healthz.requests(), 10);
+  EXPECT_EQ(healthz.last_request(), o.http_req);
   ExpectNoErrorsOrWarnings(h);
 }
 
