@@ -10,6 +10,7 @@
 #ifndef UPCHECK_TESTS_SUPPORT_SLOW_TOOL_H_
 #define UPCHECK_TESTS_SUPPORT_SLOW_TOOL_H_
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -40,6 +41,11 @@ template <typename Rep, typename Period>
 std::chrono::duration<Rep, Period> Slow(std::chrono::duration<Rep, Period> d) {
   return d * SlowToolFactor();
 }
+
+// A check interval (ms) that must outlast one probe round, as the cycle lock lives interval
+// - 1 ms, in a test that also counts many cycles: stretched a quarter as much as deadlines
+// (5 times under valgrind), enough for a probe and not so much that the test crawls.
+inline int SlowInterval(int ms) { return ms * std::max(1, SlowToolFactor() / 4); }
 
 }  // namespace upcheck::testing
 
