@@ -42,9 +42,9 @@ std::chrono::duration<Rep, Period> Slow(std::chrono::duration<Rep, Period> d) {
   return d * SlowToolFactor();
 }
 
-// A check interval (ms) that must outlast one probe round, as the cycle lock lives interval
-// - 1 ms, in a test that also counts many cycles: stretched a quarter as much as deadlines
-// (5 times under valgrind), enough for a probe and not so much that the test crawls.
+// A check interval or probe timeout (ms) that must outlast one probe, in a test that also
+// counts many cycles or waits for timeouts: stretched a quarter as much as deadlines (5 times
+// under valgrind), enough for a probe and not so much that the test crawls.
 inline int SlowInterval(int ms) { return ms * std::max(1, SlowToolFactor() / 4); }
 
 }  // namespace upcheck::testing

@@ -11,6 +11,7 @@
 
 #include "daemon_process.h"
 #include "loopback_http_server.h"
+#include "slow_tool.h"
 #include "test_names.h"
 #include "upcheck/segment.h"
 
@@ -27,7 +28,7 @@ std::string Named(const std::string& body) {
 // the balancer closed the connection without a byte).
 std::string Through(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{5, 0};
+  timeval tv{5 * SlowToolFactor(), 0};  // stretched under valgrind
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
