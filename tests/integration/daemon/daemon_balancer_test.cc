@@ -79,7 +79,7 @@ TEST(DaemonBalancerTest, PicksUpPeersThenBackupsThenRefuses) {
   a.Stop();
   b.Stop();
   ASSERT_TRUE(page_has(a.address() + " DOWN") && page_has(b.address() + " DOWN")) << daemon.err();
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(Through(port), "C");
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(Through(port), "C") << daemon.err();
 
   backup.Stop();
   ASSERT_TRUE(page_has(backup.address() + " DOWN")) << daemon.err();

@@ -18,8 +18,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "slow_tool.h"
-
 extern char** environ;
 
 namespace upcheck::testing {
@@ -68,11 +66,8 @@ std::string ConfigToml(const TestConfig& c) {
     if (!u.check) continue;
     t << "\n[upstream.check]\ntype = \"http\"\n"
       << "http_req = \"GET /health HTTP/1.0\\r\\nHost: test\\r\\n\\r\\n\"\n"
-      // The probe timeout stretches under valgrind (5 s), where the backends in the test
-      // process answer slowly: with fall = 1 one late answer would mark a healthy peer down.
-      // Not by the full factor: a stopped backend is found down only at the timeout.
-      << "interval = " << u.interval_ms << "\ntimeout = " << SlowInterval(1000)
-      << "\nfall = " << u.fall << "\nrise = " << u.rise << "\nvalid_statuses = [200]\n";
+      << "interval = " << u.interval_ms << "\ntimeout = 1000\nfall = " << u.fall
+      << "\nrise = " << u.rise << "\nvalid_statuses = [200]\n";
   }
   return t.str();
 }
