@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "shm/segment_header.h"
+#include "slow_tool.h"
 #include "subprocess.h"
 #include "test_names.h"
 #include "upcheck/segment.h"
@@ -287,17 +288,19 @@ TEST_F(ShmctlTest, KeysEscapesTabsAndNewlines) {
 
 TEST_F(ShmctlTest, TtlReportsSecondsOrZero) {
   Create();
-  Ok({"set", "short", "1", "--ttl", "0.5"});
+  // 0.5 s; under valgrind each run of the tool takes seconds, so the key must live longer.
+  const int64_t short_ms = 500 * testing::SlowToolFactor();
+  Ok({"set", "short", "1", "--ttl", std::to_string(short_ms / 1000.0)});
   Ok({"set", "forever", "1"});
   const std::string out = Ok({"ttl", "short"});
   ASSERT_EQ(out.back(), '\n');
   EXPECT_TRUE(IsSecondsMs(out.substr(0, out.size() - 1))) << out;
   EXPECT_GT(std::stod(out), 0.0);
-  EXPECT_LE(std::stod(out), 0.5);
+  EXPECT_LE(std::stod(out), short_ms / 1000.0);
   json doc = OkJson({"ttl", "short", "--json"});
   EXPECT_EQ(doc["key"], "short");
   EXPECT_GT(doc["ttl_ms"].get<int64_t>(), 0);
-  EXPECT_LE(doc["ttl_ms"].get<int64_t>(), 500);
+  EXPECT_LE(doc["ttl_ms"].get<int64_t>(), short_ms);
   EXPECT_EQ(Ok({"ttl", "forever"}), "0\n");
   EXPECT_EQ(OkJson({"ttl", "forever", "--json"}), json({{"key", "forever"}, {"ttl_ms", 0}}));
   EXPECT_TRUE(IsOneLineError(Run({"ttl", "nope"}), "key \"nope\" not found"));
@@ -345,7 +348,9 @@ TEST_F(ShmctlTest, IncrLikeTheDict) {
 
 TEST_F(ShmctlTest, BadValuesAndTtlsChangeNothing) {
   Create();
-  Ok({"set", "k", "1", "--ttl", "100"});
+  // 100 s, the check below allows 10 s to pass; both stretched under valgrind (~1 s a run).
+  const int slow = testing::SlowToolFactor();
+  Ok({"set", "k", "1", "--ttl", std::to_string(100 * slow)});
   Ok({"set", "b", "true"});
   // Everything but the remaining TTL, which moves on by itself.
   auto state = [this] {
@@ -377,7 +382,7 @@ TEST_F(ShmctlTest, BadValuesAndTtlsChangeNothing) {
     EXPECT_TRUE(IsOneLineError(Run(c.args), c.error)) << c.args[0] << " " << c.args[1];
   }
   EXPECT_EQ(state(), before);
-  EXPECT_GT(std::stod(Ok({"ttl", "k"})), 90.0);  // the TTL set before, unchanged
+  EXPECT_GT(std::stod(Ok({"ttl", "k"})), 90.0 * slow);  // the TTL set before, unchanged
   EXPECT_EQ(Ok({"get", "k"}), "1\n");
 }
 

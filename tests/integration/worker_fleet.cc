@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "slow_tool.h"
 #include "test_names.h"
 #include "upcheck/checker.h"
 #include "upcheck/log.h"
@@ -154,7 +155,7 @@ void WorkerFleet::ReadLoop() {
 bool WorkerFleet::WaitFor(const std::function<bool(const std::vector<FleetEvent>&)>& predicate,
                           std::chrono::milliseconds deadline) {
   std::unique_lock<std::mutex> lock(mutex_);
-  return changed_.wait_for(lock, deadline, [&] { return predicate(events_); });
+  return changed_.wait_for(lock, Slow(deadline), [&] { return predicate(events_); });
 }
 
 std::vector<FleetEvent> WorkerFleet::events() const {

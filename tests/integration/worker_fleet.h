@@ -50,7 +50,8 @@ class WorkerFleet {
   pid_t pid(int worker) const { return pids_[worker]; }
   void Kill(int worker, int signal);
 
-  // Waits until `predicate` holds for the events so far, or the deadline passes.
+  // Waits until `predicate` holds for the events so far, or the deadline (stretched under
+  // valgrind: Slow() in slow_tool.h) passes.
   bool WaitFor(const std::function<bool(const std::vector<FleetEvent>&)>& predicate,
                std::chrono::milliseconds deadline = std::chrono::seconds(15));
   std::vector<FleetEvent> events() const;

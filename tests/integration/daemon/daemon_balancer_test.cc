@@ -11,6 +11,7 @@
 
 #include "daemon_process.h"
 #include "loopback_http_server.h"
+#include "slow_tool.h"
 #include "test_names.h"
 #include "upcheck/segment.h"
 
@@ -27,7 +28,7 @@ std::string Named(const std::string& body) {
 // the balancer closed the connection without a byte).
 std::string Through(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{5, 0};
+  timeval tv{5 * SlowToolFactor(), 0};  // stretched under valgrind
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
@@ -78,7 +79,7 @@ TEST(DaemonBalancerTest, PicksUpPeersThenBackupsThenRefuses) {
   a.Stop();
   b.Stop();
   ASSERT_TRUE(page_has(a.address() + " DOWN") && page_has(b.address() + " DOWN")) << daemon.err();
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(Through(port), "C");
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(Through(port), "C") << daemon.err();
 
   backup.Stop();
   ASSERT_TRUE(page_has(backup.address() + " DOWN")) << daemon.err();

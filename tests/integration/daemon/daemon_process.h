@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "slow_tool.h"
+
 namespace upcheck::testing {
 
 using std::chrono::milliseconds;
@@ -110,10 +112,11 @@ class DaemonProcess {
   std::string out_, err_;  // GUARDED_BY(mutex_)
 };
 
-// Polls `predicate` every 20 ms until it holds or the deadline passes.
+// Polls `predicate` every 20 ms until it holds or the deadline (stretched under valgrind:
+// slow_tool.h) passes.
 template <typename F>
 bool Eventually(F predicate, milliseconds deadline = milliseconds(10000)) {
-  auto end = std::chrono::steady_clock::now() + deadline;
+  auto end = std::chrono::steady_clock::now() + Slow(deadline);
   for (;;) {
     if (predicate()) return true;
     if (std::chrono::steady_clock::now() >= end) return false;
