@@ -47,6 +47,7 @@ Result<Checker*> CheckerHarness::Spawn(const CheckOptions& options) {
   env.upstreams = &upstreams_;
   env.logger = &logger_;
   env.debug_events = true;
+  env.test_hook = test_hook;
   env.on_cycle = [this](const CycleEvent& e) {
     if (!e.end) return;
     int n = ++cycles_[std::string(e.upstream)];

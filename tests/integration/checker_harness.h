@@ -7,11 +7,13 @@
 #include <uv.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <regex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "upcheck/check_options.h"
@@ -59,6 +61,9 @@ class CheckerHarness {
   bool Logged(const std::string& substring) const;
   bool LoggedAtLevel(LogLevel level) const;
   int CountLogged(const std::string& substring) const;
+
+  // CheckerEnv::test_hook of the checkers spawned from now on (named points of a cycle).
+  std::function<void(std::string_view point)> test_hook;
 
  private:
   std::string shm_name_;

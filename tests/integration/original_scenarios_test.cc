@@ -456,6 +456,36 @@ TEST(OriginalScenarios, S16_PortOverride) {
   ExpectNoErrorsOrWarnings(h);
 }
 
+// Q3's lost update, fixed: another worker publishes its own change between this worker's
+// d: write and its incr. The original adopts incr's result, matches the shared version and
+// never reads the other change; here the publisher upgrades at once and sees it.
+TEST(OriginalScenarios, Q3_ConcurrentPublishIsNotLost) {
+  Server s200(Family::kV4, StatusResponse(200)), s404(Family::kV4, StatusResponse(404)),
+      s200b(Family::kV4, StatusResponse(200));
+  CheckerHarness h;
+  L3 l{s200.address(), s404.address(), s200b.address()};
+  l.Add(h);
+  bool raced = false;
+  h.test_hook = [&](std::string_view point) {
+    if (point != "before_publish" || raced) return;
+    raced = true;
+    // "Another worker" turns the backup down and publishes first.
+    ASSERT_TRUE(h.dict().Set("d:foo.com:b0", DictValue(true)).ok());
+    ASSERT_TRUE(h.dict().Add("v:foo.com", DictValue(0.0)).ok());
+    ASSERT_TRUE(h.dict().Incr("v:foo.com", 1).ok());
+  };
+  CheckOptions o = Fast(h, 1);
+  o.valid_statuses = std::vector<double>{200};
+  ASSERT_TRUE(h.Spawn(o).ok());
+  ASSERT_TRUE(h.RunCycles(1));
+  ASSERT_TRUE(raced);
+  EXPECT_EQ(**h.dict().Get("v:foo.com"), DictValue(2.0));
+  // p1 turned down by this worker, b0 by the other one: both in this worker's view.
+  EXPECT_EQ(StatusPage(h.upstreams()),
+            Page("foo.com", {l.p0 + " UP", l.p1 + " DOWN"}, {l.b0 + " DOWN"}));
+  EXPECT_EQ(Join(h.Events({"DOWN", "PUB", "UPG"})), Join({Down(l.p1, 1), "PUB(1)", "UPG(2)"}));
+}
+
 TEST(OriginalScenarios, H1_HttpsWithoutVerification) {
   auto cert = TlsTestCert::Generate();
   ASSERT_TRUE(cert.ok()) << cert.error();

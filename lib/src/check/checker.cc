@@ -525,14 +525,23 @@ void Checker::Impl::Publish() {
     Err("failed to publish new peers version: " + v.error());
     return;
   }
-  version_ = *v;
+  // Q3's lost update, fixed as protocol.md suggests: the original adopts whatever incr
+  // returns, but when cycles overlap another worker may have published in between, and
+  // adopting its number would hide its change from this view for good (the versions
+  // match, so no upgrade ever reads its d: keys): the balancer would keep sending traffic
+  // to a peer the other worker turned down. Adopt only our own successor; otherwise
+  // upgrade now, re-reading every d: key (ours included: written before the incr).
+  const bool lost_update = *v != version_ + 1;
+  if (!lost_update) version_ = *v;
   new_version_ = false;
   rewrite_down_keys_ = false;
   if (env_.version_hint != nullptr) {
+    const double published = *v;
     uint64_t bits;
-    std::memcpy(&bits, &version_, sizeof(bits));
+    std::memcpy(&bits, &published, sizeof(bits));
     env_.version_hint->store(bits, std::memory_order_release);
   }
+  if (lost_update) CheckPeersUpdates();
 }
 
 void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result, int transition) {
