@@ -439,31 +439,6 @@ TEST_F(LoadTest, FlappingPeersAreAllSeenAndNothingLeaks) {
       }
     }
   }
-  // The checker's own accounting: the registry's per-peer transition counters and the
-  // log's lines. Cycles that overlap (one longer than the lock's TTL, interval - 1 ms: the
-  // original's NG1) let two workers make the same transition, so that the counters may
-  // exceed what the d: keys showed; without overlap they must be equal.
-  const bool overlap = slowest_cycle_ms >= plan.interval_ms - 1;
-  uint64_t reg_down = 0, reg_up = 0;
-  long reg_mismatch = 0;
-  for (int i = 0; i < n; ++i) {
-    PeerDetails d = reg->details(0, false, static_cast<uint32_t>(i));
-    reg_down += d.turned_down;
-    reg_up += d.turned_up;
-    uint64_t seen_down = 0;
-    for (const Seen& x : seen[static_cast<size_t>(i)]) seen_down += x.down;
-    uint64_t seen_up = seen[static_cast<size_t>(i)].size() - seen_down;
-    bool agree = overlap ? d.turned_down >= seen_down && d.turned_up >= seen_up
-                         : d.turned_down == seen_down && d.turned_up == seen_up;
-    if (!agree) {
-      ++reg_mismatch;
-      example("registry", "peer " + std::to_string(i) + ": registry says " +
-                              std::to_string(d.turned_down) + " down / " +
-                              std::to_string(d.turned_up) + " up, the d: keys showed " +
-                              std::to_string(seen_down) + " / " + std::to_string(seen_up));
-    }
-  }
-
   // Every worker's own view (its /status page) shows every peer UP.
   std::set<std::string> views_ok;
   std::string last_page_error;
@@ -492,6 +467,32 @@ TEST_F(LoadTest, FlappingPeersAreAllSeenAndNothingLeaks) {
   const int daemon_exit = daemon.Stop();
   const int64_t total_ms = Ms(Clock::now() - started);
   LogCounts log = ReadLog(log_path);
+
+  // The checker's own accounting, once the daemon has stopped (the segment stays mapped
+  // here): the registry's per-peer transition counters and the log's lines. Cycles that overlap
+  // (one longer than the lock's TTL, interval - 1 ms: the original's NG1) let two workers make the
+  // same transition, so that the counters may exceed what the d: keys showed; without overlap they
+  // must be equal.
+  const bool overlap = slowest_cycle_ms >= plan.interval_ms - 1;
+  uint64_t reg_down = 0, reg_up = 0;
+  long reg_mismatch = 0;
+  for (int i = 0; i < n; ++i) {
+    PeerDetails d = reg->details(0, false, static_cast<uint32_t>(i));
+    reg_down += d.turned_down;
+    reg_up += d.turned_up;
+    uint64_t seen_down = 0;
+    for (const Seen& x : seen[static_cast<size_t>(i)]) seen_down += x.down;
+    uint64_t seen_up = seen[static_cast<size_t>(i)].size() - seen_down;
+    bool agree = overlap ? d.turned_down >= seen_down && d.turned_up >= seen_up
+                         : d.turned_down == seen_down && d.turned_up == seen_up;
+    if (!agree) {
+      ++reg_mismatch;
+      example("registry", "peer " + std::to_string(i) + ": registry says " +
+                              std::to_string(d.turned_down) + " down / " +
+                              std::to_string(d.turned_up) + " up, the d: keys showed " +
+                              std::to_string(seen_down) + " / " + std::to_string(seen_up));
+    }
+  }
 
   // ---- figures ----
   std::printf("warm-up %lld ms; run %lld ms; %ld polls of the d: keys, slowest %lld ms\n",
