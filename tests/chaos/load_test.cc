@@ -38,6 +38,7 @@
 
 #include "chaos_util.h"
 #include "daemon_process.h"
+#include "load_schedule.h"
 #include "multi_port_http_server.h"
 #include "test_names.h"
 #include "upcheck/registry.h"
@@ -46,109 +47,6 @@
 
 namespace upcheck::testing {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAsan = true;
-#else
-constexpr bool kAsan = false;
-#endif
-
-int64_t Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
-
-struct LoadPlan {
-  int peers = 1000;
-  int run_ms = 30000;  // the flapping phase; the last states are held past it
-  int interval_ms = 1000;
-  int concurrency = 100;
-  int fall = 2;
-  int rise = 2;
-  // Slack for a loaded 2-core machine (other builds, the backend and the poller share
-  // it): scheduling, the poll period, a slow cycle. ASan's probes are several times slower.
-  int allowance_ms = kAsan ? 3000 : 1500;
-  long rss_bound_kb = 4 * 1024;
-
-  // The detection bound: fall probes need fall intervals; one more for a probe that just
-  // missed the change, one for where the peer sits in its cycle.
-  int64_t bound_ms() const { return int64_t{fall} * interval_ms + 2 * interval_ms + allowance_ms; }
-  // Every backend state is held for longer than the bound, so each one must show.
-  int64_t hold_ms() const { return bound_ms() + 1000; }
-};
-
-LoadPlan MakePlan() {
-  LoadPlan p;
-  bool long_run = ChaosLong();
-  p.peers = EnvCount("UPCHECK_CHAOS_LOAD_PEERS", long_run ? 10000 : 1000);
-  p.run_ms = EnvCount("UPCHECK_CHAOS_LOAD_SECONDS", long_run ? 600 : 30) * 1000;
-  // A cycle must fit in the interval: 10,000 peers take about 1.3 s on a loaded machine
-  // (README, "Performance"), so large upstreams get 2 s.
-  p.interval_ms = EnvCount("UPCHECK_CHAOS_LOAD_INTERVAL_MS", p.peers > 2000 ? 2000 : 1000);
-  p.concurrency = std::max(1, p.peers / 10);  // groups of 10 sequential probes
-  if (p.peers > 2000) p.rss_bound_kb = 8 * 1024;
-  return p;
-}
-
-// Which backends flap, and when. Peer i flaps when i % 10 < 3 (30%, spread over the
-// list). Its k-th toggle (k = 0, 1, ...) is at start + phase + k x hold, phases staggered
-// over [0, hold); it toggles while that is before start + run, and once more if that left
-// it failing: every flapping peer ends healthy, and every state lasts exactly `hold`.
-// Before Start() every backend answers 200. Thread-safe (the server thread asks).
-class FlapSchedule {
- public:
-  explicit FlapSchedule(const LoadPlan& plan) : plan_(plan) {
-    for (int i = 0; i < plan.peers; ++i) {
-      if (Flaps(i)) ++flapping_;
-    }
-  }
-
-  void Start(Clock::time_point t0) {
-    start_ns_.store(t0.time_since_epoch().count(), std::memory_order_release);
-  }
-  Clock::time_point start() const {
-    return Clock::time_point(Clock::duration(start_ns_.load(std::memory_order_acquire)));
-  }
-
-  static bool Flaps(int i) { return i % 10 < 3; }
-  int flapping() const { return flapping_; }
-
-  int64_t phase_ms(int i) const {
-    int64_t j = int64_t{i / 10} * 3 + i % 10;  // rank among the flapping peers
-    return j * plan_.hold_ms() / std::max(1, flapping_);
-  }
-  // Toggles of peer i over the whole run (even).
-  int toggles(int i) const {
-    if (!Flaps(i) || phase_ms(i) >= plan_.run_ms) return 0;
-    int64_t k = (plan_.run_ms - phase_ms(i) + plan_.hold_ms() - 1) / plan_.hold_ms();
-    return static_cast<int>(k + (k & 1));
-  }
-  Clock::time_point toggle_at(int i, int k) const {
-    return start() + milliseconds(phase_ms(i) + int64_t{k} * plan_.hold_ms());
-  }
-  Clock::time_point last_toggle() const {
-    Clock::time_point last = start();
-    for (int i = 0; i < plan_.peers; ++i) {
-      if (toggles(i) > 0) last = std::max(last, toggle_at(i, toggles(i) - 1));
-    }
-    return last;
-  }
-
-  bool Failing(int i, Clock::time_point now) const {
-    int64_t t0 = start_ns_.load(std::memory_order_acquire);
-    if (t0 == 0 || !Flaps(i)) return false;
-    int64_t elapsed = Ms(now - Clock::time_point(Clock::duration(t0))) - phase_ms(i);
-    if (elapsed < 0) return false;
-    int64_t done = std::min<int64_t>(elapsed / plan_.hold_ms() + 1, toggles(i));
-    return (done & 1) != 0;
-  }
-
- private:
-  LoadPlan plan_;
-  int flapping_ = 0;
-  std::atomic<int64_t> start_ns_{0};
-};
 
 // /proc/PID/<file> in one read (no exceptions: a process may vanish mid-read).
 std::string ReadProc(int32_t pid, const char* file) {
@@ -190,11 +88,6 @@ struct ProcWindow {
     if (f >= 0) fds = fds < 0 ? f : std::min(fds, f);
     rss_kb = std::max(rss_kb, r);
   }
-};
-
-struct Seen {
-  Clock::time_point at;
-  bool down;
 };
 
 std::string LoadConfig(const LoadPlan& p, const std::string& shm, const std::string& log,
@@ -239,6 +132,60 @@ LogCounts ReadLog(const std::string& path) {
     }
   }
   return c;
+}
+
+struct CounterVerdict {
+  uint64_t down = 0, up = 0;  // totals of the registry's per-peer counters
+  long mismatch = 0;          // peers whose counters disagree with `seen`
+};
+
+// The checker's own accounting: the registry's per-peer transition counters against the
+// changes the `d:` keys showed. Cycles that overlap (one longer than the lock's TTL,
+// interval - 1 ms: the original's Q3/NG1) let two workers make the same transition, so
+// that the counters may then exceed what the keys showed; without overlap they are equal.
+CounterVerdict CheckCounters(const Registry& reg, const std::vector<std::vector<Seen>>& seen,
+                             bool overlap, Examples& ex) {
+  CounterVerdict v;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    PeerDetails d = reg.details(0, false, static_cast<uint32_t>(i));
+    v.down += d.turned_down;
+    v.up += d.turned_up;
+    uint64_t seen_down = 0;
+    for (const Seen& x : seen[i]) seen_down += x.down;
+    uint64_t seen_up = seen[i].size() - seen_down;
+    bool agree = overlap ? d.turned_down >= seen_down && d.turned_up >= seen_up
+                         : d.turned_down == seen_down && d.turned_up == seen_up;
+    if (!agree) {
+      ++v.mismatch;
+      ex.Add("registry", "peer " + std::to_string(i) + ": registry says " +
+                             std::to_string(d.turned_down) + " down / " +
+                             std::to_string(d.turned_up) + " up, the d: keys showed " +
+                             std::to_string(seen_down) + " / " + std::to_string(seen_up));
+    }
+  }
+  return v;
+}
+
+// Every worker's own view, its /status page, shows all n peers UP: both workers (by
+// X-Worker-Pid) answer so within 30 s. *error says what the last other answer was.
+bool EveryWorkerShowsAllUp(int port, int n, std::string* error) {
+  std::set<std::string> views_ok;
+  return Eventually(
+      [&] {
+        HttpAnswer a = HttpGet(port, "/status", milliseconds(5000));
+        size_t ups = 0;
+        for (size_t at = a.body.find(" UP\n"); at != std::string::npos;
+             at = a.body.find(" UP\n", at + 1)) {
+          ++ups;
+        }
+        if (a.ok && a.status == 200 && ups == static_cast<size_t>(n)) {
+          views_ok.insert(a.headers["x-worker-pid"]);
+        } else {
+          *error = a.ok ? std::to_string(ups) + " peers UP" : a.error;
+        }
+        return views_ok.size() == 2;
+      },
+      seconds(30));
 }
 
 class LoadTest : public ::testing::Test {
@@ -383,86 +330,10 @@ TEST_F(LoadTest, FlappingPeersAreAllSeenAndNothingLeaks) {
   const int64_t run_ms = Ms(Clock::now() - t0);
   EXPECT_EQ(bad_value, "") << "a d: key that is not `true`";
 
-  // Every backend state of every flapping peer against what the checker showed. State k
-  // (k = 0, 1, ...: DOWN, UP, DOWN, ...) holds from toggle k to toggle k + 1; the first
-  // change to it seen in that span is its detection. Any other change seen is spurious.
-  long missed = 0, spurious = 0, late = 0, stable_moved = 0;
-  int64_t worst_ms = 0;
-  double sum_ms = 0;
-  long detected = 0;
-  std::map<std::string, std::vector<std::string>> examples;  // a few of each kind
-  auto example = [&](const char* kind, const std::string& s) {
-    if (examples[kind].size() < 4) examples[kind].push_back(s);
-  };
-  auto rel = [&](Clock::time_point t) { return "+" + std::to_string(Ms(t - t0)) + " ms"; };
-  for (int i = 0; i < n; ++i) {
-    const std::vector<Seen>& s = seen[static_cast<size_t>(i)];
-    const std::string peer = "peer " + std::to_string(i);
-    if (!FlapSchedule::Flaps(i)) {
-      if (!s.empty()) {
-        ++stable_moved;
-        example("stable", "stable " + peer + " went DOWN at " + rel(s[0].at));
-      }
-      continue;
-    }
-    const int want = schedule.toggles(i);
-    size_t j = 0;
-    for (; j < s.size() && s[j].at < schedule.toggle_at(i, 0); ++j) {
-      ++spurious;
-      example("spurious", peer + ": changed to " + (s[j].down ? "DOWN" : "UP") + " at " +
-                              rel(s[j].at) + ", before its backend first did");
-    }
-    for (int k = 0; k < want; ++k) {
-      const bool to_down = (k & 1) == 0;
-      const auto from = schedule.toggle_at(i, k);
-      const bool final_state = k + 1 == want;
-      const auto to = final_state ? Clock::time_point::max() : schedule.toggle_at(i, k + 1);
-      bool found = false;
-      for (; j < s.size() && s[j].at < to; ++j) {
-        if (!found && s[j].down == to_down) {
-          found = true;
-          int64_t latency = Ms(s[j].at - from);
-          ++detected;
-          worst_ms = std::max(worst_ms, latency);
-          sum_ms += static_cast<double>(latency);
-          if (latency > plan.bound_ms()) {
-            ++late;
-            example("late", peer + ": change " + std::to_string(k) + " (" + rel(from) +
-                                ") seen after " + std::to_string(latency) + " ms");
-          }
-        } else {
-          ++spurious;
-          example("spurious", peer + ": extra change to " + (s[j].down ? "DOWN" : "UP") + " at " +
-                                  rel(s[j].at) + " while its backend was " +
-                                  (to_down ? "failing" : "healthy") + " since " + rel(from));
-        }
-      }
-      if (!found) {
-        ++missed;
-        example("missed", peer + ": change " + std::to_string(k) + " to " +
-                              (to_down ? "DOWN" : "UP") + " at " + rel(from) + " never seen");
-      }
-    }
-  }
-  // Every worker's own view (its /status page) shows every peer UP.
-  std::set<std::string> views_ok;
+  Examples examples(t0);
+  const TransitionVerdict tv = CheckTransitions(plan, schedule, seen, examples);
   std::string last_page_error;
-  bool views = Eventually(
-      [&] {
-        HttpAnswer a = HttpGet(port, "/status", milliseconds(5000));
-        size_t ups = 0;
-        for (size_t at = a.body.find(" UP\n"); at != std::string::npos;
-             at = a.body.find(" UP\n", at + 1)) {
-          ++ups;
-        }
-        if (a.ok && a.status == 200 && ups == static_cast<size_t>(n)) {
-          views_ok.insert(a.headers["x-worker-pid"]);
-        } else {
-          last_page_error = a.ok ? std::to_string(ups) + " peers UP" : a.error;
-        }
-        return views_ok.size() == 2;
-      },
-      seconds(30));
+  const bool views = EveryWorkerShowsAllUp(port, n, &last_page_error);
 
   std::set<int32_t> workers_after;
   for (const WorkerRow& w : reg->Workers()) {
@@ -473,31 +344,10 @@ TEST_F(LoadTest, FlappingPeersAreAllSeenAndNothingLeaks) {
   const int64_t total_ms = Ms(Clock::now() - started);
   LogCounts log = ReadLog(log_path);
 
-  // The checker's own accounting, once the daemon has stopped (the segment stays mapped
-  // here): the registry's per-peer transition counters and the log's lines. Cycles that overlap
-  // (one longer than the lock's TTL, interval - 1 ms: the original's NG1) let two workers make the
-  // same transition, so that the counters may exceed what the d: keys showed; without overlap they
-  // must be equal.
+  // Once the daemon has stopped (the segment stays mapped here), so that no duplicate
+  // transition of overlapping cycles comes after the count.
   const bool overlap = slowest_cycle_ms >= plan.interval_ms - 1;
-  uint64_t reg_down = 0, reg_up = 0;
-  long reg_mismatch = 0;
-  for (int i = 0; i < n; ++i) {
-    PeerDetails d = reg->details(0, false, static_cast<uint32_t>(i));
-    reg_down += d.turned_down;
-    reg_up += d.turned_up;
-    uint64_t seen_down = 0;
-    for (const Seen& x : seen[static_cast<size_t>(i)]) seen_down += x.down;
-    uint64_t seen_up = seen[static_cast<size_t>(i)].size() - seen_down;
-    bool agree = overlap ? d.turned_down >= seen_down && d.turned_up >= seen_up
-                         : d.turned_down == seen_down && d.turned_up == seen_up;
-    if (!agree) {
-      ++reg_mismatch;
-      example("registry", "peer " + std::to_string(i) + ": registry says " +
-                              std::to_string(d.turned_down) + " down / " +
-                              std::to_string(d.turned_up) + " up, the d: keys showed " +
-                              std::to_string(seen_down) + " / " + std::to_string(seen_up));
-    }
-  }
+  const CounterVerdict cv = CheckCounters(*reg, seen, overlap, examples);
 
   // ---- figures ----
   std::printf("warm-up %lld ms; run %lld ms; %ld polls of the d: keys, slowest %lld ms\n",
@@ -506,16 +356,16 @@ TEST_F(LoadTest, FlappingPeersAreAllSeenAndNothingLeaks) {
   std::printf(
       "transitions: expected %ld, seen %ld (detected %ld, missed %ld, spurious %ld, late "
       "%ld); stable peers that moved: %ld\n",
-      expected_total, seen_total, detected, missed, spurious, late, stable_moved);
+      expected_total, seen_total, tv.detected, tv.missed, tv.spurious, tv.late, tv.stable_moved);
   std::printf("detection latency: worst %lld ms, mean %.0f ms (bound %lld ms)\n",
-              static_cast<long long>(worst_ms),
-              detected > 0 ? sum_ms / static_cast<double>(detected) : 0.0,
+              static_cast<long long>(tv.worst_ms),
+              tv.detected > 0 ? tv.sum_ms / static_cast<double>(tv.detected) : 0.0,
               static_cast<long long>(plan.bound_ms()));
   std::printf(
       "registry: %llu down, %llu up (%ld peers disagree); log: %ld down, %ld up, %ld "
       "bad-status errors, %ld other lines\n",
-      static_cast<unsigned long long>(reg_down), static_cast<unsigned long long>(reg_up),
-      reg_mismatch, log.turned_down, log.turned_up, log.bad_status, log.other);
+      static_cast<unsigned long long>(cv.down), static_cast<unsigned long long>(cv.up), cv.mismatch,
+      log.turned_down, log.turned_up, log.bad_status, log.other);
   for (const std::string& l : log.other_lines) std::printf("  log: %s\n", l.c_str());
   std::printf("slowest cycle %lld ms (interval %d ms%s); backends answered %llu, faults %llu\n",
               static_cast<long long>(slowest_cycle_ms), plan.interval_ms,
@@ -529,19 +379,17 @@ TEST_F(LoadTest, FlappingPeersAreAllSeenAndNothingLeaks) {
                 end_state[pid].rss_kb - first[pid].rss_kb);
   }
   std::printf("total %lld ms\n", static_cast<long long>(total_ms));
-  for (const auto& [kind, lines] : examples) {
-    for (const std::string& e : lines) std::printf("  %s: %s\n", kind.c_str(), e.c_str());
-  }
+  examples.Print();
 
   // ---- assertions ----
-  EXPECT_EQ(missed, 0) << "transitions never seen";
-  EXPECT_EQ(spurious, 0) << "transitions with no backend change";
-  EXPECT_EQ(late, 0) << "transitions seen after " << plan.bound_ms() << " ms";
-  EXPECT_EQ(stable_moved, 0) << "stable peers that left UP";
+  EXPECT_EQ(tv.missed, 0) << "transitions never seen";
+  EXPECT_EQ(tv.spurious, 0) << "transitions with no backend change";
+  EXPECT_EQ(tv.late, 0) << "transitions seen after " << plan.bound_ms() << " ms";
+  EXPECT_EQ(tv.stable_moved, 0) << "stable peers that left UP";
   EXPECT_EQ(seen_total, expected_total);
-  EXPECT_EQ(reg_mismatch, 0) << "registry transition counters disagree with the d: keys";
-  EXPECT_EQ(log.turned_down, static_cast<long>(reg_down));
-  EXPECT_EQ(log.turned_up, static_cast<long>(reg_up));
+  EXPECT_EQ(cv.mismatch, 0) << "registry transition counters disagree with the d: keys";
+  EXPECT_EQ(log.turned_down, static_cast<long>(cv.down));
+  EXPECT_EQ(log.turned_up, static_cast<long>(cv.up));
   EXPECT_TRUE(views) << "the workers' /status never showed all " << n
                      << " peers UP: " << last_page_error;
   EXPECT_EQ(workers_after, workers) << "a worker died during the run";
