@@ -47,12 +47,12 @@ Result<Checker*> CheckerHarness::Spawn(const CheckOptions& options) {
   env.upstreams = &upstreams_;
   env.logger = &logger_;
   env.debug_events = true;
-  env.test_hook = test_hook;
   env.on_cycle = [this](const CycleEvent& e) {
     if (!e.end) return;
     int n = ++cycles_[std::string(e.upstream)];
     if (e.upstream == stop_upstream_ && n >= stop_at_) uv_stop(&loop_);
   };
+  env.test_hook = test_hook_;
   auto checker = Checker::Spawn(env, options);
   if (!checker.ok()) return checker.status();
   checkers_.push_back(std::move(*checker));

@@ -42,6 +42,9 @@ class CheckerHarness {
   // The standard options of original-tests.md: type http, the request R, shm, upstream.
   CheckOptions Options(const std::string& upstream = "foo.com") const;
   Result<Checker*> Spawn(const CheckOptions& options);
+  // CheckerEnv::test_hook for the checkers spawned from now on ("probing", ...): lets a
+  // test act at an exact point of a cycle, e.g. as another worker would meanwhile.
+  void SetTestHook(std::function<void(std::string_view point)> hook) { test_hook_ = hook; }
 
   // Runs the loop until `n` cycles have ended for `upstream` (counted since the harness
   // started) or the deadline passes. Returns whether the count was reached.
@@ -62,9 +65,6 @@ class CheckerHarness {
   bool LoggedAtLevel(LogLevel level) const;
   int CountLogged(const std::string& substring) const;
 
-  // CheckerEnv::test_hook of the checkers spawned from now on (named points of a cycle).
-  std::function<void(std::string_view point)> test_hook;
-
  private:
   std::string shm_name_;
   std::unique_ptr<Segment> segment_;
@@ -74,6 +74,7 @@ class CheckerHarness {
   Logger logger_;
   std::vector<std::unique_ptr<Checker>> checkers_;
   std::map<std::string, int> cycles_;
+  std::function<void(std::string_view)> test_hook_;
   std::string stop_upstream_;
   int stop_at_ = 0;
 };

@@ -466,14 +466,14 @@ TEST(OriginalScenarios, Q3_ConcurrentPublishIsNotLost) {
   L3 l{s200.address(), s404.address(), s200b.address()};
   l.Add(h);
   bool raced = false;
-  h.test_hook = [&](std::string_view point) {
+  h.SetTestHook([&](std::string_view point) {
     if (point != "before_publish" || raced) return;
     raced = true;
     // "Another worker" turns the backup down and publishes first.
     ASSERT_TRUE(h.dict().Set("d:foo.com:b0", DictValue(true)).ok());
     ASSERT_TRUE(h.dict().Add("v:foo.com", DictValue(0.0)).ok());
     ASSERT_TRUE(h.dict().Incr("v:foo.com", 1).ok());
-  };
+  });
   CheckOptions o = Fast(h, 1);
   o.valid_statuses = std::vector<double>{200};
   ASSERT_TRUE(h.Spawn(o).ok());

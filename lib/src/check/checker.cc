@@ -7,6 +7,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -489,12 +490,21 @@ void Checker::Impl::SetPeerDownGlobally(PeerSlot& peer, bool down) {
 // writes back the keys of the peers it knows down by a flag and publishes, so the others
 // re-read. One get per such peer per cycle, in one process; peers down only by the
 // config (nginx's `down`) never had a key and get none, as in the original.
+// Our view may be stale: when a cycle outlives the lock (NG1), another worker probes at
+// the same time and may have turned the peer up (deleting the key) since we last synced.
+// So a key is written back only while the shared counters say the peer is failing now
+// (`nok:` >= fall: the last fall probes, whoever made them, failed); a success resets
+// `nok:` to 0 at once. An evicted `nok:` comes back with the next failures.
 void Checker::Impl::ReassertDownKeys() {
+  const double failing = static_cast<double>(std::max<int64_t>(fall_, 1));
   for (auto* list : {&primary_, &backup_}) {
     for (const PeerSlot& p : *list) {
       if (!p.down || !p.flagged) continue;
       Result<std::optional<DictValue>> flag = env_.dict->Get(p.d_key);
       if (!flag.ok() || flag->has_value()) continue;
+      Result<std::optional<DictValue>> fails = env_.dict->Get(p.nok_key);
+      const double* f = fails.ok() && fails->has_value() ? std::get_if<double>(&**fails) : nullptr;
+      if (f == nullptr || *f < failing) continue;
       DictStoreResult r = env_.dict->Set(p.d_key, DictValue(true));
       if (!r.ok()) Err("failed to set peer down state: " + r.status.message());
       new_version_ = true;

@@ -296,8 +296,24 @@ void Registry::RecordCheck(const PeerCheckEvent& e) {
     if (e.ok ? i == 0 : kSteps[i] == e.step) step = static_cast<uint8_t>(i + 1);
   }
   // Sequence lock: odd while writing; readers retry until they see an even, unchanged seq.
+  // Writers take it by compare-and-swap from even to odd: two workers may record the same
+  // peer at once (cycles that overlap, NG1), and a plain load-and-store would let their
+  // counts interleave into an odd seq for good, hiding the record from every reader. A
+  // seq found odd (a writer busy, or killed in the middle) is taken over after a short
+  // wait by moving to the next odd value; whoever still holds its own value makes it even.
+  constexpr int kTakeOverSpins = 1024;
   uint32_t seq = d.seq.load(std::memory_order_relaxed);
-  d.seq.store(seq + 1, std::memory_order_relaxed);
+  for (int spins = 0;; ++spins) {
+    if ((seq & 1) != 0 && spins < kTakeOverSpins) {
+      seq = d.seq.load(std::memory_order_relaxed);
+      continue;
+    }
+    uint32_t mine = (seq & 1) != 0 ? seq + 2 : seq + 1;
+    if (d.seq.compare_exchange_weak(seq, mine, std::memory_order_relaxed)) {
+      seq = mine;
+      break;
+    }
+  }
   std::atomic_thread_fence(std::memory_order_release);
   d.checks.fetch_add(1, std::memory_order_relaxed);
   if (!e.ok) d.failures.fetch_add(1, std::memory_order_relaxed);
@@ -311,7 +327,8 @@ void Registry::RecordCheck(const PeerCheckEvent& e) {
   size_t n = std::min(e.detail.size(), sizeof(d.detail));
   if (n > 0) std::memcpy(d.detail, e.detail.data(), n);
   d.detail_len.store(static_cast<uint8_t>(n), std::memory_order_relaxed);
-  d.seq.store(seq + 2, std::memory_order_release);
+  // Fails only when another writer took the record over meanwhile; it ends it.
+  d.seq.compare_exchange_strong(seq, seq + 1, std::memory_order_release, std::memory_order_relaxed);
 }
 
 PeerDetails Registry::details(size_t u, bool backup, uint32_t id) const {

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 
 #include "test_names.h"
 
@@ -105,6 +107,39 @@ TEST_F(RegistryTest, DetailsRecordTheLastCheck) {
   EXPECT_EQ(reg->details(0, true, 0).last_result, "timeout");
   EXPECT_EQ(reg->details(0, true, 0).last_error,
             "failed to receive status line from unix:/tmp/x.sock: timeout");
+}
+
+// Two workers may record one peer at the same moment (cycles that overlap when one outlives
+// the lock). Every count must survive, and the record must stay readable afterwards: a
+// sequence lock taken by load-and-store could end odd for good, and readers then saw an
+// empty record (0 checks, no result) for ever.
+TEST_F(RegistryTest, ConcurrentWritersLeaveTheRecordReadable) {
+  auto reg = Registry::Attach(*segment_);
+  ASSERT_TRUE(reg.ok());
+  PeerCheckEvent e;
+  e.upstream = "foo.com";
+  e.id = 0;
+  e.peer = "127.0.0.1:1";
+  e.ok = true;
+  e.result = "ok";
+  constexpr int kRounds = 10;
+  constexpr int kPerThread = 200000;
+  for (int round = 1; round <= kRounds; ++round) {
+    std::atomic<int> ready{0};
+    auto write = [&] {
+      ready.fetch_add(1);
+      while (ready.load() < 2) {
+      }
+      for (int i = 0; i < kPerThread; ++i) reg->RecordCheck(e);
+    };
+    std::thread a(write), b(write);
+    a.join();
+    b.join();
+    reg->RecordCheck(e);  // one more, alone
+    PeerDetails d = reg->details(0, false, 0);
+    ASSERT_EQ(d.checks, static_cast<uint64_t>(round) * (2 * kPerThread + 1)) << "round " << round;
+    ASSERT_EQ(d.last_result, "ok") << "round " << round;
+  }
 }
 
 TEST_F(RegistryTest, WorkerTable) {
