@@ -15,6 +15,20 @@
 
 namespace upcheck::testing {
 
+// Whether this binary runs under AddressSanitizer (GCC defines __SANITIZE_ADDRESS__, clang
+// answers __has_feature): its processes are several times slower, bounds get more slack.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kUnderAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kUnderAsan = true;
+#else
+inline constexpr bool kUnderAsan = false;
+#endif
+#else
+inline constexpr bool kUnderAsan = false;
+#endif
+
 // UPCHECK_CHAOS_LONG=1 turns on the long variants (minutes each; see tests/chaos/README.md).
 inline bool ChaosLong() {
   const char* v = std::getenv("UPCHECK_CHAOS_LONG");

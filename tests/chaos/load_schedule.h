@@ -21,11 +21,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAsan = true;
-#else
-constexpr bool kAsan = false;
-#endif
+constexpr bool kAsan = kUnderAsan;
 
 inline int64_t Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
 
