@@ -106,7 +106,10 @@ class StatusServer::Impl {
     buffer.clear();
     return buffer;
   }
+  // A connection returns its body when the answer is out and again (moved-from, without
+  // heap storage) when it closes: only buffers with storage of their own are kept.
   void ReturnBuffer(std::string buffer) {
+    if (buffer.capacity() <= std::string().capacity()) return;
     if (buffer.capacity() > kMaxSpareBytes || spare_.size() >= kMaxSpare) return;
     spare_.push_back(std::move(buffer));
   }
