@@ -13,12 +13,20 @@ namespace {
 
 constexpr int kEventsPerWait = 128;
 
-ProbeKind TimeoutKind(bool connecting, bool sending) {
-  if (connecting) return ProbeKind::kConnect;
-  return sending ? ProbeKind::kSend : ProbeKind::kReceive;
-}
-
 }  // namespace
+
+// The kind of a failure in `step` (a timeout, or an error with no better owner).
+ProbeKind EpollProbes::KindOf(Step step) {
+  switch (step) {
+    case Step::kConnect:
+      return ProbeKind::kConnect;
+    case Step::kSend:
+      return ProbeKind::kSend;
+    case Step::kReceive:
+      break;
+  }
+  return ProbeKind::kReceive;
+}
 
 // ---- Life cycle -----------------------------------------------------------------------
 
@@ -207,7 +215,7 @@ void EpollProbes::SendRequest(uint32_t index) {
 }
 
 // Edge-triggered: the socket reports each change once, so reads go on until EAGAIN.
-bool EpollProbes::Register(uint32_t index) {
+void EpollProbes::Register(uint32_t index) {
   Slot& s = *slots_[index];
   epoll_event event{};
   event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
@@ -216,12 +224,10 @@ bool EpollProbes::Register(uint32_t index) {
   }
   event.data.u64 = (uint64_t{s.generation} << 32) | index;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s.fd, &event) < 0) {
-    Finish(index, TimeoutKind(s.step == Step::kConnect, s.step == Step::kSend),
-           SocketErrorText(-errno));
-    return false;
+    Finish(index, KindOf(s.step), SocketErrorText(-errno));
+    return;
   }
   s.registered = true;
-  return true;
 }
 
 void EpollProbes::OnEvents(uint32_t index, uint32_t events) {
@@ -247,7 +253,9 @@ void EpollProbes::OnEvents(uint32_t index, uint32_t events) {
   if (s.step != Step::kReceive) {
     uint32_t generation = s.generation;
     SendRequest(index);
-    if (!s.in_use || s.generation != generation || s.finished || s.step != Step::kReceive) {
+    // A finished probe was delivered (Finish runs no deferral here): the slot was
+    // released, and bumped its generation, even if a callback took it again.
+    if (s.generation != generation || s.step != Step::kReceive) {
       return;
     }
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0) {
@@ -300,12 +308,7 @@ void EpollProbes::Finish(uint32_t index, ProbeKind kind, std::string error, bool
   }
   s.finished = true;
   s.result.duration_ms = static_cast<double>(uv_hrtime() - s.start_ns) / 1e6;
-  s.result.kind = kind;
-  s.result.timed_out = timed_out;
-  if (kind != ProbeKind::kOk) {
-    s.result.message = ProbeMessage(kind, s.target->name, error);
-    s.result.error = std::move(error);
-  }
+  SetOutcome(&s.result, kind, s.target->name, std::move(error), timed_out);
   Unlink(index);
   if (s.fd >= 0) {
     if (s.peer_closed && s.step == Step::kReceive) {
@@ -383,9 +386,7 @@ void EpollProbes::OnTimer(uv_timer_t* handle) {
   uint64_t now = uv_hrtime();
   while (self->head_ != kNone && self->slots_[self->head_]->deadline_ns <= now) {
     uint32_t index = self->head_;
-    Step step = self->slots_[index]->step;
-    self->Finish(index, TimeoutKind(step == Step::kConnect, step == Step::kSend), "timeout",
-                 /*timed_out=*/true);
+    self->Finish(index, KindOf(self->slots_[index]->step), "timeout", /*timed_out=*/true);
     if (self->closing_) {
       return;
     }

@@ -58,6 +58,7 @@ class EpollProbes {
  private:
   enum class Step : uint8_t { kConnect, kSend, kReceive };
   static constexpr uint32_t kNone = UINT32_MAX;
+  static ProbeKind KindOf(Step step);
 
   struct Slot {
     int fd = -1;
@@ -90,7 +91,7 @@ class EpollProbes {
   void SendRequest(uint32_t index);
   void ReadLine(uint32_t index);
   void EnterStep(uint32_t index, Step step);
-  bool Register(uint32_t index);
+  void Register(uint32_t index);
   void Finish(uint32_t index, ProbeKind kind, std::string error, bool timed_out = false);
   void Deliver(uint32_t index);
   void Unlink(uint32_t index);

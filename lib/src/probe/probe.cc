@@ -146,10 +146,7 @@ void Probe::Fail(ProbeKind kind, std::string error, bool timed_out) {
   finished_ = true;
   step_ = Step::kDone;
   result_.duration_ms = static_cast<double>(uv_hrtime() - start_ns_) / 1e6;
-  result_.kind = kind;
-  result_.timed_out = timed_out;
-  result_.message = ProbeMessage(kind, target_->name, error);
-  result_.error = std::move(error);
+  SetOutcome(&result_, kind, target_->name, std::move(error), timed_out);
   if (kind == ProbeKind::kStatusLine || kind == ProbeKind::kStatusCode) {
     SendCloseNotify();  // the connection itself is fine
   }

@@ -45,8 +45,6 @@ class ProbeList;
 
 class Probe {
  public:
-  // See kMaxFirstLineBytes (first_line.h).
-  static constexpr size_t kMaxLineBytes = kMaxFirstLineBytes;
   static constexpr size_t kReadBufferBytes = size_t{8} * 1024;
 
   // Starts probing `target` and adds the probe to `list`. `done` runs exactly once, from

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace upcheck {
 
@@ -86,6 +87,15 @@ std::string ProbeMessage(ProbeKind kind, const std::string& name, const std::str
       return "bad status code from " + name + ": " + error;
   }
   return error;
+}
+
+void SetOutcome(ProbeResult* result, ProbeKind kind, const std::string& name, std::string error,
+                bool timed_out) {
+  result->kind = kind;
+  result->timed_out = timed_out;
+  if (kind == ProbeKind::kOk) return;
+  result->message = ProbeMessage(kind, name, error);
+  result->error = std::move(error);
 }
 
 std::string EscapedForLog(std::string_view bytes, size_t max_bytes) {

@@ -55,6 +55,11 @@ std::string_view ProbeResultName(const ProbeResult& result);
 // (empty for kOk).
 std::string ProbeMessage(ProbeKind kind, const std::string& name, const std::string& error);
 
+// Records how a probe ended: `kind` and `timed_out`, and for a failure its message
+// (ProbeMessage) and <err>. The duration is the caller's.
+void SetOutcome(ProbeResult* result, ProbeKind kind, const std::string& name, std::string error,
+                bool timed_out);
+
 // The text the original prints for a libuv error code: "closed" for UV_EOF, otherwise
 // ngx_lua's lower-cased strerror() ("connection refused", "connection reset by peer").
 std::string SocketErrorText(int uv_error);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "loopback_http_server.h"
+#include "probe/first_line.h"
 #include "prober_fixture.h"
 
 namespace upcheck {
@@ -273,7 +274,7 @@ TEST_F(ProberTest, LineSplitAcrossReadsIsJoined) {
 }
 
 TEST_F(ProberTest, OverlongLineIsAReceiveError) {
-  LoopbackHttpServer server(Family::kV4, std::string(Probe::kMaxLineBytes + 1, 'A') + "\n");
+  LoopbackHttpServer server(Family::kV4, std::string(kMaxFirstLineBytes + 1, 'A') + "\n");
   ASSERT_TRUE(server.ok()) << server.error();
   ProbeResult result = ProbeOnce(MakeProber(HttpOptions()), server.address());
   EXPECT_EQ(result.kind, ProbeKind::kReceive);
