@@ -24,6 +24,18 @@ namespace {
 
 std::string Num(double v) { return FormatDictValue(v); }
 
+// CheckerEnv::version_hint holds a version's bit pattern (a double in an atomic word).
+uint64_t HintBits(double version) {
+  uint64_t bits;
+  std::memcpy(&bits, &version, sizeof(bits));
+  return bits;
+}
+double HintVersion(uint64_t bits) {
+  double version;
+  std::memcpy(&version, &bits, sizeof(version));
+  return version;
+}
+
 int64_t UnixMs() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -244,11 +256,9 @@ void Checker::Impl::FinishCycle() {
 
 void Checker::Impl::SyncNow() {
   if (stopped_) return;
-  if (env_.version_hint != nullptr) {
-    uint64_t hint = env_.version_hint->load(std::memory_order_acquire);
-    double v;
-    std::memcpy(&v, &hint, sizeof(v));
-    if (v == version_) return;
+  if (env_.version_hint != nullptr &&
+      HintVersion(env_.version_hint->load(std::memory_order_acquire)) == version_) {
+    return;
   }
   CheckPeersUpdates();
 }
@@ -274,13 +284,8 @@ void Checker::Impl::CheckPeersUpdates() {
   // must win, and Publish() itself stores lower values after a flush.
   if (env_.version_hint != nullptr) {
     uint64_t seen = env_.version_hint->load(std::memory_order_relaxed);
-    for (;;) {
-      double hinted;
-      std::memcpy(&hinted, &seen, sizeof(hinted));
-      if (!(hinted < *v)) break;
-      uint64_t bits;
-      std::memcpy(&bits, v, sizeof(bits));
-      if (env_.version_hint->compare_exchange_weak(seen, bits, std::memory_order_release)) break;
+    while (HintVersion(seen) < *v && !env_.version_hint->compare_exchange_weak(
+                                         seen, HintBits(*v), std::memory_order_release)) {
     }
   }
   if (*v == version_) return;
@@ -546,10 +551,7 @@ void Checker::Impl::Publish() {
   new_version_ = false;
   rewrite_down_keys_ = false;
   if (env_.version_hint != nullptr) {
-    const double published = *v;
-    uint64_t bits;
-    std::memcpy(&bits, &published, sizeof(bits));
-    env_.version_hint->store(bits, std::memory_order_release);
+    env_.version_hint->store(HintBits(*v), std::memory_order_release);
   }
   if (lost_update) CheckPeersUpdates();
 }
