@@ -193,13 +193,9 @@ Status RunInfo(Segment& segment, const InfoArgs& args, std::ostream& out) {
   const DictStats stats = segment.dict().Stats();
   const int64_t age_ms = std::max<int64_t>(0, MonotonicMs() - info.created_ms);
   const std::optional<WorkerCount> workers = CountWorkers(segment);
-  // The areas the daemon allocates beside the dict (0 when the segment has none).
-  auto area_bytes = [&segment](SegmentArea area) {
-    size_t bytes = 0;
-    return segment.area(area, &bytes) != nullptr ? bytes : size_t{0};
-  };
-  // The registry holds the peers, their check details and the worker table.
-  const size_t registry_bytes = area_bytes(SegmentArea::kRegistry);
+  // The registry (the daemon's peers, their check details and the worker table), if any.
+  size_t registry_bytes = 0;
+  if (segment.area(SegmentArea::kRegistry, &registry_bytes) == nullptr) registry_bytes = 0;
   if (args.json) {
     json doc = {
         {"name", info.name},
