@@ -5,11 +5,9 @@
 
 #include <uv.h>
 
-#include <time.h>
-
 #include <algorithm>
+#include <bit>
 #include <cmath>
-#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -18,29 +16,12 @@
 #include "upcheck/log.h"
 #include "upcheck/shared_dict.h"
 #include "upcheck/upstreams.h"
+#include "util/clock.h"
 
 namespace upcheck {
 namespace {
 
 std::string Num(double v) { return FormatDictValue(v); }
-
-// CheckerEnv::version_hint holds a version's bit pattern (a double in an atomic word).
-uint64_t HintBits(double version) {
-  uint64_t bits;
-  std::memcpy(&bits, &version, sizeof(bits));
-  return bits;
-}
-double HintVersion(uint64_t bits) {
-  double version;
-  std::memcpy(&version, &bits, sizeof(version));
-  return version;
-}
-
-int64_t UnixMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 // One peer as this checker sees it: the spawn-time snapshot (Q7) and the cached `down`.
 struct PeerSlot {
@@ -257,7 +238,7 @@ void Checker::Impl::FinishCycle() {
 void Checker::Impl::SyncNow() {
   if (stopped_) return;
   if (env_.version_hint != nullptr &&
-      HintVersion(env_.version_hint->load(std::memory_order_acquire)) == version_) {
+      std::bit_cast<double>(env_.version_hint->load(std::memory_order_acquire)) == version_) {
     return;
   }
   CheckPeersUpdates();
@@ -284,8 +265,9 @@ void Checker::Impl::CheckPeersUpdates() {
   // must win, and Publish() itself stores lower values after a flush.
   if (env_.version_hint != nullptr) {
     uint64_t seen = env_.version_hint->load(std::memory_order_relaxed);
-    while (HintVersion(seen) < *v && !env_.version_hint->compare_exchange_weak(
-                                         seen, HintBits(*v), std::memory_order_release)) {
+    while (std::bit_cast<double>(seen) < *v &&
+           !env_.version_hint->compare_exchange_weak(seen, std::bit_cast<uint64_t>(*v),
+                                                     std::memory_order_release)) {
     }
   }
   if (*v == version_) return;
@@ -551,7 +533,7 @@ void Checker::Impl::Publish() {
   new_version_ = false;
   rewrite_down_keys_ = false;
   if (env_.version_hint != nullptr) {
-    env_.version_hint->store(HintBits(*v), std::memory_order_release);
+    env_.version_hint->store(std::bit_cast<uint64_t>(*v), std::memory_order_release);
   }
   if (lost_update) CheckPeersUpdates();
 }

@@ -1,13 +1,14 @@
 #include "upcheck/registry.h"
 
 #include <signal.h>
-#include <time.h>
 
+#include <bit>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "probe/probe_result.h"
 #include "shm/registry_layout.h"
+#include "util/clock.h"
 
 namespace upcheck {
 
@@ -21,23 +22,6 @@ using shm::WorkerSlotShm;
 namespace {
 
 constexpr size_t Align(size_t v) { return (v + 63) / 64 * 64; }
-
-int64_t UnixMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-uint64_t Bits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, sizeof(b));
-  return b;
-}
-double FromBits(uint64_t b) {
-  double v;
-  std::memcpy(&v, &b, sizeof(v));
-  return v;
-}
 
 std::string CheckJson(const CheckOptions& o) {
   nlohmann::json j;
@@ -404,7 +388,7 @@ void Registry::RecordCycle(uint32_t slot, const CycleEvent& e) {
   if (e.end) {
     w.cycle_end_ms.store(UnixMs(), std::memory_order_relaxed);
     w.cycles.fetch_add(1, std::memory_order_relaxed);
-    Version(h_, slot, *u).store(Bits(e.version), std::memory_order_relaxed);
+    Version(h_, slot, *u).store(std::bit_cast<uint64_t>(e.version), std::memory_order_relaxed);
   } else {
     w.cycle_start_ms.store(UnixMs(), std::memory_order_relaxed);
   }
@@ -433,7 +417,7 @@ std::vector<WorkerRow> Registry::Workers() const {
     r.last_cycle_end_ms = w.cycle_end_ms.load();
     r.cycles = w.cycles.load();
     for (size_t u = 0; u < h_->upstream_count; ++u)
-      r.versions.push_back(FromBits(Version(h_, s, u).load()));
+      r.versions.push_back(std::bit_cast<double>(Version(h_, s, u).load()));
     rows.push_back(std::move(r));
   }
   return rows;
@@ -444,7 +428,7 @@ std::atomic<uint64_t>* Registry::version_hint(size_t u) {
 }
 
 double Registry::published_version(size_t u) const {
-  return u < h_->upstream_count ? FromBits(Up(h_, u).published_version.load()) : 0;
+  return u < h_->upstream_count ? std::bit_cast<double>(Up(h_, u).published_version.load()) : 0;
 }
 
 }  // namespace upcheck
