@@ -48,7 +48,17 @@ TEST(CheckerMultiProcess, OneProbeCyclePerIntervalAcrossAllWorkers) {
   auto probing = [](const Events& ev) {
     return Count(ev, [](auto& e) { return e.kind == "start" && e.probing; });
   };
-  ASSERT_TRUE(fleet.WaitFor([&](const Events& ev) { return probing(ev) >= 12; }));
+  // Twelve probing cycles, and a tick from every worker: a worker forked last may start
+  // its loop only after the others' first cycles (seen under ASan).
+  auto ticked = [](const Events& ev) {
+    std::set<int> workers;
+    for (const FleetEvent& e : ev) {
+      if (e.kind == "start") workers.insert(e.worker);
+    }
+    return workers.size();
+  };
+  ASSERT_TRUE(
+      fleet.WaitFor([&](const Events& ev) { return probing(ev) >= 12 && ticked(ev) == 3; }));
   Events ev = fleet.events();
   std::vector<int64_t> starts;
   int skipped = 0;
