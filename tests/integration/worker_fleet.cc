@@ -39,24 +39,16 @@ WorkerFleet::~WorkerFleet() {
   (void)Segment::Remove(shm_name_);
 }
 
-pid_t WorkerFleet::StartWorker() {
-  int index = static_cast<int>(pids_.size());
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(pipe_[0]);
-    RunWorker(index, pipe_[1]);
-    _exit(0);
-  }
-  pids_.push_back(pid);
-  return pid;
-}
-
-void WorkerFleet::Kill(int worker, int signal) {
-  kill(pids_[worker], signal);
-  if (signal == SIGKILL) waitpid(pids_[worker], nullptr, 0);
-}
-
 namespace {
+
+constexpr const char kWorkerFlag[] = "--fleet-worker";
+
+// This binary's path, read at start (RunFleetWorkerIfAsked): a worker is this binary run
+// again. Under valgrind the link names the test, not the tool.
+std::string& SelfPath() {
+  static std::string path;
+  return path;
+}
 
 void Emit(int fd, const std::string& line) {
   // One write per line: lines from several workers never interleave (< PIPE_BUF).
@@ -73,19 +65,101 @@ std::string View(const Upstreams& ups) {
   return v;
 }
 
-}  // namespace
+// A worker's part as "key=value" words: argv carries any byte but NUL, so http_req's CR LF
+// go as they are.
+std::vector<std::string> WorkerArgs(int index, int out_fd, const std::string& shm,
+                                    const CheckOptions& o,
+                                    const std::vector<FleetUpstream>& upstreams) {
+  std::vector<std::string> a = {SelfPath(), kWorkerFlag, "index=" + std::to_string(index),
+                                "fd=" + std::to_string(out_fd), "shm=" + shm};
+  auto number = [&](const char* key, const std::optional<int64_t>& v) {
+    if (v) a.push_back(std::string(key) + "=" + std::to_string(*v));
+  };
+  if (o.type) a.push_back("type=" + *o.type);
+  if (o.http_req) a.push_back("http_req=" + *o.http_req);
+  number("timeout", o.timeout_ms);
+  number("interval", o.interval_ms);
+  number("concurrency", o.concurrency);
+  number("fall", o.fall);
+  number("rise", o.rise);
+  if (o.valid_statuses) {
+    for (double status : *o.valid_statuses) a.push_back("valid=" + FormatDictValue(status));
+  }
+  for (const FleetUpstream& u : upstreams) {
+    a.push_back("upstream=" + u.name);
+    for (const PeerConfig& p : u.primary)
+      a.push_back((p.down ? "primary_down=" : "primary=") + p.address);
+    for (const PeerConfig& p : u.backup)
+      a.push_back((p.down ? "backup_down=" : "backup=") + p.address);
+  }
+  return a;
+}
+
+struct WorkerSpec {
+  int index = 0;
+  int out_fd = -1;
+  std::string shm;
+  CheckOptions options;
+  std::vector<FleetUpstream> upstreams;
+};
+
+WorkerSpec ParseWorkerArgs(int argc, char** argv) {
+  WorkerSpec spec;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view word = argv[i];
+    size_t eq = word.find('=');
+    if (eq == std::string_view::npos) _exit(6);
+    std::string_view key = word.substr(0, eq);
+    std::string value(word.substr(eq + 1));
+    CheckOptions& o = spec.options;
+    if (key == "index") {
+      spec.index = std::stoi(value);
+    } else if (key == "fd") {
+      spec.out_fd = std::stoi(value);
+    } else if (key == "shm") {
+      spec.shm = value;
+    } else if (key == "type") {
+      o.type = value;
+    } else if (key == "http_req") {
+      o.http_req = value;
+    } else if (key == "timeout") {
+      o.timeout_ms = std::stoll(value);
+    } else if (key == "interval") {
+      o.interval_ms = std::stoll(value);
+    } else if (key == "concurrency") {
+      o.concurrency = std::stoll(value);
+    } else if (key == "fall") {
+      o.fall = std::stoll(value);
+    } else if (key == "rise") {
+      o.rise = std::stoll(value);
+    } else if (key == "valid") {
+      if (!o.valid_statuses) o.valid_statuses.emplace();
+      o.valid_statuses->push_back(std::stod(value));
+    } else if (key == "upstream") {
+      spec.upstreams.push_back(FleetUpstream{value, {}, {}});
+    } else if (key.starts_with("primary") && !spec.upstreams.empty()) {
+      spec.upstreams.back().primary.push_back(PeerConfig{value, key == "primary_down"});
+    } else if (key.starts_with("backup") && !spec.upstreams.empty()) {
+      spec.upstreams.back().backup.push_back(PeerConfig{value, key == "backup_down"});
+    } else {
+      _exit(6);
+    }
+  }
+  return spec;
+}
 
 // The worker: its own attachment, loop, view, logger and checkers, like upcheckd's.
-void WorkerFleet::RunWorker(int index, int out_fd) {
-  auto seg = Segment::Open(shm_name_);
+[[noreturn]] void RunWorker(const WorkerSpec& spec) {
+  auto seg = Segment::Open(spec.shm);
   if (!seg.ok()) _exit(3);
   uv_loop_t loop;
   uv_loop_init(&loop);
   Upstreams ups;
-  for (const FleetUpstream& u : upstreams_) {
+  for (const FleetUpstream& u : spec.upstreams) {
     if (!ups.AddUpstream(u.name, u.primary, u.backup).ok()) _exit(4);
   }
-  std::string prefix = std::to_string(index) + " ";
+  const int out_fd = spec.out_fd;
+  std::string prefix = std::to_string(spec.index) + " ";
   Logger logger = Logger::ToCallback(
       [&](LogLevel level, std::string_view text) {
         Emit(out_fd, prefix + std::to_string(MonotonicMs()) + " log " +
@@ -93,10 +167,10 @@ void WorkerFleet::RunWorker(int index, int out_fd) {
       },
       LogLevel::kDebug);
   std::vector<std::unique_ptr<Checker>> checkers;
-  for (const FleetUpstream& u : upstreams_) {
+  for (const FleetUpstream& u : spec.upstreams) {
     CheckerEnv env;
     env.loop = &loop;
-    env.shm_name = shm_name_;
+    env.shm_name = spec.shm;
     env.dict = &(*seg)->dict();
     env.upstreams = &ups;
     env.logger = &logger;
@@ -109,7 +183,8 @@ void WorkerFleet::RunWorker(int index, int out_fd) {
         Emit(out_fd, head + " start " + (e.probing ? "1" : "0") + " " + View(ups));
       }
     };
-    CheckOptions o = options_;
+    CheckOptions o = spec.options;
+    o.shm = spec.shm;
     o.upstream = u.name;
     auto c = Checker::Spawn(env, o);
     if (!c.ok()) {
@@ -119,6 +194,39 @@ void WorkerFleet::RunWorker(int index, int out_fd) {
     checkers.push_back(std::move(*c));
   }
   uv_run(&loop, UV_RUN_DEFAULT);
+  _exit(0);
+}
+
+}  // namespace
+
+void RunFleetWorkerIfAsked(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == kWorkerFlag) RunWorker(ParseWorkerArgs(argc, argv));
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  SelfPath() = n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string(argv[0]);
+}
+
+pid_t WorkerFleet::StartWorker() {
+  int index = static_cast<int>(pids_.size());
+  // Everything the child needs is built before fork(): after it, only exec.
+  std::vector<std::string> args = WorkerArgs(index, pipe_[1], shm_name_, options_, upstreams_);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(pipe_[0]);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  EXPECT_GT(pid, 0) << "fork failed";
+  pids_.push_back(pid);
+  return pid;
+}
+
+void WorkerFleet::Kill(int worker, int signal) {
+  kill(pids_[worker], signal);
+  if (signal == SIGKILL) waitpid(pids_[worker], nullptr, 0);
 }
 
 void WorkerFleet::ReadLoop() {

@@ -1,7 +1,14 @@
-// WorkerFleet: several forked "workers" sharing one real segment, each with its own libuv
-// loop, Upstreams view and checkers, as upcheckd's workers run. Each worker reports what
-// happens (cycle starts and ends with its view, log lines) as lines on one pipe; the test
-// waits on those events with deadlines and may stop, continue or kill workers.
+// WorkerFleet: several "workers" sharing one real segment, each with its own libuv loop,
+// Upstreams view and checkers, as upcheckd's workers run. Each worker reports what happens
+// (cycle starts and ends with its view, log lines) as lines on one pipe; the test waits on
+// those events with deadlines and may stop, continue or kill workers.
+//
+// A worker is this test binary run again (fork, then exec at once) with its part given on
+// the command line: the test process has threads (its loopback backends, the fleet's
+// reader), and a child forked from a threaded process may only call async-signal-safe
+// functions. Under ASan a forked child that went on to run a worker sometimes hung for
+// good in its first allocation, taken while another thread held the allocator's lock.
+// The binary's main() must call RunFleetWorkerIfAsked() first (fleet_main.cc does).
 #ifndef UPCHECK_TESTS_INTEGRATION_WORKER_FLEET_H_
 #define UPCHECK_TESTS_INTEGRATION_WORKER_FLEET_H_
 
@@ -45,7 +52,7 @@ class WorkerFleet {
   SharedDict& dict() { return segment_->dict(); }
   const std::string& shm_name() const { return shm_name_; }
 
-  // Forks one more worker (index = workers started so far). Returns its pid.
+  // Starts one more worker (index = workers started so far). Returns its pid.
   pid_t StartWorker();
   pid_t pid(int worker) const { return pids_[worker]; }
   void Kill(int worker, int signal);
@@ -58,7 +65,6 @@ class WorkerFleet {
 
  private:
   void ReadLoop();
-  void RunWorker(int index, int out_fd);
 
   std::vector<FleetUpstream> upstreams_;
   CheckOptions options_;
@@ -71,6 +77,9 @@ class WorkerFleet {
   std::condition_variable changed_;
   std::vector<FleetEvent> events_;  // GUARDED_BY(mutex_)
 };
+
+// In a worker started by StartWorker(): runs it and never returns. Otherwise returns.
+void RunFleetWorkerIfAsked(int argc, char** argv);
 
 }  // namespace upcheck::testing
 

@@ -135,7 +135,9 @@ TEST_F(DaemonRunTest, KilledWorkerIsRespawnedAndServesTheRightPage) {
   bool fresh_answered = Eventually(
       [&] {
         HttpAnswer a = HttpGet(port, "/status");
-        EXPECT_EQ(a.body, ExpectedPage());
+        EXPECT_EQ(a.body, ExpectedPage())
+            << "answered by worker " << a.headers["x-worker-pid"] << " (fresh " << fresh << ")\n"
+            << daemon.err();
         return a.ok && std::stoi(a.headers["x-worker-pid"]) == fresh;
       },
       seconds(10));
