@@ -57,9 +57,29 @@ class DaemonRunTest : public ::testing::Test {
            "        127.0.0.1:1 UP\n    Backup Peers\n";
   }
 
-  // Asks /status until `want` comes back; returns the last answer.
+  // Whether some cycle has published its changes: the registry's copy of `v:app`, which a
+  // publisher stores after counting `v:app` up and which every worker compares with its own
+  // before it answers. The prober's own view turns a peer DOWN as soon as its probe fails,
+  // but the others learn of it only from the publish at the end of that cycle (protocol.md
+  // §6.2), and a prober killed in between leaves it to the next cycle: until then, other
+  // workers rightly still answer UP.
+  bool Published() const {
+    Result<std::unique_ptr<Segment>> seg = Segment::Open(config_.shm_name);
+    if (!seg.ok()) return false;
+    Result<Registry> reg = Registry::Attach(**seg);
+    if (!reg.ok()) return false;
+    std::optional<size_t> app = reg->FindUpstream("app");
+    return app && reg->published_version(*app) >= 1;
+  }
+
+  // Waits for a publish, then asks /status until `want` comes back (from any worker, as all
+  // now agree); returns the last answer.
   HttpAnswer WaitForPage(int port, const std::string& want, seconds deadline = seconds(10)) {
     HttpAnswer last;
+    if (!Eventually([&] { return Published(); }, deadline)) {
+      last.error = "no cycle published a version";
+      return last;
+    }
     Eventually(
         [&] {
           last = HttpGet(port, "/status");
