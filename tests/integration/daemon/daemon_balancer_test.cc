@@ -66,9 +66,21 @@ TEST(DaemonBalancerTest, PicksUpPeersThenBackupsThenRefuses) {
   int port = daemon.BalancerPort("app");
   ASSERT_GT(status_port, 0) << daemon.err();
   ASSERT_GT(port, 0) << daemon.err();
+  // Until both workers have shown `line`: the prober's own page shows a peer DOWN from its
+  // failed probe on, the other worker's only after the cycle publishes, and a connection
+  // may reach either. A view that has shown a change keeps it until the next transition.
   auto page_has = [&](const std::string& line) {
-    return Eventually(
-        [&] { return HttpGet(status_port, "/status").body.find(line) != std::string::npos; });
+    std::set<std::string> shown;
+    return Eventually([&] {
+      HttpAnswer answer = HttpGet(status_port, "/status");
+      std::string pid = answer.headers["x-worker-pid"];
+      if (answer.body.find(line) != std::string::npos) {
+        shown.insert(pid);
+      } else {
+        shown.erase(pid);
+      }
+      return shown.size() == 2;
+    });
   };
   ASSERT_TRUE(page_has(closed.address() + " DOWN")) << daemon.err();
 
