@@ -14,6 +14,7 @@
 
 #include "upcheck/registry.h"
 #include "upcheck/shared_dict.h"
+#include "upcheck/status_pages.h"
 #include "upcheck/upstreams.h"
 
 namespace upcheck {
@@ -41,7 +42,7 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, SharedDi
                        int worker_pid);
 // The same, appended to `out` (a server reusing one buffer for every request).
 void AppendStatusJson(std::string& out, const Upstreams& view, const Registry* registry,
-                      SharedDict* dict, int worker_pid);
+                      SharedDict* dict, int worker_pid, const PageFlush& flush = {});
 // The same without a dict: ok and nok are 0.
 std::string StatusJson(const Upstreams& view, const Registry* registry, int worker_pid);
 
@@ -62,7 +63,8 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, int work
 std::string UpcheckMetrics(const Upstreams& view, const Registry* registry);
 // The same, appended to `out` (reserved once for the whole page): what /metrics serves
 // after PrometheusStatusPage() without a second multi-megabyte buffer and copy.
-void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registry* registry);
+void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registry* registry,
+                          const PageFlush& flush = {});
 
 }  // namespace upcheck
 

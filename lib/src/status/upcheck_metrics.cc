@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "status/flush_points.h"
 #include "status/upcheck_version.h"
 #include "upcheck/status_details.h"
 
@@ -143,17 +144,20 @@ std::string UpcheckMetrics(const Upstreams& view, const Registry* registry) {
   return out;
 }
 
-void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registry* registry) {
+void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registry* registry,
+                          const PageFlush& flush) {
   view.RunBeforeReadHook();
   std::string labels;
   const std::vector<PeerRow> rows = CollectRows(view, registry, labels);
   out.reserve(out.size() + EstimateSize(rows));
+  FlushPoints points(flush, out);
 
   constexpr std::string_view kUp = "upcheck_peer_up";
   AppendHeader(out, kUp, "gauge", "Whether the peer is up (1) or down (0) in this worker's view.");
   for (const PeerRow& row : rows) {
     AppendSeries(out, kUp, row);
     out.append(row.peer->down ? "} 0\n" : "} 1\n");
+    points.Check(out);
   }
 
   if (registry != nullptr) {
@@ -169,6 +173,7 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
       out.append(",result=\"failure\"} ");
       AppendNumber(out, row.details->failures);
       out.push_back('\n');
+      points.Check(out);
     }
 
     constexpr std::string_view kTransitions = "upcheck_peer_transitions_total";
@@ -184,6 +189,7 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
       out.append(",to=\"down\"} ");
       AppendNumber(out, row.details->turned_down);
       out.push_back('\n');
+      points.Check(out);
     }
 
     constexpr std::string_view kDuration = "upcheck_peer_check_duration_seconds";
@@ -194,6 +200,7 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
       out.append("} ");
       AppendNumber(out, row.details->last_duration_ms / 1000.0);
       out.push_back('\n');
+      points.Check(out);
     }
 
     constexpr std::string_view kLastCheck = "upcheck_peer_last_check_timestamp_seconds";
@@ -204,6 +211,7 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
       out.append("} ");
       AppendSeconds(out, row.details->last_check_ms);
       out.push_back('\n');
+      points.Check(out);
     }
   }
 
