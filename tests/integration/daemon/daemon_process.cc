@@ -18,6 +18,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "slow_tool.h"
+
 extern char** environ;
 
 namespace upcheck::testing {
@@ -66,8 +68,8 @@ std::string ConfigToml(const TestConfig& c) {
     if (!u.check) continue;
     t << "\n[upstream.check]\ntype = \"http\"\n"
       << "http_req = \"GET /health HTTP/1.0\\r\\nHost: test\\r\\n\\r\\n\"\n"
-      << "interval = " << u.interval_ms << "\ntimeout = 1000\nfall = " << u.fall
-      << "\nrise = " << u.rise << "\nvalid_statuses = [200]\n";
+      << "interval = " << u.interval_ms << "\ntimeout = " << SlowInterval(1000)
+      << "\nfall = " << u.fall << "\nrise = " << u.rise << "\nvalid_statuses = [200]\n";
     if (u.concurrency > 0) t << "concurrency = " << u.concurrency << "\n";
   }
   return t.str();
