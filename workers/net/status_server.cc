@@ -1,11 +1,8 @@
 #include "status_server.h"
 
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -39,20 +36,6 @@ std::string_view Reason(int status) {
   }
 }
 
-// The status line and headers. Without a length the answer ends when the connection
-// closes (a streamed page).
-void AppendHead(std::string& out, int status, std::string_view content_type,
-                std::optional<size_t> content_length, std::string_view extra_header) {
-  out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-  out.append(Reason(status)).append("\r\nContent-Type: ").append(content_type);
-  if (content_length) out.append("\r\nContent-Length: ").append(std::to_string(*content_length));
-  out.append("\r\nConnection: close\r\nX-Worker-Pid: ").append(std::to_string(getpid()));
-  out.append("\r\n").append(extra_header).append("\r\n");
-}
-
-// A page is streamed (see StatusRenderer) once it has grown past this.
-constexpr size_t kStreamAfterBytes = size_t{256} << 10;
-
 }  // namespace
 
 // One accepted client. Freed in the close callback of its last handle.
@@ -82,7 +65,6 @@ class StatusConnection {
 
   void Consume(std::string_view bytes);
   void Answer(const RequestHead& request);
-  void Stream(int status, std::string_view content_type, const std::string& page);
   void Respond(int status, std::string_view content_type, std::string body, bool head_only,
                std::string_view extra_header = {});
 
@@ -96,12 +78,6 @@ class StatusConnection {
   int open_handles_ = 0;
   std::string head_;  // the request's head; then the response's status line and headers
   std::string body_;  // the response's body, a buffer of the server's (see TakeBuffer)
-  // A streamed answer: its head (kept apart from the request's, which the handler reads),
-  // and how much of it and of the body went out while the page was rendered.
-  bool streaming_ = false;
-  std::string stream_head_;
-  size_t head_sent_ = 0;
-  size_t body_sent_ = 0;
   char buffer_[4096];
 };
 
@@ -275,39 +251,8 @@ void StatusConnection::Answer(const RequestHead& request) {
   std::string content_type = "text/plain";
   int status = 200;
   std::string body = server_->TakeBuffer();
-  PageFlush flush;
-  if (!request.head_only) {
-    flush = [this, &status, &content_type](const std::string& page) {
-      Stream(status, content_type, page);
-    };
-  }
-  server_->handler()(request.path, &content_type, &status, &body, flush);
+  server_->handler()(request.path, &content_type, &status, &body);
   Respond(status, content_type, std::move(body), request.head_only);
-}
-
-// A large page, while it is rendered: its head once it is large enough, then whatever the
-// socket takes at once. The rest goes out from Respond(), through the loop. Errors are
-// left for that write to find.
-void StatusConnection::Stream(int status, std::string_view content_type, const std::string& page) {
-  if (!streaming_) {
-    if (page.size() < kStreamAfterBytes) return;
-    streaming_ = true;
-    AppendHead(stream_head_, status, content_type, std::nullopt, {});
-  }
-  uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return;
-  auto send_from = [fd](const std::string& bytes, size_t& sent) {
-    while (sent < bytes.size()) {
-      ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) {
-        sent += static_cast<size_t>(n);
-      } else if (n == 0 || errno != EINTR) {
-        return false;  // full for now (EAGAIN), or an error the final write will report
-      }
-    }
-    return true;
-  };
-  if (send_from(stream_head_, head_sent_)) send_from(page, body_sent_);
 }
 
 void StatusConnection::Respond(int status, std::string_view content_type, std::string body,
@@ -316,30 +261,17 @@ void StatusConnection::Respond(int status, std::string_view content_type, std::s
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
   body_ = std::move(body);
   head_.clear();
-  if (streaming_) {
-    head_.swap(stream_head_);
-  } else {
-    AppendHead(head_, status, content_type, body_.size(), extra_header);
-    if (head_only) body_sent_ = body_.size();
-  }
+  head_.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+  head_.append(Reason(status)).append("\r\nContent-Type: ").append(content_type);
+  head_.append("\r\nContent-Length: ").append(std::to_string(body_.size()));
+  head_.append("\r\nConnection: close\r\nX-Worker-Pid: ").append(std::to_string(getpid()));
+  head_.append("\r\n").append(extra_header).append("\r\n");
   // The client gets the same time again to take the answer.
   uv_timer_start(&timer_, OnTimer, server_->options().request_timeout_ms, 0);
-  // What is left of head and body in one writev, the body from the buffer it was rendered
-  // into.
-  uv_buf_t bufs[2];
-  unsigned count = 0;
-  if (head_sent_ < head_.size()) {
-    bufs[count++] =
-        uv_buf_init(head_.data() + head_sent_, static_cast<unsigned>(head_.size() - head_sent_));
-  }
-  if (body_sent_ < body_.size()) {
-    bufs[count++] =
-        uv_buf_init(body_.data() + body_sent_, static_cast<unsigned>(body_.size() - body_sent_));
-  }
-  if (count == 0) {  // all of it went out while it was rendered
-    OnWrite(&write_req_, 0);
-    return;
-  }
+  // Head and body in one writev, the body from the buffer it was rendered into.
+  uv_buf_t bufs[2] = {uv_buf_init(head_.data(), static_cast<unsigned>(head_.size())),
+                      uv_buf_init(body_.data(), static_cast<unsigned>(body_.size()))};
+  unsigned count = head_only || body_.empty() ? 1 : 2;
   if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, count, OnWrite) != 0) {
     Close();
   }
@@ -411,8 +343,7 @@ size_t StatusServer::connection_count() const {
 StatusRenderer MakeStatusHandler(Upstreams* view, const Registry* registry, SharedDict* dict,
                                  std::function<void()> before_render) {
   return [view, registry, dict, before_render = std::move(before_render)](
-             std::string_view path, std::string* content_type, int* status, std::string* body,
-             const PageFlush& flush) {
+             std::string_view path, std::string* content_type, int* status, std::string* body) {
     if (before_render) before_render();
     if (path == "/status") {
       *content_type = "text/plain";
@@ -420,21 +351,18 @@ StatusRenderer MakeStatusHandler(Upstreams* view, const Registry* registry, Shar
       return;
     }
     if (path == "/metrics") {
-      // Only the upcheck_* families stream: AppendPrometheusStatusPage() could still fail
-      // (never with this view) and turn the answer into a 500.
       if (Status page = AppendPrometheusStatusPage(*body, *view); !page.ok()) {
         *status = 500;
         body->assign(page.message()).push_back('\n');
         return;
       }
       *content_type = "text/plain; version=0.0.4";
-      if (flush) flush(*body);
-      AppendUpcheckMetrics(*body, *view, registry, flush);
+      AppendUpcheckMetrics(*body, *view, registry);
       return;
     }
     if (path == "/status.json") {
       *content_type = "application/json";
-      AppendStatusJson(*body, *view, registry, dict, static_cast<int>(getpid()), flush);
+      AppendStatusJson(*body, *view, registry, dict, static_cast<int>(getpid()));
       return;
     }
     *status = 404;

@@ -23,7 +23,6 @@
 #include "upcheck/registry.h"
 #include "upcheck/shared_dict.h"
 #include "upcheck/status.h"
-#include "upcheck/status_pages.h"
 #include "upcheck/upstreams.h"
 
 namespace upcheck {
@@ -39,14 +38,8 @@ struct StatusServerOptions {
 // (the server reuses its buffers: a multi-megabyte page costs no fresh allocation and no
 // page faults); the handler changes them as it needs. Called on the loop thread, for GET
 // and HEAD alike (HEAD sends the headers only). It must not throw.
-//
-// A handler rendering a large page passes `flush` to the renderer (PageFlush): once the
-// body passes 256 KiB, the server sends the status line and headers, as they are then,
-// and from there on the body as it grows, while the rest is rendered. Such an answer has
-// no Content-Length; the closing of the connection ends it. So set *status and
-// *content_type before rendering, and never change them once `flush` was called.
 using StatusRenderer = std::function<void(std::string_view path, std::string* content_type,
-                                          int* status, std::string* body, const PageFlush& flush)>;
+                                          int* status, std::string* body)>;
 using StatusHandler = StatusRenderer;
 
 class StatusServer {

@@ -14,7 +14,6 @@
 
 #include "upcheck/registry.h"
 #include "upcheck/shared_dict.h"
-#include "upcheck/status_pages.h"
 #include "upcheck/upstreams.h"
 
 namespace upcheck {
@@ -42,7 +41,7 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, SharedDi
                        int worker_pid);
 // The same, appended to `out` (a server reusing one buffer for every request).
 void AppendStatusJson(std::string& out, const Upstreams& view, const Registry* registry,
-                      SharedDict* dict, int worker_pid, const PageFlush& flush = {});
+                      SharedDict* dict, int worker_pid);
 // The same without a dict: ok and nok are 0.
 std::string StatusJson(const Upstreams& view, const Registry* registry, int worker_pid);
 
@@ -63,8 +62,7 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, int work
 std::string UpcheckMetrics(const Upstreams& view, const Registry* registry);
 // The same, appended to `out` (reserved once for the whole page): what /metrics serves
 // after PrometheusStatusPage() without a second multi-megabyte buffer and copy.
-void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registry* registry,
-                          const PageFlush& flush = {});
+void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registry* registry);
 
 }  // namespace upcheck
 

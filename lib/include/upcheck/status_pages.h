@@ -7,18 +7,12 @@
 #ifndef UPCHECK_STATUS_PAGES_H_
 #define UPCHECK_STATUS_PAGES_H_
 
-#include <functional>
 #include <string>
 
 #include "upcheck/status.h"
 #include "upcheck/upstreams.h"
 
 namespace upcheck {
-
-// A renderer appending a page calls this with the page so far each time it has grown by
-// about 128 KiB, so that a server can start sending a page of megabytes while the rest is
-// rendered. It may read `page` only. Empty: never called.
-using PageFlush = std::function<void(const std::string& page)>;
 
 // "Upstream foo.com[ (NO checkers)]\n    Primary Peers\n        <name> UP|DOWN\n...", with a
 // blank line between upstreams only. Zero upstreams give the empty string.
@@ -33,8 +27,7 @@ void AppendStatusPage(std::string& page, const Upstreams& upstreams);
 // original's error path ("failed to get upstream names: ...") open for other views.
 Result<std::string> PrometheusStatusPage(const Upstreams& upstreams);
 // The same, appended to `page`; on error `page` may hold part of the page.
-Status AppendPrometheusStatusPage(std::string& page, const Upstreams& upstreams,
-                                  const PageFlush& flush = {});
+Status AppendPrometheusStatusPage(std::string& page, const Upstreams& upstreams);
 
 }  // namespace upcheck
 

@@ -3,7 +3,6 @@
 #include <span>
 #include <string_view>
 
-#include "status/flush_points.h"
 #include "upcheck/status_pages.h"
 
 namespace upcheck {
@@ -47,7 +46,7 @@ size_t PageSize(const Upstreams& upstreams) {
 }
 
 void AppendPeers(std::string& page, std::string_view upstream, std::span<const PeerInfo> peers,
-                 bool backup, FlushPoints& flush) {
+                 bool backup) {
   const std::string_view up1 = backup ? kBackupUp1 : kPrimaryUp1;
   const std::string_view up0 = backup ? kBackupUp0 : kPrimaryUp0;
   for (const PeerInfo& peer : peers) {
@@ -55,7 +54,6 @@ void AppendPeers(std::string& page, std::string_view upstream, std::span<const P
     page.append(kPeerUp).append(peer.down ? up0 : up1);
     page.append(kNamePrefix).append(upstream).append(kEndpoint).append(peer.name);
     page.append(kPeerDown).append(peer.down ? up1 : up0);
-    flush.Check(page);
   }
 }
 
@@ -85,11 +83,9 @@ Result<std::string> PrometheusStatusPage(const Upstreams& upstreams) {
   return page;
 }
 
-Status AppendPrometheusStatusPage(std::string& page, const Upstreams& upstreams,
-                                  const PageFlush& flush) {
+Status AppendPrometheusStatusPage(std::string& page, const Upstreams& upstreams) {
   upstreams.RunBeforeReadHook();
   page.reserve(page.size() + PageSize(upstreams));
-  FlushPoints points(flush, page);
   page.append(kHeader);
   for (size_t i = 0; i < upstreams.upstream_count(); ++i) {
     const std::string_view name = upstreams.upstream_name(i);
@@ -99,8 +95,8 @@ Status AppendPrometheusStatusPage(std::string& page, const Upstreams& upstreams,
     }
     const std::span<const PeerInfo> primary = upstreams.primary_peers(i);
     const std::span<const PeerInfo> backup = upstreams.backup_peers(i);
-    AppendPeers(page, name, primary, /*backup=*/false, points);
-    AppendPeers(page, name, backup, /*backup=*/true, points);
+    AppendPeers(page, name, primary, /*backup=*/false);
+    AppendPeers(page, name, backup, /*backup=*/true);
     // Backup peers count toward the upstream being up.
     const bool any_up = AnyUp(primary) || AnyUp(backup);
     AppendSummary(page, name, any_up ? '1' : '0', any_up ? '0' : '1', '0');

@@ -12,7 +12,6 @@
 #include <span>
 #include <string_view>
 
-#include "status/flush_points.h"
 #include "upcheck/status_details.h"
 
 namespace upcheck {
@@ -224,7 +223,7 @@ double Counter(SharedDict* dict, std::string& key, std::string_view id) {
 
 void AppendPeers(std::string& out, std::string_view upstream, std::span<const PeerInfo> peers,
                  bool backup, const Registry* registry, std::optional<size_t> registry_index,
-                 SharedDict* dict, bool& first, FlushPoints& points) {
+                 SharedDict* dict, bool& first) {
   const std::string suffix = std::string(upstream) + (backup ? ":b" : ":p");
   std::string ok_key = "ok:" + suffix, nok_key = "nok:" + suffix;
   for (const PeerInfo& peer : peers) {
@@ -257,7 +256,6 @@ void AppendPeers(std::string& out, std::string_view upstream, std::span<const Pe
       AppendRfc3339(out, d.last_change_ms);
     }
     out.push_back('}');
-    points.Check(out);
   }
 }
 
@@ -271,7 +269,7 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, SharedDi
 }
 
 void AppendStatusJson(std::string& out, const Upstreams& view, const Registry* registry,
-                      SharedDict* dict, int worker_pid, const PageFlush& flush) {
+                      SharedDict* dict, int worker_pid) {
   view.RunBeforeReadHook();
   size_t size = 64;  // per peer: the keys and fixed values, a name and an error text
   for (size_t i = 0; i < view.upstream_count(); ++i) {
@@ -283,7 +281,6 @@ void AppendStatusJson(std::string& out, const Upstreams& view, const Registry* r
     }
   }
   out.reserve(out.size() + size);
-  FlushPoints points(flush, out);
   out.append("{\"worker_pid\":");
   AppendInt(out, worker_pid);
   out.append(",\"upstreams\":[");
@@ -299,10 +296,8 @@ void AppendStatusJson(std::string& out, const Upstreams& view, const Registry* r
     AppendNumber(out, index ? registry->published_version(*index) : 0);
     out.append(",\"peers\":[");
     bool first = true;
-    AppendPeers(out, name, view.primary_peers(i), /*backup=*/false, registry, index, dict, first,
-                points);
-    AppendPeers(out, name, view.backup_peers(i), /*backup=*/true, registry, index, dict, first,
-                points);
+    AppendPeers(out, name, view.primary_peers(i), /*backup=*/false, registry, index, dict, first);
+    AppendPeers(out, name, view.backup_peers(i), /*backup=*/true, registry, index, dict, first);
     out.append("]}");
   }
   out.append("]}");

@@ -7,7 +7,6 @@
 #include <string_view>
 #include <vector>
 
-#include "status/flush_points.h"
 #include "status/upcheck_version.h"
 #include "upcheck/status_details.h"
 
@@ -144,20 +143,17 @@ std::string UpcheckMetrics(const Upstreams& view, const Registry* registry) {
   return out;
 }
 
-void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registry* registry,
-                          const PageFlush& flush) {
+void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registry* registry) {
   view.RunBeforeReadHook();
   std::string labels;
   const std::vector<PeerRow> rows = CollectRows(view, registry, labels);
   out.reserve(out.size() + EstimateSize(rows));
-  FlushPoints points(flush, out);
 
   constexpr std::string_view kUp = "upcheck_peer_up";
   AppendHeader(out, kUp, "gauge", "Whether the peer is up (1) or down (0) in this worker's view.");
   for (const PeerRow& row : rows) {
     AppendSeries(out, kUp, row);
     out.append(row.peer->down ? "} 0\n" : "} 1\n");
-    points.Check(out);
   }
 
   if (registry != nullptr) {
@@ -173,7 +169,6 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
       out.append(",result=\"failure\"} ");
       AppendNumber(out, row.details->failures);
       out.push_back('\n');
-      points.Check(out);
     }
 
     constexpr std::string_view kTransitions = "upcheck_peer_transitions_total";
@@ -189,7 +184,6 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
       out.append(",to=\"down\"} ");
       AppendNumber(out, row.details->turned_down);
       out.push_back('\n');
-      points.Check(out);
     }
 
     constexpr std::string_view kDuration = "upcheck_peer_check_duration_seconds";
@@ -200,7 +194,6 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
       out.append("} ");
       AppendNumber(out, row.details->last_duration_ms / 1000.0);
       out.push_back('\n');
-      points.Check(out);
     }
 
     constexpr std::string_view kLastCheck = "upcheck_peer_last_check_timestamp_seconds";
@@ -211,7 +204,6 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
       out.append("} ");
       AppendSeconds(out, row.details->last_check_ms);
       out.push_back('\n');
-      points.Check(out);
     }
   }
 

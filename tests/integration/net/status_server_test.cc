@@ -238,8 +238,7 @@ TEST_F(StatusServerTest, CloseDropsOpenConnections) {
 }
 
 TEST_F(StatusServerTest, HandlerChoosesStatusAndType) {
-  Start({}, [](std::string_view path, std::string* type, int* status, std::string* body,
-               const PageFlush&) {
+  Start({}, [](std::string_view path, std::string* type, int* status, std::string* body) {
     *type = "application/x-test";
     *status = path == "/teapot" ? 404 : 200;
     body->assign(path);
@@ -249,109 +248,6 @@ TEST_F(StatusServerTest, HandlerChoosesStatusAndType) {
   EXPECT_EQ(a.Header("Content-Type"), "application/x-test");
   EXPECT_EQ(a.body, "/teapot");
   EXPECT_EQ(Get("GET http://h:1/x HTTP/1.1\r\n\r\n").body, "/x");
-}
-
-// A page rendered in parts, handing each to `flush` as the renderers do: `lines` lines of
-// 100 bytes, each naming its number.
-StatusRenderer LargePage(int lines, std::atomic<int>* flushes) {
-  return [lines, flushes](std::string_view, std::string* type, int*, std::string* body,
-                          const PageFlush& flush) {
-    *type = "text/x-large";
-    for (int i = 0; i < lines; ++i) {
-      std::string line = "line " + std::to_string(i) + " ";
-      line.resize(99, '.');
-      body->append(line).push_back('\n');
-      if (flush && i % 1000 == 999) {
-        flush(*body);
-        ++*flushes;
-      }
-    }
-  };
-}
-
-std::string LargePageText(int lines) {
-  std::string page;
-  for (int i = 0; i < lines; ++i) {
-    std::string line = "line " + std::to_string(i) + " ";
-    line.resize(99, '.');
-    page.append(line).push_back('\n');
-  }
-  return page;
-}
-
-// 5 MB: the head and the first parts go out while the rest is rendered; the answer has no
-// Content-Length and ends with the connection, every byte in order.
-TEST_F(StatusServerTest, LargePageIsStreamedWithoutContentLength) {
-  std::atomic<int> flushes{0};
-  Start({}, LargePage(50000, &flushes));
-  testing::HttpAnswer a = Get("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_EQ(a.status, 200);
-  EXPECT_EQ(a.Header("Content-Type"), "text/x-large");
-  EXPECT_EQ(a.Header("Content-Length"), "");
-  EXPECT_EQ(a.Header("Connection"), "close");
-  EXPECT_EQ(a.body.size(), 5000000u);
-  EXPECT_TRUE(a.body == LargePageText(50000)) << "the streamed body differs";
-  EXPECT_EQ(flushes.load(), 50);
-}
-
-// A client that reads nothing until the page is rendered: 20 MB fill the socket's buffers
-// (a receive buffer grows only as its reader reads), the rest waits for the loop, and the
-// client still gets all of it.
-TEST_F(StatusServerTest, StreamedPageReachesAClientThatReadsLate) {
-  std::atomic<int> flushes{0};
-  Start({}, LargePage(200000, &flushes));
-  int fd = testing::ConnectLoopback(port_);
-  ASSERT_GE(fd, 0);
-  ASSERT_TRUE(testing::SendAll(fd, "GET /big HTTP/1.1\r\n\r\n"));
-  auto deadline = std::chrono::steady_clock::now() + Millis(5000);
-  while (flushes.load() < 200 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
-  ASSERT_EQ(flushes.load(), 200);
-  std::optional<testing::HttpAnswer> a = ParseAnswer(testing::ReadToEof(fd).value_or(""));
-  ::close(fd);
-  ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->Header("Content-Length"), "");
-  EXPECT_TRUE(a->body == LargePageText(200000)) << "the streamed body differs";
-}
-
-// Small pages and HEAD keep their Content-Length: nothing is streamed below 256 KiB, and a
-// HEAD answer is never streamed.
-TEST_F(StatusServerTest, SmallPagesAndHeadKeepContentLength) {
-  std::atomic<int> flushes{0};
-  Start({}, LargePage(2000, &flushes));  // 200 kB
-  testing::HttpAnswer small = Get("GET /small HTTP/1.1\r\n\r\n");
-  EXPECT_EQ(small.Header("Content-Length"), "200000");
-  EXPECT_TRUE(small.body == LargePageText(2000));
-  testing::HttpAnswer head = Get("HEAD /small HTTP/1.1\r\n\r\n");
-  EXPECT_EQ(head.Header("Content-Length"), "200000");
-  EXPECT_EQ(head.body, "");
-}
-
-// /metrics of 3,000 peers (about 1 MB) streams, byte for byte the page the renderers make.
-TEST_F(StatusServerTest, LargeMetricsPageIsStreamedByteForByte) {
-  std::vector<PeerConfig> peers;
-  for (int i = 0; i < 3000; ++i) peers.push_back({"127.0.0.1:" + std::to_string(20000 + i)});
-  ASSERT_TRUE(view_.AddUpstream("many.example.com", peers, {}).ok());
-  view_.AddChecker("many.example.com", 1);
-  ASSERT_TRUE(view_.SetPeerDown("many.example.com", false, 7, true).ok());
-  Start();
-  testing::HttpAnswer a = Get("GET /metrics HTTP/1.1\r\n\r\n");
-  std::string want = *PrometheusStatusPage(view_) + UpcheckMetrics(view_, nullptr);
-  ASSERT_GT(want.size(), size_t{512} << 10);
-  EXPECT_EQ(a.status, 200);
-  EXPECT_EQ(a.Header("Content-Type"), "text/plain; version=0.0.4");
-  EXPECT_EQ(a.Header("Content-Length"), "");
-  EXPECT_TRUE(a.body == want) << "the streamed /metrics differs from the rendered page";
-}
-
-TEST_F(StatusServerTest, HeadOfALargePageHasItsLengthAndNoBody) {
-  std::atomic<int> flushes{0};
-  Start({}, LargePage(50000, &flushes));
-  testing::HttpAnswer head = Get("HEAD /big HTTP/1.1\r\n\r\n");
-  EXPECT_EQ(head.Header("Content-Length"), "5000000");
-  EXPECT_EQ(head.body, "");
-  EXPECT_EQ(flushes.load(), 0);
 }
 
 }  // namespace
