@@ -1,9 +1,12 @@
 // Chaos, item 1: workers killed with SIGKILL at random instants and at exact points of the
 // protocol, 1,000 trials (UPCHECK_CHAOS_TRIALS), against real loopback backends and one
-// real segment. The test plays nginx's master: it forks three workers (each its own loop,
-// view and checker, as upcheckd's), kills one per trial and forks a replacement.
+// real segment. The test plays nginx's master: it starts three workers (each its own loop,
+// view and checker, as upcheckd's), kills one per trial and starts a replacement. A worker is
+// this binary run again (self_exec.h): the backends' threads run in the test process, and a
+// child forked from it that ran a checker could hang for good in its first allocation under
+// ASan (another thread held the allocator's lock at fork).
 //
-// The exact points are armed through a page shared with the workers: the next worker to
+// The exact points are armed through a page (a memfd) shared with the workers: the next worker to
 // reach the armed point stops itself (SIGSTOP) there, and the test kills it while stopped:
 // "probing" (a probe about to start), "after_d_write" (the `d:` key written, the version
 // not yet published), "before_publish", and "dict_lock" (inside the dict lock, in the
@@ -29,6 +32,7 @@
 
 #include "chaos_util.h"
 #include "loopback_http_server.h"
+#include "self_exec.h"
 #include "test_names.h"
 #include "upcheck/checker.h"
 #include "upcheck/log.h"
@@ -56,7 +60,7 @@ enum Point : int { kNone = 0, kProbing, kAfterDWrite, kBeforePublish, kDictLock,
 const char* const kPointNames[] = {"none",           "probing",   "after_d_write",
                                    "before_publish", "dict_lock", "random"};
 
-// One page shared by the test and every worker it forks.
+// One page shared by the test and every worker it starts.
 struct ArmShm {
   std::atomic<int> point;
   std::atomic<long> countdown;
@@ -71,12 +75,77 @@ void MaybeStop(int point) {
 }
 void StopInsideDictLock() { MaybeStop(kDictLock); }
 
+// A worker, from its command line: "shm=NAME", "arm_fd=N" (the ArmShm memfd), then
+// "primary=ADDRESS" and "backup=ADDRESS" words. Exits 0 only if its loop ends.
+int RunWorker(const std::vector<std::string>& args) {
+  std::string shm;
+  int arm_fd = -1;
+  std::vector<PeerConfig> primary, backup;
+  for (const std::string& word : args) {
+    size_t eq = word.find('=');
+    if (eq == std::string::npos) return 6;
+    std::string key = word.substr(0, eq), value = word.substr(eq + 1);
+    if (key == "shm") {
+      shm = value;
+    } else if (key == "arm_fd") {
+      arm_fd = std::stoi(value);
+    } else if (key == "primary") {
+      primary.push_back({value});
+    } else if (key == "backup") {
+      backup.push_back({value});
+    } else {
+      return 6;
+    }
+  }
+  void* page = mmap(nullptr, sizeof(ArmShm), PROT_READ | PROT_WRITE, MAP_SHARED, arm_fd, 0);
+  if (page == MAP_FAILED) return 2;
+  g_arm = static_cast<ArmShm*>(page);
+  auto seg = Segment::Open(shm);
+  if (!seg.ok()) return 3;
+  SharedDict::SetLockedHookForTesting(&StopInsideDictLock);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Upstreams view;
+  if (!view.AddUpstream("app", primary, backup).ok()) return 4;
+  Logger logger = Logger::ToCallback([](LogLevel, std::string_view) {}, LogLevel::kError);
+  CheckerEnv env;
+  env.loop = &loop;
+  env.shm_name = shm;
+  env.dict = &(*seg)->dict();
+  env.upstreams = &view;
+  env.logger = &logger;
+  env.test_hook = [](std::string_view point) {
+    if (point == "probing") MaybeStop(kProbing);
+    if (point == "after_d_write") MaybeStop(kAfterDWrite);
+    if (point == "before_publish") MaybeStop(kBeforePublish);
+  };
+  CheckOptions o;
+  o.type = "http";
+  o.http_req = "GET /health HTTP/1.0\r\nHost: chaos\r\n\r\n";
+  o.shm = shm;
+  o.upstream = "app";
+  o.interval_ms = kInterval;
+  o.timeout_ms = 1000;
+  o.fall = kFall;
+  o.rise = kRise;
+  o.valid_statuses = std::vector<double>{200};
+  auto checker = Checker::Spawn(env, o);
+  if (!checker.ok()) return 5;
+  uv_run(&loop, UV_RUN_DEFAULT);
+  _exit(0);  // the checker and the loop are left as they are
+}
+
+const ChildRole kWorker("--chaos-checker-worker", &RunWorker);
+
 class CheckerCrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
     signal(SIGPIPE, SIG_IGN);
-    void* page =
-        mmap(nullptr, sizeof(ArmShm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    // Not close-on-exec: every worker maps it.
+    arm_fd_ = memfd_create("chaos-arm", 0);
+    ASSERT_GE(arm_fd_, 0);
+    ASSERT_EQ(ftruncate(arm_fd_, sizeof(ArmShm)), 0);
+    void* page = mmap(nullptr, sizeof(ArmShm), PROT_READ | PROT_WRITE, MAP_SHARED, arm_fd_, 0);
     ASSERT_NE(page, MAP_FAILED);
     g_arm = new (page) ArmShm{};
     auto seg = Segment::Create({.name = shm_, .size = 1 << 20});
@@ -91,52 +160,19 @@ class CheckerCrashTest : public ::testing::Test {
     for (pid_t p : workers_) kill(p, SIGKILL);
     for (pid_t p : workers_) waitpid(p, nullptr, 0);
     (void)Segment::Remove(shm_);
-    munmap(g_arm, sizeof(ArmShm));
+    if (g_arm != nullptr) munmap(g_arm, sizeof(ArmShm));
+    g_arm = nullptr;
+    if (arm_fd_ >= 0) close(arm_fd_);
   }
 
   pid_t StartWorker() {
-    pid_t pid = fork();
-    if (pid == 0) {
-      RunWorker();
-      _exit(0);
-    }
-    workers_.push_back(pid);
+    std::vector<std::string> args = {"shm=" + shm_, "arm_fd=" + std::to_string(arm_fd_)};
+    for (const PeerConfig& p : primary_) args.push_back("primary=" + p.address);
+    for (const PeerConfig& p : backup_peers_) args.push_back("backup=" + p.address);
+    pid_t pid = StartChild(kWorker, args);
+    EXPECT_GT(pid, 0) << "fork failed";
+    if (pid > 0) workers_.push_back(pid);
     return pid;
-  }
-
-  void RunWorker() {
-    auto seg = Segment::Open(shm_);
-    if (!seg.ok()) _exit(3);
-    SharedDict::SetLockedHookForTesting(&StopInsideDictLock);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    Upstreams view;
-    if (!view.AddUpstream("app", primary_, backup_peers_).ok()) _exit(4);
-    Logger logger = Logger::ToCallback([](LogLevel, std::string_view) {}, LogLevel::kError);
-    CheckerEnv env;
-    env.loop = &loop;
-    env.shm_name = shm_;
-    env.dict = &(*seg)->dict();
-    env.upstreams = &view;
-    env.logger = &logger;
-    env.test_hook = [](std::string_view point) {
-      if (point == "probing") MaybeStop(kProbing);
-      if (point == "after_d_write") MaybeStop(kAfterDWrite);
-      if (point == "before_publish") MaybeStop(kBeforePublish);
-    };
-    CheckOptions o;
-    o.type = "http";
-    o.http_req = "GET /health HTTP/1.0\r\nHost: chaos\r\n\r\n";
-    o.shm = shm_;
-    o.upstream = "app";
-    o.interval_ms = kInterval;
-    o.timeout_ms = 1000;
-    o.fall = kFall;
-    o.rise = kRise;
-    o.valid_statuses = std::vector<double>{200};
-    auto checker = Checker::Spawn(env, o);
-    if (!checker.ok()) _exit(5);
-    uv_run(&loop, UV_RUN_DEFAULT);
   }
 
   // The worker that stopped itself, or -1 at the deadline.
@@ -189,6 +225,7 @@ class CheckerCrashTest : public ::testing::Test {
   LoopbackHttpServer backup_{Family::kV4, StatusResponse(200)};
   std::vector<PeerConfig> primary_, backup_peers_;
   std::vector<pid_t> workers_;
+  int arm_fd_ = -1;
 };
 
 TEST_F(CheckerCrashTest, KilledWorkersNeverDeadlockCorruptOrStallTheState) {

@@ -1,12 +1,18 @@
 // The README's embedding example, compiled and run: a preforked server that is not upcheckd
 // creates the segment before fork, and each child attaches, builds its view, spawns a
 // checker on its own libuv loop and picks peers. Public API only (upcheck_dep).
+//
+// Each child is this binary run again (self_exec.h) and calls RunWorker() from its command
+// line: the loopback backends' threads run in the test process, and a child forked from it
+// that went on to run a checker could hang for good in its first allocation under ASan
+// (another thread held the allocator's lock at fork).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "loopback_http_server.h"
+#include "self_exec.h"
 #include "slow_tool.h"
 #include "test_names.h"
 #include "upcheck/checker.h"
@@ -79,6 +85,14 @@ int RunWorker(const std::string& shm, const std::vector<std::string>& peers, int
 }
 // ---------------------------------------------------------------------------------------
 
+// A worker from its command line: the segment's name, the report fd, then the peers.
+int RunWorkerFromArgs(const std::vector<std::string>& args) {
+  if (args.size() != 5) return 6;
+  return RunWorker(args[0], {args.begin() + 2, args.end()}, std::stoi(args[1]));
+}
+
+const upcheck::testing::ChildRole kWorker("--embedding-worker", &RunWorkerFromArgs);
+
 TEST(Embedding, PreforkedServerUsesTheEngine) {
   using upcheck::testing::LoopbackHttpServer;
   LoopbackHttpServer good(upcheck::testing::Family::kV4, upcheck::testing::StatusResponse(200));
@@ -94,12 +108,11 @@ TEST(Embedding, PreforkedServerUsesTheEngine) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   std::vector<pid_t> children;
+  std::vector<std::string> args = {shm, std::to_string(fds[1])};
+  args.insert(args.end(), peers.begin(), peers.end());
   for (int i = 0; i < 2; ++i) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      close(fds[0]);
-      _exit(RunWorker(shm, peers, fds[1]));
-    }
+    pid_t pid = upcheck::testing::StartChild(kWorker, args, {fds[0]});
+    ASSERT_GT(pid, 0) << "fork failed";
     children.push_back(pid);
   }
   close(fds[1]);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "self_exec.h"
 #include "slow_tool.h"
 #include "test_names.h"
 #include "upcheck/checker.h"
@@ -41,15 +42,6 @@ WorkerFleet::~WorkerFleet() {
 
 namespace {
 
-constexpr const char kWorkerFlag[] = "--fleet-worker";
-
-// This binary's path, read at start (RunFleetWorkerIfAsked): a worker is this binary run
-// again. Under valgrind the link names the test, not the tool.
-std::string& SelfPath() {
-  static std::string path;
-  return path;
-}
-
 void Emit(int fd, const std::string& line) {
   // One write per line: lines from several workers never interleave (< PIPE_BUF).
   std::string l = line.substr(0, 4000) + "\n";
@@ -70,8 +62,8 @@ std::string View(const Upstreams& ups) {
 std::vector<std::string> WorkerArgs(int index, int out_fd, const std::string& shm,
                                     const CheckOptions& o,
                                     const std::vector<FleetUpstream>& upstreams) {
-  std::vector<std::string> a = {SelfPath(), kWorkerFlag, "index=" + std::to_string(index),
-                                "fd=" + std::to_string(out_fd), "shm=" + shm};
+  std::vector<std::string> a = {"index=" + std::to_string(index), "fd=" + std::to_string(out_fd),
+                                "shm=" + shm};
   auto number = [&](const char* key, const std::optional<int64_t>& v) {
     if (v) a.push_back(std::string(key) + "=" + std::to_string(*v));
   };
@@ -103,10 +95,9 @@ struct WorkerSpec {
   std::vector<FleetUpstream> upstreams;
 };
 
-WorkerSpec ParseWorkerArgs(int argc, char** argv) {
+WorkerSpec ParseWorkerArgs(const std::vector<std::string>& args) {
   WorkerSpec spec;
-  for (int i = 2; i < argc; ++i) {
-    std::string_view word = argv[i];
+  for (std::string_view word : args) {
     size_t eq = word.find('=');
     if (eq == std::string_view::npos) _exit(6);
     std::string_view key = word.substr(0, eq);
@@ -148,8 +139,10 @@ WorkerSpec ParseWorkerArgs(int argc, char** argv) {
   return spec;
 }
 
-// The worker: its own attachment, loop, view, logger and checkers, like upcheckd's.
-[[noreturn]] void RunWorker(const WorkerSpec& spec) {
+// The worker: its own attachment, loop, view, logger and checkers, like upcheckd's. Ends
+// with _exit (never returns): its checkers and loop are left as they are.
+int RunWorker(const std::vector<std::string>& args) {
+  const WorkerSpec spec = ParseWorkerArgs(args);
   auto seg = Segment::Open(spec.shm);
   if (!seg.ok()) _exit(3);
   uv_loop_t loop;
@@ -197,28 +190,14 @@ WorkerSpec ParseWorkerArgs(int argc, char** argv) {
   _exit(0);
 }
 
-}  // namespace
+const ChildRole kFleetWorker("--fleet-worker", &RunWorker);
 
-void RunFleetWorkerIfAsked(int argc, char** argv) {
-  if (argc > 1 && std::string_view(argv[1]) == kWorkerFlag) RunWorker(ParseWorkerArgs(argc, argv));
-  char path[4096];
-  ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  SelfPath() = n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string(argv[0]);
-}
+}  // namespace
 
 pid_t WorkerFleet::StartWorker() {
   int index = static_cast<int>(pids_.size());
-  // Everything the child needs is built before fork(): after it, only exec.
-  std::vector<std::string> args = WorkerArgs(index, pipe_[1], shm_name_, options_, upstreams_);
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(pipe_[0]);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_t pid = StartChild(kFleetWorker, WorkerArgs(index, pipe_[1], shm_name_, options_, upstreams_),
+                         {pipe_[0]});
   EXPECT_GT(pid, 0) << "fork failed";
   pids_.push_back(pid);
   return pid;
