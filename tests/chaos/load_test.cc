@@ -12,7 +12,8 @@
 //    log's "turned up/down" lines agree with that, and at the end every worker's /status
 //    shows every peer UP;
 //  - resources flat: open fds (and RSS, in the plain build) of the master and both
-//    workers at the start of the run and at its end; no worker died.
+//    workers at the start of the run and at its end, give or take the sockets a worker
+//    pools for reuse (at most `concurrency`); no worker died.
 //
 // The slowest cycle is printed, not asserted: on a loaded machine a cycle may outlive the
 // lock (interval - 1 ms) and cycles overlap, as in the original (protocol.md Q3, NG1).
@@ -78,7 +79,8 @@ int ProcFdCount(int32_t pid) {
 }
 
 // A process's figures over a window of samples: the fewest fds (probe sockets come and go
-// within a cycle; between cycles only the process's own remain) and the largest RSS.
+// within a cycle; between cycles only the process's own and the pooled ones remain) and
+// the largest RSS.
 struct ProcWindow {
   int fds = -1;
   long rss_kb = -1;
@@ -396,8 +398,11 @@ TEST_F(LoadTest, FlappingPeersAreAllSeenAndNothingLeaks) {
   for (int32_t pid : procs) {
     ASSERT_GE(first[pid].fds, 0) << pid;
     ASSERT_GE(end_state[pid].fds, 0) << pid;
-    // None expected; one or two for a descriptor a process holds at both minimums.
-    EXPECT_LE(end_state[pid].fds - first[pid].fds, 2) << "fd growth in " << pid;
+    // None expected; one or two for a descriptor a process holds at both minimums; and a
+    // probing worker keeps sockets for reuse between cycles (epoll_probes.h), at most as
+    // many as its probes in flight, and not as many at every minimum. (The prober's own
+    // leak run, chaos_probe_faults, counts them exactly.)
+    EXPECT_LE(end_state[pid].fds - first[pid].fds, 2 + plan.concurrency) << "fd growth in " << pid;
     // ASan's quarantine grows RSS by design: measured in the plain build only.
     if (!kAsan) {
       EXPECT_LT(end_state[pid].rss_kb - first[pid].rss_kb, plan.rss_bound_kb)

@@ -63,6 +63,8 @@ void EpollProbes::Close() {
     slot->done = nullptr;  // release what the callback holds now
   }
   finished_.clear();
+  idle_v4_.clear();
+  idle_v6_.clear();
   active_ = 0;
   uv_close(reinterpret_cast<uv_handle_t*>(&poll_), OnClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClose);
@@ -75,9 +77,19 @@ void EpollProbes::OnClose(uv_handle_t* handle) {
   }
 }
 
-uint32_t EpollProbes::Acquire() {
+std::vector<uint32_t>* EpollProbes::IdleOf(int family) {
+  return family == AF_INET ? &idle_v4_ : family == AF_INET6 ? &idle_v6_ : nullptr;
+}
+
+// A slot with a pooled socket of `family` if there is one, else one without a socket.
+uint32_t EpollProbes::Acquire(int family) {
   uint32_t index;
-  if (!free_.empty()) {
+  std::vector<uint32_t>* idle = IdleOf(family);
+  if (idle != nullptr && !idle->empty()) {
+    index = idle->back();
+    idle->pop_back();
+    ++reused_;
+  } else if (!free_.empty()) {
     index = free_.back();
     free_.pop_back();
   } else {
@@ -93,24 +105,26 @@ void EpollProbes::Release(uint32_t index) {
   ++s.generation;
   s.in_use = false;
   s.finished = false;
-  s.registered = false;
   s.connected = false;
   s.peer_closed = false;
+  s.answered = false;
   s.sent = 0;
   s.target = nullptr;
   s.line.Clear();
   s.result = ProbeResult{};
-  free_.push_back(index);
+  std::vector<uint32_t>* idle = s.fd >= 0 ? IdleOf(s.family) : nullptr;
+  (idle != nullptr ? *idle : free_).push_back(index);
 }
 
 // ---- A probe --------------------------------------------------------------------------
 
 void EpollProbes::Start(const ProbeTarget& target, ProbeCallback done) {
-  uint32_t index = Acquire();
+  uint32_t index = Acquire(target.address.ss_family);
   Slot& s = *slots_[index];
   s.target = &target;
   s.done = std::move(done);
   s.start_ns = uv_hrtime();
+  s.started_wait = wait_count_;
   ++active_;
   starting_ = true;
   Begin(index);
@@ -122,10 +136,13 @@ void EpollProbes::Start(const ProbeTarget& target, ProbeCallback done) {
 void EpollProbes::Begin(uint32_t index) {
   Slot& s = *slots_[index];
   const sockaddr_storage& address = s.target->address;
-  s.fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (s.fd < 0) {
-    Finish(index, ProbeKind::kSocket, SocketErrorText(-errno));
-    return;
+  if (s.fd < 0) {  // else a pooled socket of this family: unconnected, in the epoll set
+    s.fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s.fd < 0) {
+      Finish(index, ProbeKind::kSocket, SocketErrorText(-errno));
+      return;
+    }
+    s.family = address.ss_family;
   }
   EnterStep(index, Step::kConnect);
   socklen_t length = address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
@@ -176,7 +193,9 @@ void EpollProbes::SendRequest(uint32_t index) {
   Slot& s = *slots_[index];
   const std::string& request = env_.options->request;
   if (request.empty() && !s.connected) {
-    Register(index);  // nothing to send: the connect must be confirmed by EPOLLOUT
+    if (!s.registered) {
+      Register(index);  // nothing to send: the connect must be confirmed by EPOLLOUT
+    }
     return;
   }
   while (s.sent < request.size()) {
@@ -214,15 +233,14 @@ void EpollProbes::SendRequest(uint32_t index) {
   }
 }
 
-// Edge-triggered: the socket reports each change once, so reads go on until EAGAIN.
+// Edge-triggered: the socket reports each change once, so reads go on until EAGAIN. Once
+// per socket, for every event any step waits for: a pooled socket stays registered.
 void EpollProbes::Register(uint32_t index) {
   Slot& s = *slots_[index];
   epoll_event event{};
-  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-  if (s.step != Step::kReceive) {
-    event.events |= EPOLLOUT;
-  }
-  event.data.u64 = (uint64_t{s.generation} << 32) | index;
+  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ++s.socket_generation;
+  event.data.u64 = (uint64_t{s.socket_generation} << 32) | index;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s.fd, &event) < 0) {
     Finish(index, KindOf(s.step), SocketErrorText(-errno));
     return;
@@ -232,6 +250,10 @@ void EpollProbes::Register(uint32_t index) {
 
 void EpollProbes::OnEvents(uint32_t index, uint32_t events) {
   Slot& s = *slots_[index];
+  constexpr uint32_t kInbound = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+  if (s.step == Step::kReceive && (events & kInbound) == 0) {
+    return;  // EPOLLOUT alone: nothing to read
+  }
   if ((events & (EPOLLRDHUP | EPOLLHUP)) != 0) {
     s.peer_closed = true;
   }
@@ -258,7 +280,7 @@ void EpollProbes::OnEvents(uint32_t index, uint32_t events) {
     if (s.generation != generation || s.step != Step::kReceive) {
       return;
     }
-    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0) {
+    if ((events & kInbound) == 0) {
       return;  // the request just went out: the answer cannot be here yet
     }
   }
@@ -277,6 +299,7 @@ void EpollProbes::ReadLine(uint32_t index) {
           Finish(index, ProbeKind::kReceive, "status line too long");
           return;
         case FirstLine::Progress::kComplete: {
+          s.answered = true;
           std::string error;
           ProbeKind kind = s.line.Judge(*env_.options, *env_.parser, &s.result, &error);
           Finish(index, kind, std::move(error));
@@ -311,19 +334,42 @@ void EpollProbes::Finish(uint32_t index, ProbeKind kind, std::string error, bool
   SetOutcome(&s.result, kind, s.target->name, std::move(error), timed_out);
   Unlink(index);
   if (s.fd >= 0) {
-    if (s.peer_closed && s.step == Step::kReceive) {
-      // The peer has closed its side: an RST frees both ends at once (see the header).
-      linger abortive{.l_onoff = 1, .l_linger = 0};
-      setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof(abortive));
+    bool pool = s.answered && s.peer_closed && s.step == Step::kReceive && s.registered &&
+                IdleOf(s.family) != nullptr;
+    if (!pool || !Disconnect(index)) {
+      CloseSocket(index);
     }
-    close(s.fd);  // also leaves the epoll set
-    s.fd = -1;
   }
   if (starting_) {
     finished_.push_back(index);  // never call back from inside Start()
     return;
   }
   Deliver(index);
+}
+
+// The peer has closed its side: connect(AF_UNSPEC) resets the connection (as a close
+// with SO_LINGER 0 would) and leaves the socket unconnected and unbound, like a new one.
+// It also leaves ECONNRESET pending (SO_ERROR; the idle socket reports EPOLLERR, ignored),
+// which no probe sees: the next connect() clears it before sending its SYN (Linux,
+// tcp_connect_init), so a getsockopt(SO_ERROR) here would be one more system call for
+// nothing. False, and the socket is as it was, if the disconnect fails.
+bool EpollProbes::Disconnect(uint32_t index) {
+  Slot& s = *slots_[index];
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  return connect(s.fd, &unspec, sizeof(unspec)) == 0;
+}
+
+void EpollProbes::CloseSocket(uint32_t index) {
+  Slot& s = *slots_[index];
+  if (s.peer_closed && s.step == Step::kReceive) {
+    // The peer has closed its side: an RST frees both ends at once (see the header).
+    linger abortive{.l_onoff = 1, .l_linger = 0};
+    setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof(abortive));
+  }
+  close(s.fd);  // also leaves the epoll set
+  s.fd = -1;
+  s.registered = false;
 }
 
 void EpollProbes::Deliver(uint32_t index) {
@@ -343,6 +389,7 @@ void EpollProbes::OnPoll(uv_poll_t* handle, int /*status*/, int /*events*/) {
   auto* self = static_cast<EpollProbes*>(handle->data);
   epoll_event events[kEventsPerWait];
   for (;;) {
+    ++self->wait_count_;
     int n = epoll_wait(self->epoll_fd_, events, kEventsPerWait, 0);
     if (n < 0 && errno == EINTR) {
       continue;
@@ -354,8 +401,11 @@ void EpollProbes::OnPoll(uv_poll_t* handle, int /*status*/, int /*events*/) {
         continue;
       }
       const Slot& s = *self->slots_[index];
-      if (!s.in_use || s.finished || s.generation != generation) {
-        continue;  // a probe that finished earlier in this batch
+      if (!s.in_use || s.finished || s.socket_generation != generation) {
+        continue;  // an idle slot, or a probe that finished earlier in this batch
+      }
+      if (s.started_wait == self->wait_count_) {
+        continue;  // started in this batch: the event is of the socket's previous owner
       }
       self->OnEvents(index, events[k].events);
       if (self->closing_) {

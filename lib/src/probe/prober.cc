@@ -64,6 +64,10 @@ size_t Prober::in_flight() const {
   return probes_.size() + (epoll_ != nullptr ? epoll_->in_flight() : 0);
 }
 
+size_t Prober::idle_sockets() const { return epoll_ != nullptr ? epoll_->idle_sockets() : 0; }
+
+uint64_t Prober::sockets_reused() const { return epoll_ != nullptr ? epoll_->sockets_reused() : 0; }
+
 void Prober::Shutdown() {
   shut_down_ = true;
   probes_.AbortAll();

@@ -40,17 +40,20 @@ class Prober {
   Prober& operator=(const Prober&) = delete;
 
   // Starts probing `target`. `done` runs exactly once, from a loop callback (never inside
-  // Start), once the probe's socket is closed, unless Shutdown() runs first; it may start
-  // probes, call Shutdown() or destroy this Prober. Error, and `done` never runs: the
-  // prober is shut down. REQUIRES: `target` stays valid and unchanged until `done` runs
-  // or Shutdown() is called.
+  // Start), once the probe's socket is closed (or pooled for reuse), unless Shutdown() runs
+  // first; it may start probes, call Shutdown() or destroy this Prober. Error, and `done`
+  // never runs: the prober is shut down. REQUIRES: `target` stays valid and unchanged
+  // until `done` runs or Shutdown() is called.
   Status Start(const ProbeTarget& target, ProbeCallback done);
 
-  // Aborts every probe in flight (their callbacks never run) and refuses new ones.
-  // Idempotent.
+  // Aborts every probe in flight (their callbacks never run), closes the sockets kept for
+  // reuse and refuses new ones. Idempotent.
   void Shutdown();
 
   size_t in_flight() const;
+  // Sockets kept for reuse by the epoll engine, and probes that reused one (for tests).
+  size_t idle_sockets() const;
+  uint64_t sockets_reused() const;
   const ProbeOptions& options() const { return options_; }
 
  private:

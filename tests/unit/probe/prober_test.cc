@@ -1,6 +1,7 @@
 #include "probe/prober.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -10,9 +11,12 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "loopback_http_server.h"
@@ -29,7 +33,143 @@ using testing::LoopbackClosedPort;
 using testing::LoopbackHttpServer;
 using Mode = LoopbackHttpServer::Mode;
 
-class ProberTest : public ProberFixture {};
+// A listener the test drives by hand, so that the order of what a prober sees is known:
+// the test accepts, reads each request, answers, and closes its side or not.
+class ManualListener {
+ public:
+  explicit ManualListener(Family family = Family::kV4) {
+    int domain = family == Family::kV6 ? AF_INET6 : AF_INET;
+    sockaddr_storage address{};
+    socklen_t length = 0;
+    if (domain == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&address);
+      a->sin6_family = AF_INET6;
+      a->sin6_addr = in6addr_loopback;
+      length = sizeof(*a);
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&address);
+      a->sin_family = AF_INET;
+      a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      length = sizeof(*a);
+    }
+    fd_ = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      return;
+    }
+    int port = ntohs(domain == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&address)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+    name_ = (domain == AF_INET6 ? "[::1]:" : "127.0.0.1:") + std::to_string(port);
+  }
+  ~ManualListener() {
+    for (int peer : peers_) close(peer);
+    if (fd_ >= 0) close(fd_);
+  }
+  ManualListener(const ManualListener&) = delete;
+  ManualListener& operator=(const ManualListener&) = delete;
+
+  bool ok() const { return !name_.empty(); }
+  const std::string& address() const { return name_; }
+
+  // A connection whose request has arrived (the whole request, in one read), or -1 if
+  // none has yet. Its descriptor is closed with this object.
+  int TryTakeRequest() {
+    if (pending_ < 0) {
+      pending_ = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (pending_ < 0) return -1;
+      peers_.push_back(pending_);
+    }
+    char buffer[512];
+    ssize_t n = recv(pending_, buffer, sizeof(buffer), 0);
+    if (n <= 0) return -1;
+    last_request_.assign(buffer, static_cast<size_t>(n));
+    int peer = pending_;
+    pending_ = -1;
+    return peer;
+  }
+  const std::string& last_request() const { return last_request_; }
+
+ private:
+  int fd_ = -1;
+  int pending_ = -1;  // accepted, request not read yet
+  std::string name_;
+  std::string last_request_;
+  std::vector<int> peers_;
+};
+
+constexpr char kOk[] = "HTTP/1.1 200 OK\r\n\r\n";
+
+// Writes `answer` on `peer`; then closes the peer's side (FIN) if `close_side`.
+void Answer(int peer, const std::string& answer, bool close_side) {
+  EXPECT_EQ(write(peer, answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
+  if (close_side) {
+    EXPECT_EQ(shutdown(peer, SHUT_WR), 0);
+  }
+}
+
+// What `peer` reads once the prober is done with the connection: "eof" (an orderly
+// close), "reset", or what else happened.
+std::string PeerSees(int peer) {
+  int flags = fcntl(peer, F_GETFL);
+  fcntl(peer, F_SETFL, flags & ~O_NONBLOCK);
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  char buffer[64];
+  ssize_t n = read(peer, buffer, sizeof(buffer));
+  if (n == 0) return "eof";
+  if (n > 0) return "data";
+  return errno == ECONNRESET ? "reset" : std::strerror(errno);
+}
+
+// Whether probes run on EpollProbes (the probe_libuv suite runs them on Probe, which keeps
+// no socket between probes).
+bool EpollEngine() {
+  const char* engine = std::getenv("UPCHECK_PROBE_ENGINE");
+  return engine == nullptr || std::string_view(engine) != "libuv";
+}
+
+int OpenFds() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d)) {
+      n += e->d_name[0] != '.' ? 1 : 0;
+    }
+    closedir(d);
+  }
+  return n - 1;  // the DIR's own
+}
+
+class ProberTest : public ProberFixture {
+ protected:
+  // Runs the loop until `listener` has a request, and returns its connection (-1 on a
+  // timeout, with a test failure).
+  int TakeRequest(ManualListener& listener) {
+    int peer = -1;
+    // The predicate runs more than once: it remembers what it took.
+    EXPECT_TRUE(loop_.RunUntil([&] {
+      if (peer < 0) peer = listener.TryTakeRequest();
+      return peer >= 0;
+    }));
+    return peer;
+  }
+
+  // Probes `listener` once; its peer answers `answer`, closing its side if `close_side`.
+  // Returns the result, and the peer's connection in `*peer`.
+  ProbeResult ProbeManually(Prober* prober, ManualListener& listener, bool close_side, int* peer,
+                            const std::string& answer = kOk) {
+    auto target = ParseProbeTarget(listener.address());
+    EXPECT_TRUE(target.ok());
+    std::optional<ProbeResult> result;
+    EXPECT_TRUE(prober->Start(*target, [&](ProbeResult r) { result = std::move(r); }).ok());
+    *peer = TakeRequest(listener);
+    if (*peer >= 0) {
+      Answer(*peer, answer, close_side);
+    }
+    EXPECT_TRUE(loop_.RunUntil([&] { return result.has_value(); }));
+    return result.value_or(ProbeResult{});
+  }
+};
 
 TEST_F(ProberTest, OkSendsTheRequestVerbatimAndParsesTheStatus) {
   LoopbackHttpServer server(Family::kV4, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
@@ -179,8 +319,216 @@ TEST_F(ProberTest, PeerThatKeepsItsSideOpenSeesAnOrderlyClose) {
   setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   errno = 0;
   EXPECT_EQ(read(peer, request, sizeof(request)), 0) << "not an EOF: " << std::strerror(errno);
+  EXPECT_EQ(prober->idle_sockets(), 0u) << "a connection still open is never reused";
   close(peer);
   close(listener);
+}
+
+// ---- Socket reuse (EpollProbes, see epoll_probes.h) -----------------------------------
+// On the libuv engine these tests run too, without the checks of the pool.
+
+// A peer that has closed its side is reset (no TIME_WAIT on its side), and the socket,
+// disconnected, serves the next probe: the ECONNRESET the disconnect left pending on it
+// must not reach that probe's send.
+TEST_F(ProberTest, PeerThatClosedItsSideIsResetAndTheSocketServesTheNextProbe) {
+  ManualListener first, second;
+  ASSERT_TRUE(first.ok() && second.ok());
+  Prober* prober = MakeProber(HttpOptions({{200}}));
+  int peer = -1;
+  ProbeResult result = ProbeManually(prober, first, /*close_side=*/true, &peer);
+  EXPECT_TRUE(result.ok()) << result.message;
+  if (EpollEngine()) {
+    EXPECT_EQ(PeerSees(peer), "reset");
+    EXPECT_EQ(prober->idle_sockets(), 1u);
+  }
+
+  result = ProbeManually(prober, second, /*close_side=*/true, &peer);
+  EXPECT_TRUE(result.ok()) << result.message;
+  EXPECT_EQ(second.last_request(), kRequest);
+  if (EpollEngine()) {
+    EXPECT_EQ(prober->sockets_reused(), 1u);
+    EXPECT_EQ(prober->idle_sockets(), 1u);
+    EXPECT_EQ(PeerSees(peer), "reset");
+  }
+}
+
+// A pooled socket serves only targets of its own address family.
+TEST_F(ProberTest, PooledSocketsServeOnlyTheirAddressFamily) {
+  if (!testing::HasIpv6Loopback()) {
+    GTEST_SKIP() << "no ::1 here";
+  }
+  ManualListener v6(Family::kV6), v4(Family::kV4);
+  ASSERT_TRUE(v6.ok() && v4.ok());
+  Prober* prober = MakeProber(HttpOptions({{200}}));
+  int peer = -1;
+  for (int round = 0; round < 2; ++round) {
+    ProbeResult result = ProbeManually(prober, v6, /*close_side=*/true, &peer);
+    EXPECT_TRUE(result.ok()) << "v6, round " << round << ": " << result.message;
+    result = ProbeManually(prober, v4, /*close_side=*/true, &peer);
+    EXPECT_TRUE(result.ok()) << "v4 after v6, round " << round << ": " << result.message;
+  }
+  if (EpollEngine()) {
+    EXPECT_EQ(prober->idle_sockets(), 2u);    // one of each family
+    EXPECT_EQ(prober->sockets_reused(), 2u);  // the second round's
+  }
+  LoopbackClosedPort closed6(Family::kV6);
+  ASSERT_TRUE(closed6.ok());
+  ProbeResult refused = ProbeOnce(prober, closed6.address());
+  EXPECT_EQ(refused.message, "failed to connect to " + closed6.address() + ": connection refused");
+}
+
+// connect() on a reused socket fails as on a new one, with the same text; the socket is
+// then closed, not pooled.
+TEST_F(ProberTest, RefusedConnectOnAReusedSocketReadsAsOnAFreshOne) {
+  LoopbackClosedPort closed;
+  ManualListener listener;
+  ASSERT_TRUE(closed.ok() && listener.ok());
+  Prober* prober = MakeProber(HttpOptions({{200}}));
+  ProbeResult fresh = ProbeOnce(prober, closed.address());
+  int peer = -1;
+  EXPECT_TRUE(ProbeManually(prober, listener, /*close_side=*/true, &peer).ok());
+  ProbeResult reused = ProbeOnce(prober, closed.address());
+  if (EpollEngine()) {
+    EXPECT_EQ(prober->sockets_reused(), 1u);
+    EXPECT_EQ(prober->idle_sockets(), 0u);
+  }
+  EXPECT_EQ(reused.kind, ProbeKind::kConnect);
+  EXPECT_FALSE(reused.timed_out);
+  EXPECT_EQ(reused.error, "connection refused");
+  EXPECT_EQ(reused.message, fresh.message);
+  EXPECT_EQ(reused.message, "failed to connect to " + closed.address() + ": connection refused");
+  EXPECT_TRUE(ProbeManually(prober, listener, /*close_side=*/true, &peer).ok());
+}
+
+// Only a socket whose probe read a status line from a peer that then closed is pooled:
+// errors, timeouts and half-read lines close it.
+TEST_F(ProberTest, SocketsThatEndedBadlyAreClosedNotPooled) {
+  LoopbackHttpServer hang({.mode = Mode::kHang});
+  LoopbackHttpServer reset({.mode = Mode::kReset});
+  LoopbackHttpServer cut({.mode = Mode::kCloseBeforeLf});
+  ManualListener listener;
+  ASSERT_TRUE(hang.ok() && reset.ok() && cut.ok() && listener.ok());
+  Prober* prober = MakeProber(HttpOptions({{200}}, 200));
+  EXPECT_EQ(ProbeOnce(prober, hang.address()).error, "timeout");
+  EXPECT_EQ(prober->idle_sockets(), 0u);
+  EXPECT_EQ(ProbeOnce(prober, reset.address()).error, "connection reset by peer");
+  EXPECT_EQ(prober->idle_sockets(), 0u);
+  EXPECT_EQ(ProbeOnce(prober, cut.address()).error, "closed");
+  EXPECT_EQ(prober->idle_sockets(), 0u);
+  int peer = -1;
+  ProbeResult half = ProbeManually(prober, listener, /*close_side=*/true, &peer, "HTTP/1.1 2");
+  EXPECT_EQ(half.error, "closed");
+  EXPECT_EQ(prober->idle_sockets(), 0u);
+  EXPECT_EQ(prober->sockets_reused(), 0u);
+}
+
+// epoll reports a socket's state as of epoll_wait. A pooled socket reports EPOLLHUP
+// (the disconnect wakes it); if a probe started earlier in the same batch took it, that
+// report is stale and must not read as the new probe's peer closing its side, or its peer,
+// which keeps its side open, would be reset.
+//
+// The order is forced: probes A, B and C are in flight, C's answer then A's (A's peer
+// closes) are queued while the loop waits. C's callback answers B; A's socket is pooled,
+// after B's answer is queued. The next batch holds B's answer, then A's socket (idle,
+// EPOLLHUP); B's callback starts D, which takes A's socket, before that event is seen.
+TEST_F(ProberTest, StaleEventOfAPooledSocketIsNotTheNextProbesAnswer) {
+  ManualListener la, lb, lc, ld;
+  ASSERT_TRUE(la.ok() && lb.ok() && lc.ok() && ld.ok());
+  auto ta = ParseProbeTarget(la.address());
+  auto tb = ParseProbeTarget(lb.address());
+  auto tc = ParseProbeTarget(lc.address());
+  auto td = ParseProbeTarget(ld.address());
+  ASSERT_TRUE(ta.ok() && tb.ok() && tc.ok() && td.ok());
+  Prober* prober = MakeProber(HttpOptions({{200}}));
+  std::optional<ProbeResult> a, b, c, d;
+  int pb = -1;
+  size_t idle_before_d = 0;
+  ASSERT_TRUE(prober->Start(*ta, [&](ProbeResult r) { a = std::move(r); }).ok());
+  ASSERT_TRUE(
+      prober
+          ->Start(*tb,
+                  [&](ProbeResult r) {
+                    b = std::move(r);
+                    idle_before_d = prober->idle_sockets();
+                    EXPECT_TRUE(
+                        prober->Start(*td, [&](ProbeResult r2) { d = std::move(r2); }).ok());
+                  })
+          .ok());
+  ASSERT_TRUE(prober
+                  ->Start(*tc,
+                          [&](ProbeResult r) {
+                            c = std::move(r);
+                            Answer(pb, kOk, /*close_side=*/false);
+                          })
+                  .ok());
+  int pa = TakeRequest(la);
+  pb = TakeRequest(lb);
+  int pc = TakeRequest(lc);
+  ASSERT_TRUE(pa >= 0 && pb >= 0 && pc >= 0);
+  // One turn of the loop takes the connects' wake-ups (EPOLLOUT, ignored), which would
+  // otherwise keep the sockets' places in the ready list: A's before C's.
+  uv_run(loop_.get(), UV_RUN_NOWAIT);
+  Answer(pc, kOk, /*close_side=*/false);
+  Answer(pa, kOk, /*close_side=*/true);
+  ASSERT_TRUE(loop_.RunUntil([&] { return a && b && c; }));
+  int pd = TakeRequest(ld);
+  ASSERT_GE(pd, 0);
+  Answer(pd, kOk, /*close_side=*/false);
+  ASSERT_TRUE(loop_.RunUntil([&] { return d.has_value(); }));
+  EXPECT_TRUE(a->ok() && b->ok() && c->ok() && d->ok()) << d->message;
+  if (EpollEngine()) {
+    EXPECT_EQ(idle_before_d, 1u) << "A's socket, pooled";
+    EXPECT_EQ(prober->sockets_reused(), 1u) << "D took it";
+  }
+  EXPECT_EQ(PeerSees(pb), "eof");
+  EXPECT_EQ(PeerSees(pd), "eof") << "D's peer keeps its side open";
+}
+
+// The pool holds no more sockets than probes were in flight at once, Shutdown() closes
+// them, and an idle prober with pooled sockets does not keep the loop alive.
+TEST_F(ProberTest, PooledSocketsKeepDescriptorsFlatAndCloseAtShutdown) {
+  ManualListener listener;
+  ASSERT_TRUE(listener.ok());
+  auto target = ParseProbeTarget(listener.address());
+  ASSERT_TRUE(target.ok());
+  auto created = Prober::Create(loop_.get(), HttpOptions({{200}}));
+  ASSERT_TRUE(created.ok());
+  std::unique_ptr<Prober> prober = std::move(created).value();
+  const int before = OpenFds();
+  constexpr int kInFlight = 4;
+  std::vector<int> fds_after_round;
+  for (int round = 0; round < 3; ++round) {
+    int done = 0;
+    for (int i = 0; i < kInFlight; ++i) {
+      ASSERT_TRUE(prober
+                      ->Start(*target,
+                              [&](const ProbeResult& r) {
+                                EXPECT_TRUE(r.ok()) << r.message;
+                                ++done;
+                              })
+                      .ok());
+    }
+    for (int i = 0; i < kInFlight; ++i) {
+      int peer = TakeRequest(listener);
+      ASSERT_GE(peer, 0);
+      Answer(peer, kOk, /*close_side=*/true);
+    }
+    ASSERT_TRUE(loop_.RunUntil([&] { return done == kInFlight; }));
+    EXPECT_TRUE(loop_.Drain(seconds(2))) << "an idle prober keeps the loop alive";
+    fds_after_round.push_back(OpenFds() - (round + 1) * kInFlight);  // less the peers
+  }
+  EXPECT_EQ(fds_after_round[1], fds_after_round[0]);
+  EXPECT_EQ(fds_after_round[2], fds_after_round[0]);
+  if (EpollEngine()) {
+    EXPECT_EQ(prober->idle_sockets(), static_cast<size_t>(kInFlight));
+    EXPECT_EQ(prober->sockets_reused(), 2u * kInFlight);
+    EXPECT_EQ(fds_after_round[0], before + 1 + kInFlight);  // the epoll set, the pool
+  }
+  prober.reset();
+  EXPECT_TRUE(loop_.Drain());
+  if (EpollEngine()) {  // (libuv opens a descriptor of its own on the first probe)
+    EXPECT_EQ(OpenFds(), before + 3 * kInFlight) << "only the peers' connections are left";
+  }
 }
 
 TEST_F(ProberTest, BadStatusCode) {
