@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -13,6 +14,7 @@
 #include "loopback_http_server.h"
 #include "slow_tool.h"
 #include "test_names.h"
+#include "upcheck/registry.h"
 #include "upcheck/segment.h"
 
 namespace upcheck::testing {
@@ -66,23 +68,38 @@ TEST(DaemonBalancerTest, PicksUpPeersThenBackupsThenRefuses) {
   int port = daemon.BalancerPort("app");
   ASSERT_GT(status_port, 0) << daemon.err();
   ASSERT_GT(port, 0) << daemon.err();
-  // Until both workers have shown `line`: the prober's own page shows a peer DOWN from its
-  // failed probe on, the other worker's only after the cycle publishes, and a connection
-  // may reach either. A view that has shown a change keeps it until the next transition.
-  auto page_has = [&](const std::string& line) {
-    std::set<std::string> shown;
+  // Until the segment shows the `d:` keys set and every worker has ended a cycle since:
+  // the worker that turned a peer down publishes it at the end of that cycle (protocol.md
+  // §6.2), and every worker syncs to the published version before it picks. (Pages would
+  // not do: the prober shows a change before it is published, and the status listener
+  // hands most connections to whichever worker is idle, so the busy prober's page may not
+  // come round for seconds.)
+  auto published_down = [&](const std::vector<std::string>& keys) {
+    std::map<int32_t, uint64_t> cycles;  // running workers' cycle counts once keys were set
     return Eventually([&] {
-      HttpAnswer answer = HttpGet(status_port, "/status");
-      std::string pid = answer.headers["x-worker-pid"];
-      if (answer.body.find(line) != std::string::npos) {
-        shown.insert(pid);
-      } else {
-        shown.erase(pid);
+      Result<std::unique_ptr<Segment>> seg = Segment::Open(c.shm_name);
+      if (!seg.ok()) return false;
+      Result<Registry> reg = Registry::Attach(**seg);
+      if (!reg.ok()) return false;
+      if (cycles.empty()) {
+        for (const std::string& key : keys) {
+          Result<std::optional<DictValue>> v = (*seg)->dict().Get(key);
+          if (!v.ok() || !v->has_value() || **v != DictValue(true)) return false;
+        }
+        for (const WorkerRow& row : reg->Workers()) {
+          if (row.state == WorkerState::kRunning) cycles[row.pid] = row.cycles;
+        }
+        return false;
       }
-      return shown.size() == 2;
+      size_t ended = 0;
+      for (const WorkerRow& row : reg->Workers()) {
+        auto it = cycles.find(row.pid);
+        if (it != cycles.end() && row.cycles > it->second) ++ended;
+      }
+      return ended == cycles.size();
     });
   };
-  ASSERT_TRUE(page_has(closed.address() + " DOWN")) << daemon.err();
+  ASSERT_TRUE(published_down({"d:app:p1"})) << daemon.err();
 
   std::set<std::string> seen;
   for (int i = 0; i < 8; ++i) seen.insert(Through(port));
@@ -90,11 +107,11 @@ TEST(DaemonBalancerTest, PicksUpPeersThenBackupsThenRefuses) {
 
   a.Stop();
   b.Stop();
-  ASSERT_TRUE(page_has(a.address() + " DOWN") && page_has(b.address() + " DOWN")) << daemon.err();
+  ASSERT_TRUE(published_down({"d:app:p0", "d:app:p2"})) << daemon.err();
   for (int i = 0; i < 4; ++i) EXPECT_EQ(Through(port), "C") << daemon.err();
 
   backup.Stop();
-  ASSERT_TRUE(page_has(backup.address() + " DOWN")) << daemon.err();
+  ASSERT_TRUE(published_down({"d:app:b0"})) << daemon.err();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(Through(port), "");  // closed at once, no byte
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
   (void)Segment::Remove(c.shm_name);
