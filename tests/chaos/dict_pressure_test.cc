@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -146,6 +147,28 @@ class DictPressureTest : public ::testing::Test {
   }
 
   void Flip(bool down) { flap_.SetResponse(StatusResponse(down ? 500 : 200)); }
+
+  // Flips the flapping backend 6 times (40 in long runs); after each, waits for the truth
+  // to show, expects it within kTransitionBoundMs, then runs `between`. Returns the slowest
+  // transition, or -1 (a failure recorded) when one never showed.
+  int64_t TimeFlips(int port, const DaemonProcess& daemon, bool& flap_down,
+                    const std::function<void()>& between = {}) {
+    int64_t worst = 0;
+    const int flips = ChaosLong() ? 40 : 6;
+    for (int f = 0; f < flips; ++f) {
+      flap_down = !flap_down;
+      Flip(flap_down);
+      int64_t took = TimeToTruth(port, flap_down, Clock::now());
+      if (took < 0) {
+        ADD_FAILURE() << "flip " << f << ": the truth never showed\n" << daemon.err();
+        return -1;
+      }
+      EXPECT_LE(took, kTransitionBoundMs) << "flip " << f;
+      worst = std::max(worst, took);
+      if (between) between();
+    }
+    return worst;
+  }
 
   // Counter keys ever seen, and those later gone: checkers never delete a counter, and
   // neither does the test, so a vanished one was evicted.
@@ -267,22 +290,14 @@ TEST_F(DictPressureTest, TooSmallForAllKeys) {
   ASSERT_GT(port, 0) << daemon.err();
   bool flap_down = false;
   ASSERT_GE(TimeToTruth(port, flap_down, Clock::now()), 0) << daemon.err();
-  int64_t worst = 0;
-  const int flips = ChaosLong() ? 40 : 6;
-  for (int f = 0; f < flips; ++f) {
-    flap_down = !flap_down;
-    Flip(flap_down);
-    auto since = Clock::now();
-    int64_t took = TimeToTruth(port, flap_down, since);
-    ASSERT_GE(took, 0) << "flip " << f << ": the truth never showed\n" << daemon.err();
-    EXPECT_LE(took, kTransitionBoundMs) << "flip " << f;
-    worst = std::max(worst, took);
-    // Stay a few intervals in each state, watching the counters.
+  // Stay a few intervals in each state, watching the counters.
+  int64_t worst = TimeFlips(port, daemon, flap_down, [&] {
     for (auto end = Clock::now() + milliseconds(3 * kInterval); Clock::now() < end;) {
       SampleCounters(flap_down);
       std::this_thread::sleep_for(milliseconds(20));
     }
-  }
+  });
+  ASSERT_GE(worst, 0);
   // Still probing: every backend gets new requests within a few intervals.
   int up_before = up_.requests(), flap_before = flap_.requests();
   EXPECT_TRUE(up_.WaitForRequests(up_before + kUpstreams, milliseconds(5 * kInterval + 2000)));
@@ -403,17 +418,8 @@ TEST_F(DictPressureTest, ShmctlFlooderDoesNotDelayTransitions) {
   } join{stop, flooder};
   // Until the flood fills the dict.
   ASSERT_TRUE(WaitUntil([&] { return forcible > 0; }, seconds(30))) << sets << " sets";
-  int64_t worst = 0;
-  const int flips = ChaosLong() ? 40 : 6;
-  for (int f = 0; f < flips; ++f) {
-    flap_down = !flap_down;
-    Flip(flap_down);
-    auto since = Clock::now();
-    int64_t took = TimeToTruth(port, flap_down, since);
-    ASSERT_GE(took, 0) << "flip " << f << "\n" << daemon.err();
-    EXPECT_LE(took, kTransitionBoundMs) << "flip " << f;
-    worst = std::max(worst, took);
-  }
+  int64_t worst = TimeFlips(port, daemon, flap_down);
+  ASSERT_GE(worst, 0);
   stop = true;
   flooder.join();
   std::printf(
