@@ -2,9 +2,7 @@
 // protocol, 1,000 trials (UPCHECK_CHAOS_TRIALS), against real loopback backends and one
 // real segment. The test plays nginx's master: it starts three workers (each its own loop,
 // view and checker, as upcheckd's), kills one per trial and starts a replacement. A worker is
-// this binary run again (self_exec.h): the backends' threads run in the test process, and a
-// child forked from it that ran a checker could hang for good in its first allocation under
-// ASan (another thread held the allocator's lock at fork).
+// this binary run again, not a bare fork of the threaded test process (self_exec.h says why).
 //
 // The exact points are armed through a page (a memfd) shared with the workers: the next worker to
 // reach the armed point stops itself (SIGSTOP) there, and the test kills it while stopped:

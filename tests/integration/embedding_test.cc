@@ -2,10 +2,8 @@
 // creates the segment before fork, and each child attaches, builds its view, spawns a
 // checker on its own libuv loop and picks peers. Public API only (upcheck_dep).
 //
-// Each child is this binary run again (self_exec.h) and calls RunWorker() from its command
-// line: the loopback backends' threads run in the test process, and a child forked from it
-// that went on to run a checker could hang for good in its first allocation under ASan
-// (another thread held the allocator's lock at fork).
+// Each child is this binary run again and calls RunWorker() from its command line, not a
+// bare fork of the threaded test process (self_exec.h says why).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -3,12 +3,9 @@
 // (cycle starts and ends with its view, log lines) as lines on one pipe; the test waits on
 // those events with deadlines and may stop, continue or kill workers.
 //
-// A worker is this test binary run again (self_exec.h) with its part given on the command
-// line: the test process has threads (its loopback backends, the fleet's reader), and a
-// child forked from a threaded process may only call async-signal-safe functions. Under
-// ASan a forked child that went on to run a worker sometimes hung for good in its first
-// allocation, taken while another thread held the allocator's lock. The binary's main()
-// must call RunChildRoleIfAsked() first (link test_self_exec_main_dep).
+// A worker is this test binary run again with its part given on the command line, not a
+// bare fork of the threaded test process (self_exec.h says why). The binary's main() must
+// call RunChildRoleIfAsked() first (link test_self_exec_main_dep).
 #ifndef UPCHECK_TESTS_INTEGRATION_WORKER_FLEET_H_
 #define UPCHECK_TESTS_INTEGRATION_WORKER_FLEET_H_
 
