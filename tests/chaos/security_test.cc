@@ -8,8 +8,8 @@
 //  - Slow clients (idle ones, and ones sending a byte every 250 ms) do not starve a worker:
 //    its other clients are served promptly, and the slow ones are cut off at the request
 //    timeout (5 s) however they trickle.
-//  - No log line above debug carries probe response bytes or status request bytes; at
-//    debug level the bad status line is logged (the positive control).
+//  - No log line carries status request bytes; probe response bytes appear only where the
+//    original logs them (`bad status line from <name>: <line>`, at error), escaped and cut.
 // Loopback only; every wait polls with a deadline.
 #include <fcntl.h>
 #include <grp.h>
@@ -318,7 +318,7 @@ TEST_F(SecurityTest, SlowClientsDoNotStarveTheWorker) {
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
 
-// ---- No bytes of requests or responses above debug ----------------------------------
+// ---- Request and response bytes in the log ---------------------------------------------
 
 // Each backend answers with a marker in bytes the original would have logged.
 class LogBytesTest : public SecurityTest {
@@ -326,9 +326,9 @@ class LogBytesTest : public SecurityTest {
   void SetUp() override {
     SecurityTest::SetUp();
     ASSERT_TRUE(garbage_.ok() && bad_line_.ok() && error_.ok());
-    config_.upstreams = {
-        {.name = "app",
-         .primary = {up_.address(), garbage_.address(), bad_line_.address(), error_.address()}}};
+    config_.upstreams = {{.name = "app",
+                          .primary = {up_.address(), garbage_.address(), bad_line_.address(),
+                                      error_.address(), long_line_.address()}}};
     config_.workers = 2;
   }
 
@@ -341,6 +341,7 @@ class LogBytesTest : public SecurityTest {
     EXPECT_GT(port, 0) << daemon.err();
     for (const std::string& line : {"bad status line from " + garbage_.address(),
                                     "bad status line from " + bad_line_.address(),
+                                    "bad status line from " + long_line_.address(),
                                     "bad status code from " + error_.address() + ": 500"}) {
       EXPECT_TRUE(daemon.WaitForErr(line)) << line << "\n" << daemon.err();
     }
@@ -364,6 +365,7 @@ class LogBytesTest : public SecurityTest {
 
   LoopbackHttpServer garbage_{Family::kV4, "\x01\x02RESP-MARK-garbage\xff\r\n"};
   LoopbackHttpServer bad_line_{Family::kV4, "RESP-MARK-line 200 OK\r\n\r\n"};
+  LoopbackHttpServer long_line_{Family::kV4, "RESP-MARK-long " + std::string(500, 'z') + "\r\n"};
   LoopbackHttpServer error_{Family::kV4,
                             "HTTP/1.1 500 RESP-MARK-reason\r\nContent-Length: 14\r\n\r\n"
                             "RESP-MARK-body"};
@@ -380,36 +382,34 @@ std::vector<std::string> LinesWith(const std::string& log, const std::string& ne
   return out;
 }
 
-TEST_F(LogBytesTest, NothingAboveDebugCarriesRequestOrResponseBytes) {
-  std::string log = LogAt("warn");
-  EXPECT_EQ(LinesWith(log, "MARK"), std::vector<std::string>{}) << log;
-  EXPECT_EQ(LinesWith(log, "\x01"), std::vector<std::string>{});
-  EXPECT_EQ(LinesWith(log, "\xff"), std::vector<std::string>{});
-  // The errors themselves are there, at [error], naming the peer.
-  EXPECT_GE(LinesWith(log, "[error]").size(), 3u) << log;
-}
-
-// The positive control: at debug level the lines are logged, escaped, at [debug] only.
-TEST_F(LogBytesTest, AtDebugTheBadLineIsLoggedEscaped) {
-  std::string log = LogAt("debug");
-  std::vector<std::string> marked = LinesWith(log, "RESP-MARK");
-  EXPECT_GE(marked.size(), 2u) << log;
-  for (const std::string& line : marked) {
-    EXPECT_NE(line.find("[debug]"), std::string::npos) << line;
+// As the original, `bad status line from <name>: <line>` at error; the line escaped
+// (\xNN outside printable ASCII) and cut at 200 bytes, so a peer can neither forge log
+// lines nor flood the log. Nothing else from a response, nothing from a request.
+TEST_F(LogBytesTest, OnlyTheBadStatusLineIsLoggedEscapedAndCut) {
+  for (const std::string level : {"warn", "debug"}) {
+    std::string log = LogAt(level);
+    EXPECT_EQ(LinesWith(log, "REQ-MARK"), std::vector<std::string>{}) << "requests never";
+    EXPECT_EQ(LinesWith(log, "RESP-MARK-reason"), std::vector<std::string>{});
+    EXPECT_EQ(LinesWith(log, "RESP-MARK-body"), std::vector<std::string>{});
+    EXPECT_EQ(LinesWith(log, "\x01"), std::vector<std::string>{});
+    EXPECT_EQ(LinesWith(log, "\xff"), std::vector<std::string>{});
+    for (const std::string& line : LinesWith(log, "RESP-MARK")) {
+      EXPECT_NE(line.find("[error] "), std::string::npos) << line;
+      EXPECT_NE(line.find("healthcheck: bad status line from "), std::string::npos) << line;
+    }
+    const std::string garbage = "healthcheck: bad status line from " + garbage_.address() +
+                                ": \\x01\\x02RESP-MARK-garbage\\xff";
+    const std::string line =
+        "healthcheck: bad status line from " + bad_line_.address() + ": RESP-MARK-line 200 OK";
+    const std::string cut = "healthcheck: bad status line from " + long_line_.address() +
+                            ": RESP-MARK-long " + std::string(200 - 15, 'z') + "...";
+    for (const std::string& want : {garbage, line, cut}) {
+      std::vector<std::string> lines = LinesWith(log, want);
+      ASSERT_GE(lines.size(), 1u) << level << ": no line with " << want << "\n" << log;
+      // The whole line ends there: nothing of the response follows the escaped text.
+      EXPECT_EQ(lines[0].size() - lines[0].find(want), want.size()) << lines[0];
+    }
   }
-  EXPECT_GE(LinesWith(log, "bad status line from " + garbage_.address() +
-                               ": \\x01\\x02RESP-MARK-garbage\\xff")
-                .size(),
-            1u)
-      << log;
-  EXPECT_GE(
-      LinesWith(log, "bad status line from " + bad_line_.address() + ": RESP-MARK-line 200 OK")
-          .size(),
-      1u)
-      << log;
-  EXPECT_EQ(LinesWith(log, "REQ-MARK"), std::vector<std::string>{}) << "requests never";
-  EXPECT_EQ(LinesWith(log, "RESP-MARK-reason"), std::vector<std::string>{});
-  EXPECT_EQ(LinesWith(log, "RESP-MARK-body"), std::vector<std::string>{});
 }
 
 }  // namespace

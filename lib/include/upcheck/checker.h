@@ -92,8 +92,10 @@ class Checker {
   Checker(const Checker&) = delete;
   Checker& operator=(const Checker&) = delete;
 
-  // The premature path: no more cycles, probes in flight aborted, nothing published. The
-  // checker count is left as it is (as the original does on exit).
+  // The premature path: no more cycles, probes in flight aborted. A change this checker
+  // made but had not published yet (a cycle cut short after a `d:` write) is published
+  // now, so that no other process keeps a view the dict contradicts. The checker count is
+  // left as it is (as the original does on exit).
   void Stop();
 
   // check_peers_updates() outside the timer: applies a newer shared version to this

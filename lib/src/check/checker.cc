@@ -80,7 +80,8 @@ class Checker::Impl {
   void PeerOk(PeerSlot& peer, const ProbeResult& result);
   void PeerFail(PeerSlot& peer, const ProbeResult& result);
   void SetPeerDownGlobally(PeerSlot& peer, bool down);
-  void ReassertDownKeys();
+  void ReconcileDownKeys();
+  std::optional<double> Counter(const std::string& key) const;
   void Publish();
   void Report(const PeerSlot& peer, const ProbeResult& result, int transition);
 
@@ -190,6 +191,9 @@ void Checker::Impl::Stop() {
     stopped_ = true;
     if (prober_) prober_->Shutdown();
     in_cycle_ = false;
+    // A `d:` key written in the cycle cut short must not stay unpublished (Q35): no other
+    // view would ever read it.
+    Publish();
   }
   if (timer_state_ == TimerState::kOpen) {
     timer_state_ = TimerState::kClosing;
@@ -227,7 +231,7 @@ void Checker::Impl::RunCycle() {
 
 // do_check(), second half: publish, then re-arm after the cycle (§6.1).
 void Checker::Impl::FinishCycle() {
-  if (locked_) ReassertDownKeys();
+  if (locked_) ReconcileDownKeys();
   locked_ = false;
   Publish();
   in_cycle_ = false;
@@ -331,6 +335,7 @@ void Checker::Impl::CheckPeers(std::vector<PeerSlot>& peers, bool backup) {
 }
 
 void Checker::Impl::RunGroup(size_t k) {
+  if (stopped_) return;  // Stop() published; the rest of the cycle is dropped
   GroupRun& g = groups_[k];
   if (g.next > g.last) {
     if (--groups_running_ > 0) return;
@@ -364,13 +369,7 @@ void Checker::Impl::OnProbeDone(size_t k, PeerSlot& peer, const ProbeResult& res
       PeerOk(peer, result);
     } else {
       // §7.5: a peer this checker sees as down fails silently.
-      if (!peer.down) {
-        Err(result.message);
-        // The line the peer sent is response bytes: debug level only, escaped and cut.
-        if (result.kind == ProbeKind::kStatusLine && env_.logger->enabled(LogLevel::kDebug)) {
-          Debug("bad status line from " + peer.name + ": " + EscapedForLog(result.error));
-        }
-      }
+      if (!peer.down) Err(result.message);
       PeerFail(peer, result);
     }
   }
@@ -472,29 +471,47 @@ void Checker::Impl::SetPeerDownGlobally(PeerSlot& peer, bool down) {
   if (env_.test_hook) env_.test_hook("after_d_write");
 }
 
-// Q24 fixed: a `d:` key evicted (a full dict) or deleted while `v:` stays would make every
-// process that upgrades later see the peer up. The lock holder, whose view is current,
-// writes back the keys of the peers it knows down by a flag and publishes, so the others
-// re-read. One get per such peer per cycle, in one process; peers down only by the
-// config (nginx's `down`) never had a key and get none, as in the original.
-// Our view may be stale: when a cycle outlives the lock (NG1), another worker probes at
-// the same time and may have turned the peer up (deleting the key) since we last synced.
-// So a key is written back only while the shared counters say the peer is failing now
-// (`nok:` >= fall: the last fall probes, whoever made them, failed); a success resets
-// `nok:` to 0 at once. An evicted `nok:` comes back with the next failures.
-void Checker::Impl::ReassertDownKeys() {
+// A counter's value, or nothing when it is missing, not a number or unreadable.
+std::optional<double> Checker::Impl::Counter(const std::string& key) const {
+  Result<std::optional<DictValue>> got = env_.dict->Get(key);
+  if (!got.ok() || !got->has_value()) return std::nullopt;
+  const double* v = std::get_if<double>(&**got);
+  return v == nullptr ? std::nullopt : std::optional<double>(*v);
+}
+
+// The lock holder, whose view is the freshest, brings every `d:` key back in line with the
+// shared counters, and publishes if it changed one. Two ways a key can be wrong while `v:`
+// stays, so that nobody re-reads it:
+// - Q24: a down peer's key was evicted (a full dict) or deleted. It is written back while
+//   `nok:` >= fall (the last fall probes, whoever made them, failed), and only for a peer
+//   our view has down by a flag (a configured-down peer never had a key). The `nok:` test
+//   keeps a stale view from undoing a turn-up that an overlapping cycle (Q3) just made.
+// - Q35: a worker died (or stopped) between its `d:` write and its publish. Its down flag
+//   is shared by no view, and PeerOk turns a peer up only when the view says down, so
+//   nothing would ever delete it. A down key of a peer our view has up is deleted while
+//   `ok:` >= rise (the last rise probes passed), the mirror of the rule above.
+// One or two gets per peer per cycle, in one process.
+void Checker::Impl::ReconcileDownKeys() {
   const double failing = static_cast<double>(std::max<int64_t>(fall_, 1));
+  const double passing = static_cast<double>(std::max<int64_t>(rise_, 1));
   for (auto* list : {&primary_, &backup_}) {
-    for (const PeerSlot& p : *list) {
-      if (!p.down || !p.flagged) continue;
+    for (PeerSlot& p : *list) {
       Result<std::optional<DictValue>> flag = env_.dict->Get(p.d_key);
-      if (!flag.ok() || flag->has_value()) continue;
-      Result<std::optional<DictValue>> fails = env_.dict->Get(p.nok_key);
-      const double* f = fails.ok() && fails->has_value() ? std::get_if<double>(&**fails) : nullptr;
-      if (f == nullptr || *f < failing) continue;
-      DictStoreResult r = env_.dict->Set(p.d_key, DictValue(true));
-      if (!r.ok()) Err("failed to set peer down state: " + r.status.message());
-      new_version_ = true;
+      if (!flag.ok()) continue;
+      const bool* b = flag->has_value() ? std::get_if<bool>(&**flag) : nullptr;
+      const bool key_down = flag->has_value() && (b == nullptr || *b);  // Q33
+      if (!flag->has_value() && p.down && p.flagged) {
+        if (Counter(p.nok_key).value_or(0) < failing) continue;
+        DictStoreResult r = env_.dict->Set(p.d_key, DictValue(true));
+        if (!r.ok()) Err("failed to set peer down state: " + r.status.message());
+        new_version_ = true;
+      } else if (key_down && !p.down) {
+        if (Counter(p.ok_key).value_or(0) < passing) continue;
+        Status st = env_.dict->Delete(p.d_key);
+        if (!st.ok()) Err("failed to set peer down state: " + st.message());
+        p.flagged = false;
+        new_version_ = true;
+      }
     }
   }
 }
@@ -506,13 +523,13 @@ void Checker::Impl::Publish() {
   if (env_.test_hook) env_.test_hook("before_publish");
   if (debug()) Debug("publishing peers version " + Num(version_ + 1));  // predicted (Q13)
   if (rewrite_down_keys_) {
+    // Only the peers down by a flag: one down by the config alone never had a key, and
+    // every upgrade turns it up (Q5).
     for (auto* list : {&primary_, &backup_}) {
       for (const PeerSlot& p : *list) {
-        if (p.down) {
-          env_.dict->Set(p.d_key, DictValue(true));
-        } else {
-          env_.dict->Delete(p.d_key);
-        }
+        Status st = p.down && p.flagged ? env_.dict->Set(p.d_key, DictValue(true)).status
+                                        : env_.dict->Delete(p.d_key);
+        if (!st.ok()) Err("failed to set peer down state: " + st.message());
       }
     }
   }
@@ -562,25 +579,26 @@ void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result, int 
 Result<std::unique_ptr<Checker>> Checker::Spawn(const CheckerEnv& env, const CheckOptions& o) {
   using R = Result<std::unique_ptr<Checker>>;
   // The original's validation order and strings (protocol.md §3).
-  if (!o.type || o.type->empty()) return R::Error("\"type\" option required");
+  // Lua's truth: only a missing option fails the "required" tests; "" goes on to the next.
+  if (!o.type) return R::Error("\"type\" option required");
   if (*o.type != "http" && *o.type != "https") {
     return R::Error("only \"http\" and \"https\" type are supported right now");
   }
   if (!o.http_req) return R::Error("\"http_req\" option required");
-  if (!o.shm || o.shm->empty()) return R::Error("\"shm\" option required");
+  if (!o.shm) return R::Error("\"shm\" option required");
   if (*o.shm != env.shm_name || env.dict == nullptr) {
     return R::Error("shm \"" + *o.shm + "\" not found");
   }
-  if (!o.upstream || o.upstream->empty()) return R::Error("no upstream specified");
+  if (!o.upstream) return R::Error("no upstream specified");
 
   auto* impl = new Impl(env, *o.upstream);
   if (Status st = impl->Init(o); !st.ok()) {
     impl->Detach();
     return st;
   }
-  env.upstreams->AddChecker(*o.upstream, 1);
   std::unique_ptr<Checker> checker(new Checker(impl));
   impl->Start(o.no_timer && env.debug_events);
+  env.upstreams->AddChecker(*o.upstream, 1);  // after a no_timer cycle, as the original
   return checker;
 }
 

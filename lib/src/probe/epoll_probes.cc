@@ -289,11 +289,13 @@ void EpollProbes::OnEvents(uint32_t index, uint32_t events) {
 
 void EpollProbes::ReadLine(uint32_t index) {
   Slot& s = *slots_[index];
+  bool progress = false;
   for (;;) {
     ssize_t n = read(s.fd, read_buffer_, sizeof(read_buffer_));
     if (n > 0) {
       switch (s.line.Feed(read_buffer_, static_cast<size_t>(n))) {
         case FirstLine::Progress::kMore:
+          progress = true;
           continue;
         case FirstLine::Progress::kTooLong:
           Finish(index, ProbeKind::kReceive, "status line too long");
@@ -317,6 +319,9 @@ void EpollProbes::ReadLine(uint32_t index) {
     }
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       Finish(index, ProbeKind::kReceive, SocketErrorText(-errno));
+    } else if (progress) {
+      // As ngx_lua's receive: the timeout bounds the silence, not the whole line.
+      EnterStep(index, Step::kReceive);
     }
     return;
   }

@@ -358,6 +358,8 @@ void Probe::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) 
 void Probe::ConsumeLine(const char* data, size_t size) {
   switch (line_.Feed(data, size)) {
     case FirstLine::Progress::kMore:
+      // As ngx_lua's receive: the timeout bounds the silence, not the whole line.
+      if (step_ == Step::kReceive) StartStep(Step::kReceive);
       return;
     case FirstLine::Progress::kTooLong:
       Fail(ProbeKind::kReceive, "status line too long");

@@ -80,9 +80,9 @@ std::string ProbeMessage(ProbeKind kind, const std::string& name, const std::str
     case ProbeKind::kReceive:
       return "failed to receive status line from " + name + ": " + error;
     case ProbeKind::kStatusLine:
-      // Deliberately without the line: response bytes stay out of error-level logs and out
-      // of last_error (README, "Deviations"). The checker logs the line at debug level.
-      return "bad status line from " + name;
+      // The original logs the line as the peer sent it; escaped and cut, it cannot forge
+      // or flood a log line.
+      return "bad status line from " + name + ": " + EscapedForLog(error);
     case ProbeKind::kStatusCode:
       return "bad status code from " + name + ": " + error;
   }

@@ -1,9 +1,8 @@
 // ProbeResult: the outcome of one probe, with the original's message texts.
 //
 // `message` is exactly what the original logs after its "healthcheck: " prefix
-// (protocol.md §8 and §13), so a checker logs it as is, with one deliberate deviation:
-// "bad status line from <name>" leaves out the line (response bytes never reach a log
-// above debug level). Plain data.
+// (protocol.md §8 and §13), so a checker logs it as is; the line of "bad status line from
+// <name>: <line>" is escaped and cut (EscapedForLog). Plain data.
 #ifndef UPCHECK_PROBE_PROBE_RESULT_H_
 #define UPCHECK_PROBE_PROBE_RESULT_H_
 
@@ -22,7 +21,7 @@ enum class ProbeKind : uint8_t {
   kTls = 2,         // "failed to ssl handshake to <name>: <err>"
   kSend = 3,        // "failed to send request to <name>: <err>"
   kReceive = 4,     // "failed to receive status line from <name>: <err>"
-  kStatusLine = 5,  // "bad status line from <name>" (the line itself only at debug level)
+  kStatusLine = 5,  // "bad status line from <name>: <line, EscapedForLog>"
   kStatusCode = 6,  // "bad status code from <name>: <status %.14g>"
   kSocket = 7,      // "failed to create stream socket: <err>"; not counted (Q17)
 };

@@ -13,8 +13,8 @@
 
 namespace upcheck::shm {
 
-// "ucregis2": 2 since PeerDetailsShm lost its padding (88 bytes, was 96).
-inline constexpr uint64_t kRegistryMagic = 0x7563726567697332ull;
+// "ucregis3": 3 since PeerDetailsShm holds a bad status line's first 204 bytes.
+inline constexpr uint64_t kRegistryMagic = 0x7563726567697333ull;
 
 struct StringRefShm {
   uint32_t offset;  // into the string pool
@@ -32,7 +32,7 @@ struct UpstreamShm {
 };
 
 // One peer's details, written by the prober under a sequence lock (odd: being written).
-// Ordered so that nothing is padding: 88 bytes a peer (shm per peer is a target, issue 5).
+// Ordered so that nothing is padding: 256 bytes a peer.
 struct PeerDetailsShm {
   std::atomic<uint32_t> seq;
   std::atomic<uint8_t> result;  // 0 never; 1 + ProbeKind; see registry.cc
@@ -46,9 +46,11 @@ struct PeerDetailsShm {
   std::atomic<int64_t> last_check_ms;
   std::atomic<int64_t> last_change_ms;
   std::atomic<uint32_t> turned_down;
-  char detail[36];  // <err>, truncated
+  // <err>, truncated: room for the 200 bytes of a bad status line that last_error shows
+  // (and the bytes beyond, so that it knows to end with "..." as the log line does).
+  char detail[204];
 };
-static_assert(sizeof(PeerDetailsShm) == 88);
+static_assert(sizeof(PeerDetailsShm) == 256);
 
 struct PeerShm {
   StringRefShm name;

@@ -89,6 +89,11 @@ TEST_F(SpawnOptionsTest, ErrorsInTheOriginalsOrder) {
       {[](CheckOptions& o) { o.upstream.reset(); }, "no upstream specified"},
       {[](CheckOptions& o) { o.upstream = "bar.com"; },
        "failed to get primary peers: upstream not found"},
+      // "" is a value in Lua, not a missing option: it fails the next test instead.
+      {[](CheckOptions& o) { o.type = ""; },
+       "only \"http\" and \"https\" type are supported right now"},
+      {[](CheckOptions& o) { o.shm = ""; }, "shm \"\" not found"},
+      {[](CheckOptions& o) { o.upstream = ""; }, "failed to get primary peers: upstream not found"},
       // Q11 fixed: a negative timeout is refused at spawn, not at probe time.
       {[](CheckOptions& o) { o.timeout_ms = -1; }, "\"timeout\" option must be >= 0"},
       {[](CheckOptions& o) {

@@ -33,7 +33,7 @@ TEST(ProbeResultTest, NamesKindsForStatusJson) {
   EXPECT_EQ(ProbeKindName(ProbeKind::kSend), "send");
 }
 
-// Response bytes for a debug line: printable ASCII kept, everything else \xNN, cut short.
+// Response bytes for a log line: printable ASCII kept, everything else \xNN, cut short.
 TEST(ProbeResultTest, EscapedForLog) {
   EXPECT_EQ(EscapedForLog("HTTP/2 200"), "HTTP/2 200");
   EXPECT_EQ(EscapedForLog(std::string("\x01\x00\xff\t\\e", 6)), "\\x01\\x00\\xff\\x09\\\\e");
@@ -41,7 +41,13 @@ TEST(ProbeResultTest, EscapedForLog) {
   EXPECT_EQ(EscapedForLog("abcdef", 3), "abc...");
   EXPECT_EQ(EscapedForLog(""), "");
   EXPECT_EQ(ProbeMessage(ProbeKind::kStatusLine, "127.0.0.1:80", "<html>"),
-            "bad status line from 127.0.0.1:80");
+            "bad status line from 127.0.0.1:80: <html>");
+  EXPECT_EQ(ProbeMessage(ProbeKind::kStatusLine, "127.0.0.1:80", ""),
+            "bad status line from 127.0.0.1:80: ");
+  EXPECT_EQ(ProbeMessage(ProbeKind::kStatusLine, "127.0.0.1:80", "a\nb" + std::string(300, 'x')),
+            "bad status line from 127.0.0.1:80: a\\x0ab" + std::string(197, 'x') + "...");
+  EXPECT_EQ(ProbeMessage(ProbeKind::kStatusLine, "127.0.0.1:80", "\x1b[31m"),
+            "bad status line from 127.0.0.1:80: \\x1b[31m");
 }
 
 }  // namespace
