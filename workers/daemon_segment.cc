@@ -46,7 +46,7 @@ bool MustNotReplace(std::string_view error) {
 std::optional<DaemonSegment> Reattach(std::unique_ptr<Segment>& segment, const Config& config,
                                       const Logger& logger) {
   Result<Registry> registry = Registry::Attach(*segment);
-  if (!registry.ok() || segment->info().size != config.shm.size ||
+  if (!registry.ok() || segment->info().dict_size != config.shm.size ||
       !RegistryMatches(*registry, config)) {
     logger.Notice(fmt::format("segment '{}' does not match the configuration; replacing it",
                               config.shm.name));
