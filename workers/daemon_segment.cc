@@ -14,6 +14,9 @@
 namespace upcheck::daemon {
 namespace {
 
+static_assert(kMinShmSize == Segment::kMinSize && kMaxShmSize == Segment::kMaxSize,
+              "every shm.size the config accepts makes a segment");
+
 bool ProcessAlive(int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
 Result<DaemonSegment> CreateFresh(const Config& config, bool replace) {

@@ -31,8 +31,10 @@ struct ConfigPeer {
 
 struct ShmConfig {
   std::string name = "healthcheck";  // [A-Za-z0-9_.-], 1 to 64 bytes
-  size_t size = 1024 * 1024;         // kMinShmSize..kMaxShmSize
-  bool persist = false;              // keep the segment across daemon restarts
+  // The dict's capacity, as lua_shared_dict's size: kMinShmSize..kMaxShmSize. The segment
+  // holds the registry and worker table on top of it.
+  size_t size = 1024 * 1024;
+  bool persist = false;  // keep the segment across daemon restarts
 };
 
 struct DaemonConfig {
@@ -61,7 +63,8 @@ struct Config {
   std::vector<UpstreamConfig> upstreams;  // in file order; names are unique
 };
 
-inline constexpr size_t kMinShmSize = 64 * 1024;
+// ngx_lua refuses a lua_shared_dict below 8k ("invalid lua shared dict size").
+inline constexpr size_t kMinShmSize = 8 * 1024;
 inline constexpr size_t kMaxShmSize = size_t{1024} * 1024 * 1024;
 inline constexpr int kMaxWorkers = 1024;
 

@@ -153,6 +153,9 @@ TEST(ConfigTest, EmptyFileIsAllDefaults) {
 
 TEST(ConfigTest, SizesAsIntegersAndSuffixes) {
   EXPECT_EQ(ParseOk("[shm]\nsize = 65536\n").shm.size, 65536u);
+  // The smallest lua_shared_dict that ngx_lua accepts, and the original's 64k.
+  EXPECT_EQ(ParseOk("[shm]\nsize = \"8k\"\n").shm.size, kMinShmSize);
+  EXPECT_EQ(ParseOk("[shm]\nsize = \"64k\"\n").shm.size, 64u * 1024);
   EXPECT_EQ(ParseOk("[shm]\nsize = \"512k\"\n").shm.size, 512u * 1024);
   EXPECT_EQ(ParseOk("[shm]\nsize = \"1024M\"\n").shm.size, kMaxShmSize);
 }
