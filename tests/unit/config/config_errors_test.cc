@@ -136,6 +136,11 @@ TEST(ConfigErrorsTest, Shm) {
             "\"1m\"), got float 1.5");
   EXPECT_EQ(ErrorOf("[shm]\nsize = 8191\n"),
             "upcheck.toml:2:8: shm.size: size must be between 8k and 1024m, got 8191");
+  EXPECT_EQ(ErrorOf("[shm]\nreload_state = \"by_name\"\n"),
+            "upcheck.toml:2:16: shm.reload_state: bad reload_state \"by_name\" (positional or "
+            "by_peer)");
+  EXPECT_EQ(ErrorOf("[shm]\nreload_state = true\n"),
+            "upcheck.toml:2:16: shm.reload_state: expected a string, got boolean true");
   EXPECT_EQ(ErrorOf("[shm]\nname = \"\"\n"),
             "upcheck.toml:2:8: shm.name: bad name \"\" (1 to 64 characters from A-Z a-z 0-9 _ . "
             "-)");
