@@ -1,7 +1,8 @@
 // upcheckd's dict as the original's lua_shared_dict: shm.size is the dict's capacity (a 64k
-// dict starts, holds the protocol's keys and evicts the oldest entries when full). Real
-// binary ($UPCHECKD), loopback backends on port 0; every wait is for an event (a key, a
-// page) with a deadline.
+// dict starts, holds the protocol's keys and evicts the oldest entries when full), and a
+// SIGHUP carries the dict over by position (protocol.md Q6) or, with reload_state =
+// "by_peer", with each peer. Real binary ($UPCHECKD), loopback backends on port 0; every
+// wait is for an event (a key, a page, a log line) with a deadline.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -172,6 +173,114 @@ TEST_F(DaemonDictTest, A64kDictStartsProbesAndEvictsTheOldestEntriesWhenFull) {
   for (int u = 1; u <= kUpstreams; ++u) {
     EXPECT_GE(Number("v:app" + std::to_string(u)), 1) << "no version for app" << u;
   }
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+// --- SIGHUP: the dict carried over by position, or by peer -------------------------------
+
+class DaemonReloadStateTest : public DaemonDictTest {
+ protected:
+  void SetUp() override {
+    DaemonDictTest::SetUp();
+    config_.upstreams = {{.name = "app", .primary = {closed_.address(), up_.address()}, .rise = 2}};
+  }
+
+  // Starts on [closed, up], waits for the closed peer's flag (d:app:p0), then reloads with
+  // the two swapped. The test holds the check lock over the reload (an old worker's lock
+  // outliving the HUP, as in the original): no probe can run in the new workers until it
+  // releases it with ReleaseLock(), so what they show first is what the reload carried.
+  // Returns the error log's length before the SIGHUP; sets port_.
+  size_t SwapPeersAndReload(DaemonProcess& daemon) {
+    const size_t none = std::string::npos;
+    port_ = daemon.StatusPort();
+    if (port_ <= 0) {
+      ADD_FAILURE() << daemon.err();
+      return none;
+    }
+    if (!Eventually([&] { return Keys("d:") == std::set<std::string>{"d:app:p0"}; }, seconds(20)) ||
+        !Eventually([&] { return Number("v:app") >= 1; })) {
+      ADD_FAILURE() << "the closed peer was never published down\n" << daemon.err();
+      return none;
+    }
+    Result<std::unique_ptr<Segment>> old = Segment::Open(config_.shm_name);
+    if (!old.ok() || !(*old)->dict().Set("l:app", DictValue(true), 600 * 1000).ok()) {
+      ADD_FAILURE() << "cannot hold the lock";
+      return none;
+    }
+    old->reset();
+    TestConfig next = config_;
+    next.upstreams[0].primary = {up_.address(), closed_.address()};
+    daemon.Rewrite(ConfigToml(next));
+    size_t mark = daemon.err().size();
+    daemon.Signal(SIGHUP);
+    if (!daemon.WaitForErr("reload done", seconds(10), mark)) {
+      ADD_FAILURE() << daemon.err();
+      return none;
+    }
+    return mark;
+  }
+
+  void ReleaseLock() {
+    Result<std::unique_ptr<Segment>> seg = Segment::Open(config_.shm_name);
+    ASSERT_TRUE(seg.ok()) << seg.error();
+    ASSERT_TRUE((*seg)->dict().Delete("l:app").ok());
+  }
+
+  std::string Page(bool up_down, bool closed_down) const {
+    return Block("app", {{up_.address(), up_down}, {closed_.address(), closed_down}});
+  }
+
+  int port_ = 0;  // the status listener, kept across the reload
+};
+
+// The default, as the original: the dict survives the HUP as it was, so d:app:p0 now names
+// the healthy peer, which every new worker shows DOWN (and the closed one UP) until the
+// checks correct both, within rise cycles.
+TEST_F(DaemonReloadStateTest, ByDefaultTheFlagsStayInTheirPositions) {
+  DaemonProcess daemon(ConfigToml(config_));
+  const size_t mark = SwapPeersAndReload(daemon);
+  ASSERT_NE(mark, std::string::npos);
+  EXPECT_EQ(Keys("d:"), std::set<std::string>{"d:app:p0"});
+  EXPECT_EQ(Keys("l:"), std::set<std::string>{"l:app"}) << "the held lock was not carried";
+  EXPECT_TRUE(daemon.WaitForErr("(positional)", seconds(1), mark)) << daemon.err();
+  EXPECT_TRUE(Eventually([&] { return PagesShow(port_, Page(true, false)); })) << daemon.err();
+
+  ReleaseLock();
+  EXPECT_TRUE(Eventually([&] { return Keys("d:") == std::set<std::string>{"d:app:p1"}; }))
+      << daemon.err();
+  EXPECT_TRUE(Eventually([&] { return PagesShow(port_, Page(false, true)); })) << daemon.err();
+  EXPECT_TRUE(daemon.WaitForErr("peer " + up_.address() + " is turned up after 2 success(es)",
+                                seconds(10), mark))
+      << daemon.err();
+  EXPECT_TRUE(daemon.WaitForErr("peer " + closed_.address() + " is turned down after 1 failure(s)",
+                                seconds(10), mark))
+      << daemon.err();
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+// reload_state = "by_peer" (lua-resty-upstream-healthcheck issue #84): each peer's flag and
+// counters follow its address, so the new workers show the truth before any probe.
+TEST_F(DaemonReloadStateTest, ByPeerTheFlagsFollowThePeers) {
+  config_.reload_state = "by_peer";
+  DaemonProcess daemon(ConfigToml(config_));
+  const size_t mark = SwapPeersAndReload(daemon);
+  ASSERT_NE(mark, std::string::npos);
+  // The closed peer's flag and failure count moved to p1, the healthy one's successes to
+  // p0; neither has any other key (protocol.md §7: the opposite counter is never written
+  // before the first transition).
+  EXPECT_EQ(Keys("d:"), std::set<std::string>{"d:app:p1"});
+  EXPECT_EQ(Keys("nok:"), std::set<std::string>{"nok:app:p1"});
+  EXPECT_EQ(Keys("ok:"), std::set<std::string>{"ok:app:p0"});
+  EXPECT_EQ(Keys("l:"), std::set<std::string>{"l:app"});
+  EXPECT_TRUE(daemon.WaitForErr("(by_peer)", seconds(1), mark)) << daemon.err();
+  EXPECT_TRUE(Eventually([&] { return PagesShow(port_, Page(false, true)); })) << daemon.err();
+
+  // The checks agree: two more failures of the closed peer, and no transition.
+  const double failures = Number("nok:app:p1");
+  ReleaseLock();
+  EXPECT_TRUE(Eventually([&] { return Number("nok:app:p1") >= failures + 2; })) << daemon.err();
+  EXPECT_TRUE(PagesShow(port_, Page(false, true)));
+  EXPECT_EQ(daemon.err().find(" is turned ", mark), std::string::npos) << daemon.err();
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
 
