@@ -21,10 +21,12 @@ using OrderedJson = nlohmann::ordered_json;
 
 const char* const kShmctlFormats =
     R"(Output (stdout; errors go to stderr as one line "upcheck-shmctl: ..."):
-  info          one "field value" pair per line: segment, size, layout_version,
-                creator_pid, generation, age, dict_capacity, dict_free, dict_entries,
-                registry (bytes of the daemon's peers, check details and worker table;
-                0 without), and "workers ALIVE/SLOTS" when a daemon made the segment
+  info          one "field value" pair per line: segment, size (of the whole segment:
+                the dict, its index, the header and the registry), layout_version,
+                creator_pid, generation, age, dict_capacity (shm.size, or create's --size:
+                the bytes the dict's entries may take), dict_free, dict_entries, registry
+                (bytes of the daemon's peers, check details and worker table; 0 without),
+                and "workers ALIVE/SLOTS" when a daemon made the segment
   keys          one live key per line, sorted by key: KEY<TAB>VALUE<TAB>TTL
                 TTL is "-" (never expires) or seconds left with ms precision, "0.812s";
                 tab, newline, CR, backslash and control bytes in KEY/VALUE are escaped
@@ -43,7 +45,7 @@ const char* const kShmctlFormats =
   set, add, del, flush, create, remove: no output
 --json (info, keys, get, ttl, workers) prints one JSON document instead:
   info  {"name","object","size","layout_version","creator_pid","generation","age_ms",
-         "dict":{"capacity_bytes","free_bytes","entries","chunk_size","chunks"},
+         "dict":{"size","capacity_bytes","free_bytes","entries","chunk_size","chunks"},
          "areas":{"registry_bytes"},
          "workers":{"alive","slots"}}          workers only with a registry
   keys  [{"key","value","type","ttl_ms"}, ...]   type: number|boolean|string
@@ -206,7 +208,8 @@ Status RunInfo(Segment& segment, const InfoArgs& args, std::ostream& out) {
         {"generation", info.generation},
         {"age_ms", age_ms},
         {"dict",
-         {{"capacity_bytes", stats.capacity_bytes},
+         {{"size", info.dict_size},
+          {"capacity_bytes", stats.capacity_bytes},
           {"free_bytes", stats.free_bytes},
           {"entries", stats.entries},
           {"chunk_size", stats.chunk_size},
@@ -223,7 +226,8 @@ Status RunInfo(Segment& segment, const InfoArgs& args, std::ostream& out) {
       << fmt::format("{:<15} {}\n", "creator_pid", info.creator_pid)
       << fmt::format("{:<15} {}\n", "generation", info.generation)
       << fmt::format("{:<15} {}s\n", "age", cli::FormatSecondsMs(age_ms))
-      << fmt::format("{:<15} {} bytes\n", "dict_capacity", stats.capacity_bytes)
+      << fmt::format("{:<15} {} bytes ({})\n", "dict_capacity", stats.capacity_bytes,
+                     FormatSize(stats.capacity_bytes))
       << fmt::format("{:<15} {} bytes\n", "dict_free", stats.free_bytes)
       << fmt::format("{:<15} {}\n", "dict_entries", stats.entries)
       << fmt::format("{:<15} {} bytes\n", "registry", registry_bytes);

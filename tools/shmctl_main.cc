@@ -87,7 +87,9 @@ std::vector<std::pair<CLI::App*, Runner>> DefineCommands(CLI::App& app, Invocati
   CLI::App* sub =
       add("create", "Create and publish an empty segment (no daemon needed)",
           [&inv](const std::string& name) { return RunCreate(name, inv.create, std::cout); });
-  sub->add_option("--size", inv.create.size, "Segment size: bytes, or with k/m suffix")
+  sub->add_option("--size", inv.create.size,
+                  "The dict's capacity, as shm.size: bytes, or with k/m suffix "
+                  "(the segment is bigger)")
       ->type_name("SIZE")
       ->capture_default_str();
   sub->add_flag("--replace", inv.create.replace, "Remove an existing segment of that name first");

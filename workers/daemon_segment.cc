@@ -3,8 +3,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
+#include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +16,9 @@
 
 namespace upcheck::daemon {
 namespace {
+
+static_assert(kMinShmSize == Segment::kMinSize && kMaxShmSize == Segment::kMaxSize,
+              "every shm.size the config accepts makes a segment");
 
 bool ProcessAlive(int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
@@ -46,7 +52,7 @@ bool MustNotReplace(std::string_view error) {
 std::optional<DaemonSegment> Reattach(std::unique_ptr<Segment>& segment, const Config& config,
                                       const Logger& logger) {
   Result<Registry> registry = Registry::Attach(*segment);
-  if (!registry.ok() || segment->info().size != config.shm.size ||
+  if (!registry.ok() || segment->info().dict_size != config.shm.size ||
       !RegistryMatches(*registry, config)) {
     logger.Notice(fmt::format("segment '{}' does not match the configuration; replacing it",
                               config.shm.name));
@@ -60,46 +66,90 @@ std::optional<DaemonSegment> Reattach(std::unique_ptr<Segment>& segment, const C
   return DaemonSegment{std::move(segment), *registry, true};
 }
 
-std::optional<std::string_view> PeerName(const Registry& registry, size_t u, bool backup,
-                                         uint32_t id) {
-  for (size_t k = 0; k < registry.peer_count(u); ++k) {
-    Registry::Peer p = registry.peer(u, k);
-    if (p.backup == backup && p.id == id) return p.name;
+// A peer key ("d:", "ok:" or "nok:" + "<u>:p<i>" / "<u>:b<i>") taken apart.
+struct PeerKey {
+  std::string_view prefix, upstream;
+  bool backup = false;
+  uint32_t id = 0;
+};
+
+std::optional<PeerKey> ParsePeerKey(std::string_view key) {
+  for (std::string_view prefix : {"d:", "ok:", "nok:"}) {
+    if (!key.starts_with(prefix)) continue;
+    std::string_view rest = key.substr(prefix.size());
+    size_t colon = rest.rfind(':');
+    if (colon == std::string_view::npos || colon + 2 > rest.size()) return std::nullopt;
+    char role = rest[colon + 1];
+    std::string_view digits = rest.substr(colon + 2);
+    uint32_t id = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+    if ((role != 'p' && role != 'b') || ec != std::errc() || end != digits.data() + digits.size()) {
+      return std::nullopt;
+    }
+    return PeerKey{prefix, rest.substr(0, colon), role == 'b', id};
   }
   return std::nullopt;
 }
 
-// "d:", "ok:" or "nok:" + "<u>:p<i>" / "<u>:b<i>": whether the same peer exists at the
-// same position in both registries. nullopt when `rest` is not a peer key at all.
-std::optional<bool> SamePeer(std::string_view rest, const Registry& from, const Registry& to) {
-  size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos || colon + 2 > rest.size()) return std::nullopt;
-  char role = rest[colon + 1];
-  std::string_view digits = rest.substr(colon + 2);
-  uint32_t id = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
-  if ((role != 'p' && role != 'b') || ec != std::errc() || end != digits.data() + digits.size()) {
-    return std::nullopt;
+// reload_state = "by_peer": where each peer of the old registry went in the new one, by
+// address within the same upstream and list (the n-th listing of an address goes to the
+// n-th). Built once per reload: O(peers), then O(1) a key.
+class PeerMoves {
+ public:
+  PeerMoves(const Registry& from, const Registry& to) : from_(from), to_(to) {
+    for (size_t u = 0; u < from.upstream_count(); ++u) {
+      std::optional<size_t> nu = to.FindUpstream(from.upstream_name(u));
+      if (!nu) continue;
+      Lists& lists = moves_[std::string(from.upstream_name(u))];
+      for (bool backup : {false, true}) {
+        std::map<std::string_view, std::deque<uint32_t>> new_ids;
+        for (size_t k = 0; k < to.peer_count(*nu); ++k) {
+          Registry::Peer p = to.peer(*nu, k);
+          if (p.backup == backup) new_ids[p.name].push_back(p.id);
+        }
+        std::vector<std::optional<uint32_t>>& moved = lists[backup ? 1 : 0];
+        for (size_t k = 0; k < from.peer_count(u); ++k) {
+          Registry::Peer p = from.peer(u, k);
+          if (p.backup != backup) continue;
+          if (moved.size() <= p.id) moved.resize(p.id + 1);
+          auto ids = new_ids.find(p.name);
+          if (ids == new_ids.end() || ids->second.empty()) continue;  // gone
+          moved[p.id] = ids->second.front();
+          ids->second.pop_front();
+        }
+      }
+    }
   }
-  std::string_view u = rest.substr(0, colon);
-  std::optional<size_t> ou = from.FindUpstream(u), nu = to.FindUpstream(u);
-  if (!ou || !nu) return false;
-  std::optional<std::string_view> a = PeerName(from, *ou, role == 'b', id);
-  std::optional<std::string_view> b = PeerName(to, *nu, role == 'b', id);
-  return a && b && *a == *b;
-}
 
-bool KeepEntry(std::string_view key, const Registry& from, const Registry& to) {
-  // The old workers' check locks: the new workers must not wait for them.
-  if (key.starts_with("l:")) return false;
-  if (key.starts_with("v:")) return to.FindUpstream(key.substr(2)).has_value();
-  for (std::string_view prefix : {"d:", "ok:", "nok:"}) {
-    if (!key.starts_with(prefix)) continue;
-    std::optional<bool> same = SamePeer(key.substr(prefix.size()), from, to);
-    return same.value_or(true);  // not a peer key: a user key, kept as it is
+  // The key `key` has in the new dict, or nullopt to drop it. A peer's keys follow it;
+  // those of peers or upstreams that are gone are dropped. Locks and keys that are not
+  // the checkers' are kept as they are.
+  std::optional<std::string> NewKey(std::string_view key) const {
+    if (key.starts_with("v:")) {
+      if (!to_.FindUpstream(key.substr(2))) return std::nullopt;
+      return std::string(key);
+    }
+    std::optional<PeerKey> pk = ParsePeerKey(key);
+    if (!pk) return std::string(key);
+    auto lists = moves_.find(pk->upstream);
+    if (lists == moves_.end()) {
+      // Not an upstream of both: a key of one that is gone (or new) goes, anything else
+      // is not the checkers' and stays.
+      if (from_.FindUpstream(pk->upstream) || to_.FindUpstream(pk->upstream)) return std::nullopt;
+      return std::string(key);
+    }
+    const std::vector<std::optional<uint32_t>>& moved = lists->second[pk->backup ? 1 : 0];
+    if (pk->id >= moved.size() || !moved[pk->id]) return std::nullopt;
+    return fmt::format("{}{}:{}{}", pk->prefix, pk->upstream, pk->backup ? 'b' : 'p',
+                       *moved[pk->id]);
   }
-  return true;
-}
+
+ private:
+  using Lists = std::array<std::vector<std::optional<uint32_t>>, 2>;  // primary, backup
+  const Registry& from_;
+  const Registry& to_;
+  std::map<std::string, Lists, std::less<>> moves_;  // by upstream name
+};
 
 }  // namespace
 
@@ -168,11 +218,18 @@ Result<DaemonSegment> ReplaceSegment(const Config& config, std::string_view curr
 }
 
 size_t CarryDictState(SharedDict& from, const Registry& old_registry, SharedDict& to,
-                      const Registry& new_registry) {
+                      const Registry& new_registry, ReloadState mode) {
+  std::vector<DictEntry> entries = from.Snapshot();  // most recently used first
+  std::optional<PeerMoves> moves;
+  if (mode == ReloadState::kByPeer) moves.emplace(old_registry, new_registry);
   size_t copied = 0;
-  for (const DictEntry& e : from.Snapshot()) {
-    if (!KeepEntry(e.key, old_registry, new_registry)) continue;
-    if (to.Set(e.key, e.value, e.ttl_ms).ok()) ++copied;
+  // Least recently used first, so the new dict's LRU order is the old one's: if it is
+  // smaller, the oldest entries are the ones evicted.
+  for (auto e = entries.rbegin(); e != entries.rend(); ++e) {
+    std::optional<std::string> key = e->key;
+    if (moves) key = moves->NewKey(e->key);
+    if (!key) continue;
+    if (to.Set(*key, e->value, e->ttl_ms).ok()) ++copied;
   }
   return copied;
 }

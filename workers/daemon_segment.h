@@ -51,10 +51,13 @@ Result<DaemonSegment> SetUpSegment(const Config& config, const Logger& logger);
 Result<DaemonSegment> ReplaceSegment(const Config& config, std::string_view current_name,
                                      const Logger& logger);
 
-// Reload: copies the dict state worth keeping from `from` (described by `old_registry`)
-// into `to` (described by `new_registry`). Returns how many entries were copied.
+// Reload: copies the live entries of `from` (described by `old_registry`) into `to`
+// (described by `new_registry`), with their remaining TTLs and in their LRU order.
+// kPositional copies every key as it is (the original's dict survives a HUP, locks
+// included); kByPeer moves each peer's keys to its new position (see ReloadState).
+// Returns how many entries were copied.
 size_t CarryDictState(SharedDict& from, const Registry& old_registry, SharedDict& to,
-                      const Registry& new_registry);
+                      const Registry& new_registry, ReloadState mode);
 
 }  // namespace upcheck::daemon
 

@@ -66,9 +66,10 @@ Result<std::unique_ptr<Master::Generation>> Master::BuildNext(Config next,
   if (!shm.ok()) return shm.status();
   if (!shm->reattached) {
     DaemonSegment& from = current_->shm;
-    size_t copied =
-        CarryDictState(from.segment->dict(), from.registry, shm->segment->dict(), shm->registry);
-    logger_.Notice(fmt::format("carried {} dict entries over to the new segment", copied));
+    size_t copied = CarryDictState(from.segment->dict(), from.registry, shm->segment->dict(),
+                                   shm->registry, next.shm.reload_state);
+    logger_.Notice(fmt::format("carried {} dict entries over to the new segment ({})", copied,
+                               ReloadStateName(next.shm.reload_state)));
   }
   logger_ = std::move(*logger);
   return std::make_unique<Generation>(

@@ -39,6 +39,7 @@
 #include "loopback_http_server.h"
 #include "subprocess.h"
 #include "test_names.h"
+#include "upcheck/config.h"
 #include "upcheck/segment.h"
 #include "upcheck/shared_dict.h"
 
@@ -205,19 +206,6 @@ class DictPressureTest : public ::testing::Test {
   size_t min_free_ = SIZE_MAX;
 };
 
-// The dict capacity of a segment of `size` bytes with `reserved` bytes kept for areas, as
-// Segment::Create lays it out (a scratch segment of this process); 0 if it does not fit.
-size_t CapacityFor(size_t size, size_t reserved) {
-  const std::string name = UniqueSegmentName("press-calib");
-  Result<std::unique_ptr<Segment>> seg =
-      Segment::Create({.name = name, .size = size, .reserved_bytes = reserved, .replace = true});
-  if (!seg.ok()) return 0;
-  size_t capacity = (*seg)->dict().Stats().capacity_bytes;
-  seg->reset();
-  (void)Segment::Remove(name);
-  return capacity;
-}
-
 size_t DictPressureTest::CalibratedSize() {
   constexpr size_t kProbeSize = 512 * 1024;
   config_.shm_size = std::to_string(kProbeSize);
@@ -250,33 +238,11 @@ size_t DictPressureTest::CalibratedSize() {
   const size_t hot_and_flags = peers + 2 * kUpstreams + kUpstreams * (kClosed + kFlap);
   const size_t all = hot_and_flags + kUpstreams * kFlap;
   const size_t want_bytes = (hot_and_flags + (all - hot_and_flags) / 3) * per_key;
-  // The daemon's registry reserve: the smallest that gives the capacity it got. Then the
-  // smallest size (in pages) whose dict holds want_bytes. Both are monotonic.
-  size_t lo = 0, hi = kProbeSize;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (CapacityFor(kProbeSize, mid) <= stats.capacity_bytes) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  const size_t reserved = lo;
-  size_t pages_lo = 1, pages_hi = kProbeSize / 4096;
-  while (pages_lo < pages_hi) {
-    size_t mid = (pages_lo + pages_hi) / 2;
-    if (CapacityFor(mid * 4096, reserved) >= want_bytes) {
-      pages_hi = mid;
-    } else {
-      pages_lo = mid + 1;
-    }
-  }
-  const size_t size = pages_lo * 4096;
-  std::printf(
-      "registry reserve ~%zu bytes, %zu bytes a key; keys: %zu hot+flags, %zu all; "
-      "a %zu-byte segment holds %zu keys\n",
-      reserved, per_key, hot_and_flags, all, size, CapacityFor(size, reserved) / per_key);
-  return CapacityFor(size, reserved) / per_key < all ? size : 0;
+  // shm.size is the dict's capacity (in 64-byte chunks); the registry comes on top.
+  const size_t size = std::max(kMinShmSize, (want_bytes + 63) / 64 * 64);
+  std::printf("%zu bytes a key; keys: %zu hot+flags, %zu all; a %zu-byte dict holds %zu keys\n",
+              per_key, hot_and_flags, all, size, size / per_key);
+  return size / per_key < all ? size : 0;
 }
 
 // (a) Too small for all keys: evictions happen, the checkers keep working, and every

@@ -44,7 +44,11 @@ namespace {
 using upcheck::Result;
 using upcheck::Segment;
 
-constexpr size_t kImageBytes = 96 * 1024;  // about the least Create() accepts with a registry
+constexpr size_t kImageBytes = 96 * 1024;  // raw inputs are padded to this
+// The base image's dict capacity: 1289 chunks lay the dict and the registry out where the
+// hand-made corpus/segment/regress-* patches expect them (dict at 0x10c0, registry at
+// 0x16400), as they were when the segment's size was the whole object's.
+constexpr size_t kImageDictBytes = 1289 * 64;
 
 // The shm object of the input being run: removed before a failure aborts the process.
 std::string g_object;
@@ -84,7 +88,7 @@ std::vector<char> BuildImage() {
   specs[1].primary = {{"10.0.0.1:8080", false}};
   Segment::CreateOptions options;
   options.name = name;
-  options.size = kImageBytes;
+  options.size = kImageDictBytes;
   options.reserved_bytes = upcheck::Registry::BytesNeeded(specs, 2);
   options.replace = true;
   auto segment = Segment::Create(options);

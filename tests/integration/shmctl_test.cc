@@ -133,7 +133,8 @@ TEST_F(ShmctlTest, HelpExitsZeroForTheToolAndEveryCommand) {
 TEST_F(ShmctlTest, CreateThenInfo) {
   Create("256k");
   std::string text = Ok({"info"});
-  EXPECT_NE(text.find("size            262144 (256k)\n"), std::string::npos) << text;
+  // --size is the dict's capacity, as shm.size; the segment holds more.
+  EXPECT_NE(text.find("dict_capacity   262144 bytes (256k)\n"), std::string::npos) << text;
   EXPECT_NE(text.find("layout_version  " + std::to_string(Segment::kLayoutVersion) + "\n"),
             std::string::npos)
       << text;
@@ -142,13 +143,14 @@ TEST_F(ShmctlTest, CreateThenInfo) {
   json info = OkJson({"info", "--json"});
   EXPECT_EQ(info["name"], name_);
   EXPECT_EQ(info["object"], "upcheck." + name_);
-  EXPECT_EQ(info["size"], 262144);
+  EXPECT_GT(info["size"].get<size_t>(), 262144u);
+  EXPECT_EQ(info["dict"]["size"], 262144);
+  EXPECT_EQ(info["dict"]["capacity_bytes"], 262144);
   EXPECT_EQ(info["layout_version"], Segment::kLayoutVersion);
   EXPECT_EQ(info["generation"], 1);
   EXPECT_GT(info["creator_pid"].get<int>(), 0);
   EXPECT_GE(info["age_ms"].get<int64_t>(), 0);
   EXPECT_EQ(info["dict"]["entries"], 0);
-  EXPECT_GT(info["dict"]["capacity_bytes"].get<size_t>(), 0u);
   EXPECT_EQ(info["dict"]["free_bytes"], info["dict"]["capacity_bytes"]);
 
   Ok({"set", "v:foo", "3"});
@@ -164,12 +166,13 @@ TEST_F(ShmctlTest, CreateRefusesAnExistingSegmentUnlessReplace) {
   EXPECT_EQ(Ok({"get", "k"}), "1\n");
   Ok({"create", "--replace", "--size", "128k"});
   EXPECT_TRUE(IsOneLineError(Run({"get", "k"}), "key \"k\" not found"));
-  EXPECT_EQ(OkJson({"info", "--json"})["size"], 128 * 1024);
+  EXPECT_EQ(OkJson({"info", "--json"})["dict"]["capacity_bytes"], 128 * 1024);
 }
 
 TEST_F(ShmctlTest, CreateRejectsBadSizes) {
   EXPECT_TRUE(IsOneLineError(Run({"create", "--size", "12q"}), "bad size \"12q\""));
-  EXPECT_TRUE(IsOneLineError(Run({"create", "--size", "1000"}), "below the minimum"));
+  EXPECT_TRUE(IsOneLineError(Run({"create", "--size", "1000"}),
+                             "dict size 1000 is below the minimum of 8192 bytes (8k)"));
   EXPECT_TRUE(IsOneLineError(Run({"info"}), "not found"));  // nothing was created
 }
 

@@ -29,11 +29,28 @@ struct ConfigPeer {
   int line = 0;       // where it was written, for later messages; 0 if unknown
 };
 
+// How a SIGHUP reload carries the dict into the new segment.
+enum class ReloadState : uint8_t {
+  // Every live key as it is, as the original's dict survives a HUP: the peer keys are
+  // positional (d:U:p0 is whichever peer is first now), as in protocol.md Q6.
+  kPositional = 0,
+  // A peer's keys follow its address to its new position in the same upstream and list;
+  // keys of peers and upstreams that are gone are dropped (lua-resty-upstream-healthcheck
+  // issue #84).
+  kByPeer = 1,
+};
+
 struct ShmConfig {
   std::string name = "healthcheck";  // [A-Za-z0-9_.-], 1 to 64 bytes
-  size_t size = 1024 * 1024;         // kMinShmSize..kMaxShmSize
-  bool persist = false;              // keep the segment across daemon restarts
+  // The dict's capacity, as lua_shared_dict's size: kMinShmSize..kMaxShmSize. The segment
+  // holds the registry and worker table on top of it.
+  size_t size = 1024 * 1024;
+  bool persist = false;  // keep the segment across daemon restarts
+  ReloadState reload_state = ReloadState::kPositional;
 };
+
+// "positional" or "by_peer", as written in upcheck.toml.
+std::string_view ReloadStateName(ReloadState state);
 
 struct DaemonConfig {
   int workers = 1;                           // 1..kMaxWorkers; default DefaultWorkerCount()
@@ -61,7 +78,8 @@ struct Config {
   std::vector<UpstreamConfig> upstreams;  // in file order; names are unique
 };
 
-inline constexpr size_t kMinShmSize = 64 * 1024;
+// ngx_lua refuses a lua_shared_dict below 8k ("invalid lua shared dict size").
+inline constexpr size_t kMinShmSize = 8 * 1024;
 inline constexpr size_t kMaxShmSize = size_t{1024} * 1024 * 1024;
 inline constexpr int kMaxWorkers = 1024;
 

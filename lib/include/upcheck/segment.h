@@ -3,6 +3,8 @@
 // One process (the master, or a tool for tests and operators) creates the segment as
 // `upcheck.<name>`, mode 0600, and lays it out once: a versioned header, the shared dict,
 // and optional areas (registry, worker table) that it allocates before calling Publish().
+// Its size is asked for as lua_shared_dict's is: the dict's capacity. The header, the
+// dict's index and the areas come on top, so the object is bigger than that.
 // Any other process opens it by name; Open() checks the magic, the layout version and the
 // header's bounds before trusting anything in it. After set-up no process allocates in the
 // segment again; all later coordination goes through SharedDict and atomics in the areas.
@@ -30,7 +32,8 @@ inline constexpr uint32_t kMaxSegmentAreas = 8;
 
 struct SegmentInfo {
   std::string name;             // shm.name, without the "upcheck." prefix
-  size_t size = 0;              // bytes mapped
+  size_t size = 0;              // bytes mapped: the whole object
+  size_t dict_size = 0;         // CreateOptions::size, as asked (shm.size)
   uint32_t layout_version = 0;  // of the segment that was opened
   int32_t creator_pid = 0;      // the master's pid
   uint32_t generation = 0;      // bumped each time a master (re)attaches with persist
@@ -39,13 +42,18 @@ struct SegmentInfo {
 
 class Segment {
  public:
-  static constexpr uint32_t kLayoutVersion = 2;  // 2: the dict's intent record grew
-  static constexpr size_t kMinSize = 64 * 1024;
+  // 3: the size asked for is the dict's capacity, recorded in the header.
+  static constexpr uint32_t kLayoutVersion = 3;
+  // Bounds of CreateOptions::size. ngx_lua refuses a lua_shared_dict below 8k.
+  static constexpr size_t kMinSize = 8 * 1024;
+  static constexpr size_t kMaxSize = size_t{1024} * 1024 * 1024;
 
   struct CreateOptions {
     std::string name;
-    size_t size = 1024 * 1024;  // whole segment
-    size_t reserved_bytes = 0;  // kept out of the dict for AllocateArea()
+    // The dict's capacity (shm.size): this many bytes of 64-byte chunks (rounded down to a
+    // chunk), as a lua_shared_dict of that size. The segment is bigger (SegmentBytes()).
+    size_t size = 1024 * 1024;
+    size_t reserved_bytes = 0;  // for AllocateArea(), on top of the dict
     bool replace = false;       // remove an existing segment of that name first
   };
 
@@ -53,9 +61,13 @@ class Segment {
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
-  // Creates and maps a new segment. Fails if one exists (unless replace), if the name is
-  // not valid ([A-Za-z0-9_.-], 1 to 64 bytes) or if the size is below kMinSize.
+  // Creates and maps a new segment of SegmentBytes(options) bytes. Fails if one exists
+  // (unless replace), if the name is not valid ([A-Za-z0-9_.-], 1 to 64 bytes) or if the
+  // size is outside kMinSize..kMaxSize (the error names both bounds).
   static Result<std::unique_ptr<Segment>> Create(const CreateOptions& options);
+  // The object's size for `options`: header page, dict (index and chunks), reserved bytes
+  // and the set-up heap's own overhead, rounded up to a page.
+  static size_t SegmentBytes(const CreateOptions& options);
   // Opens a published segment: "segment 'x' not found", "segment 'x' has layout version
   // 3; this build reads 1", "segment 'x' is not an upcheck segment", and so on.
   static Result<std::unique_ptr<Segment>> Open(std::string_view name);

@@ -112,7 +112,7 @@ void ReadShm(TableReader& root, ShmConfig& shm) {
   const toml::table* table = root.Table("shm");
   if (table == nullptr) return;
   TableReader t(*table, "shm", root.diag());
-  t.RejectUnknownKeys({"name", "size", "persist"});
+  t.RejectUnknownKeys({"name", "size", "persist", "reload_state"});
   if (const std::optional<std::string> name = t.String("name")) {
     if (IsShmName(*name)) {
       shm.name = *name;
@@ -123,6 +123,16 @@ void ReadShm(TableReader& root, ShmConfig& shm) {
   }
   if (const std::optional<size_t> size = ReadShmSize(t)) shm.size = *size;
   if (const std::optional<bool> persist = t.Bool("persist")) shm.persist = *persist;
+  if (const std::optional<std::string> state = t.String("reload_state")) {
+    if (*state == ReloadStateName(ReloadState::kPositional)) {
+      shm.reload_state = ReloadState::kPositional;
+    } else if (*state == ReloadStateName(ReloadState::kByPeer)) {
+      shm.reload_state = ReloadState::kByPeer;
+    } else {
+      t.ErrorAt("reload_state",
+                fmt::format("bad reload_state {} (positional or by_peer)", config::Quote(*state)));
+    }
+  }
 }
 
 void ReadDaemon(TableReader& root, DaemonConfig& daemon, std::map<std::string, std::string>& used) {
@@ -323,6 +333,10 @@ void ReadUpstreams(TableReader& root, Config& config, std::map<std::string, std:
 }
 
 }  // namespace
+
+std::string_view ReloadStateName(ReloadState state) {
+  return state == ReloadState::kByPeer ? "by_peer" : "positional";
+}
 
 int DefaultWorkerCount() {
   const unsigned cpus = std::thread::hardware_concurrency();

@@ -63,6 +63,7 @@ std::string DumpConfig(const Config& config) {
   out += fmt::format("name = {}\n", TomlString(config.shm.name));
   out += fmt::format("size = {}\n", TomlString(FormatSize(config.shm.size)));
   out += fmt::format("persist = {}\n", config.shm.persist);
+  out += fmt::format("reload_state = {}\n", TomlString(ReloadStateName(config.shm.reload_state)));
 
   const DaemonConfig& daemon = config.daemon;
   out += "\n[daemon]\n";

@@ -129,7 +129,13 @@ inline DictChunkShm* Chunks(DictShm* d) {
   return reinterpret_cast<DictChunkShm*>(reinterpret_cast<char*>(d) + d->chunks_offset);
 }
 
-// Lays out an empty dict in `bytes` zeroed bytes at `memory` (64-byte aligned).
+inline constexpr size_t kMinDictChunks = 64;
+
+// Bytes of a dict area that holds `chunks` chunks: its header, the bucket array (one bucket
+// per two chunks) and the chunks. FormatDict() of that many bytes lays out exactly `chunks`.
+size_t DictAreaBytes(size_t chunks);
+// Lays out an empty dict, with as many chunks as fit (at least kMinDictChunks), in `bytes`
+// zeroed bytes at `memory` (64-byte aligned).
 Result<DictShm*> FormatDict(void* memory, size_t bytes);
 // Checks that the header of a dict found in a segment is sane for an area of `bytes`, so
 // that no later access can fall outside it.

@@ -51,19 +51,43 @@ DictLock::DictLock(DictShm* d) : d_(d) {
 
 DictLock::~DictLock() { pthread_mutex_unlock(&d_->mutex); }
 
+namespace {
+
+// One bucket per two chunks, rounded up to a power of two.
+uint32_t BucketCountFor(size_t chunks) {
+  uint32_t bucket_count = 1;
+  while (bucket_count < chunks / 2) bucket_count <<= 1;
+  return bucket_count;
+}
+
+size_t BucketsBytes(size_t chunks) {
+  return AlignUp(size_t{BucketCountFor(chunks)} * sizeof(uint32_t), kChunkSize);
+}
+
+}  // namespace
+
+size_t DictAreaBytes(size_t chunks) {
+  return AlignUp(sizeof(DictShm), kChunkSize) + BucketsBytes(chunks) + chunks * kChunkSize;
+}
+
 Result<DictShm*> FormatDict(void* memory, size_t bytes) {
-  size_t header = AlignUp(sizeof(DictShm), kChunkSize);
-  if (bytes < header + 64 * kChunkSize) {
+  // The most chunks that fit: DictAreaBytes grows with the chunk count.
+  size_t lo = 0, hi = std::min<size_t>(bytes / kChunkSize, kNil - 1);
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo + 1) / 2;
+    if (DictAreaBytes(mid) <= bytes) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  const size_t chunk_count = lo;
+  if (chunk_count < kMinDictChunks) {
     return Result<DictShm*>::Error("dict area of " + std::to_string(bytes) + " bytes is too small");
   }
-  // Each chunk costs 64 bytes plus about 2 bytes of bucket array (one bucket per 2 chunks,
-  // rounded to a power of two).
-  size_t approx_chunks = (bytes - header) / (kChunkSize + 2);
-  uint32_t bucket_count = 1;
-  while (bucket_count < approx_chunks / 2) bucket_count <<= 1;
-  size_t buckets_bytes = AlignUp(bucket_count * sizeof(uint32_t), kChunkSize);
-  size_t chunk_count = (bytes - header - buckets_bytes) / kChunkSize;
-  if (chunk_count >= kNil) chunk_count = kNil - 1;
+  const size_t header = AlignUp(sizeof(DictShm), kChunkSize);
+  const uint32_t bucket_count = BucketCountFor(chunk_count);
+  const size_t buckets_bytes = BucketsBytes(chunk_count);
 
   auto* d = new (memory) DictShm{};
   d->magic = kDictMagic;

@@ -11,6 +11,7 @@
 
 #include "shm/dict_layout.h"
 #include "shm/segment_header.h"
+#include "upcheck/config.h"
 
 namespace upcheck {
 
@@ -29,6 +30,15 @@ struct Segment::Mapping {
 };
 
 namespace {
+
+constexpr size_t kPageBytes = 4096;
+// Boost's heap header, and per allocation (the dict and each area) a block header and up
+// to 64 bytes of alignment.
+constexpr size_t kHeapSlack = 4096 + (kMaxSegmentAreas + 1) * 256;
+// Far beyond any registry, and small enough that SegmentBytes() cannot wrap.
+constexpr size_t kMaxReservedBytes = size_t{1} << 40;
+
+constexpr size_t AlignUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
 std::string Quoted(std::string_view name) { return "segment '" + std::string(name) + "'"; }
 
@@ -79,25 +89,36 @@ Segment::Segment(std::string name, std::unique_ptr<Mapping> mapping)
 
 Segment::~Segment() = default;
 
+size_t Segment::SegmentBytes(const CreateOptions& options) {
+  const size_t dict_bytes = shm::DictAreaBytes(options.size / shm::kChunkSize);
+  return AlignUp(
+      shm::kSegmentHeaderBytes + dict_bytes + AlignUp(options.reserved_bytes, 64) + kHeapSlack,
+      kPageBytes);
+}
+
 Result<std::unique_ptr<Segment>> Segment::Create(const CreateOptions& options) {
   using R = Result<std::unique_ptr<Segment>>;
   if (Status st = ValidateName(options.name); !st) return st;
   if (options.size < kMinSize) {
-    return R::Error("segment size " + std::to_string(options.size) + " is below the minimum of " +
-                    std::to_string(kMinSize) + " bytes");
+    return R::Error("dict size " + std::to_string(options.size) + " is below the minimum of " +
+                    std::to_string(kMinSize) + " bytes (" + FormatSize(kMinSize) + ")");
   }
-  if (options.reserved_bytes + kMinSize / 2 > options.size) {
-    return R::Error("segment size " + std::to_string(options.size) +
-                    " leaves no room for the dict after " + std::to_string(options.reserved_bytes) +
-                    " bytes of registry");
+  if (options.size > kMaxSize) {
+    return R::Error("dict size " + std::to_string(options.size) + " is above the maximum of " +
+                    std::to_string(kMaxSize) + " bytes (" + FormatSize(kMaxSize) + ")");
   }
+  if (options.reserved_bytes > kMaxReservedBytes) {
+    return R::Error("cannot reserve " + std::to_string(options.reserved_bytes) +
+                    " bytes in a segment");
+  }
+  const size_t total = SegmentBytes(options);
   std::string object = SegmentObjectName(options.name);
   if (options.replace) bip::shared_memory_object::remove(object.c_str());
   auto m = std::make_unique<Mapping>();
   try {
     bip::permissions perms(0600);
     m->object = bip::shared_memory_object(bip::create_only, object.c_str(), bip::read_write, perms);
-    m->object.truncate(static_cast<bip::offset_t>(options.size));
+    m->object.truncate(static_cast<bip::offset_t>(total));
     m->region = bip::mapped_region(m->object, bip::read_write);
   } catch (const bip::interprocess_exception& e) {
     if (e.get_error_code() == bip::already_exists_error) {
@@ -114,23 +135,17 @@ Result<std::unique_ptr<Segment>> Segment::Create(const CreateOptions& options) {
   h->magic = shm::kSegmentMagic;
   h->layout_version = kLayoutVersion;
   h->header_bytes = sizeof(SegmentHeaderShm);
-  h->segment_bytes = options.size;
+  h->segment_bytes = total;
   h->creator_pid.store(getpid());
   h->generation.store(1);
   h->created_ms = MonotonicMs();
+  h->dict_size = options.size;
 
   // Boost's heap serves the set-up allocations (dict, then the areas); nothing allocates
-  // through it after Publish().
-  m->heap = std::make_unique<bip::managed_external_buffer>(bip::create_only,
-                                                           m->base() + shm::kSegmentHeaderBytes,
-                                                           options.size - shm::kSegmentHeaderBytes);
-  size_t slack = 4096 + kMaxSegmentAreas * 256;
-  size_t free_bytes = m->heap->get_free_memory();
-  if (free_bytes < options.reserved_bytes + slack + 64 * 1024) {
-    bip::shared_memory_object::remove(object.c_str());
-    return R::Error(Quoted(options.name) + " is too small for its registry");
-  }
-  size_t dict_bytes = (free_bytes - options.reserved_bytes - slack) / 64 * 64;
+  // through it after Publish(). SegmentBytes() left room for both and for its overhead.
+  m->heap = std::make_unique<bip::managed_external_buffer>(
+      bip::create_only, m->base() + shm::kSegmentHeaderBytes, total - shm::kSegmentHeaderBytes);
+  const size_t dict_bytes = shm::DictAreaBytes(options.size / shm::kChunkSize);
   void* dict_mem = m->heap->allocate_aligned(dict_bytes, 64, std::nothrow);
   if (dict_mem == nullptr) {
     bip::shared_memory_object::remove(object.c_str());
@@ -162,7 +177,7 @@ Result<void*> Segment::AllocateArea(SegmentArea area, size_t bytes) {
   void* p = mapping_->heap->allocate_aligned(bytes, 64, std::nothrow);
   if (p == nullptr) {
     return Result<void*>::Error(Quoted(name_) + " has no room for " + std::to_string(bytes) +
-                                " more bytes; raise shm.size");
+                                " more bytes: reserve them when creating it");
   }
   std::memset(p, 0, bytes);
   *slot = SegmentAreaShm{static_cast<uint32_t>(area), 0,
@@ -198,6 +213,7 @@ SegmentInfo Segment::info() const {
   SegmentInfo i;
   i.name = name_;
   i.size = mapping_->region.get_size();
+  i.dict_size = h->dict_size;
   i.layout_version = h->layout_version;
   i.creator_pid = h->creator_pid.load();
   i.generation = h->generation.load();
@@ -230,7 +246,7 @@ Result<std::unique_ptr<Segment>> Segment::Open(std::string_view name) {
     return R::Error("cannot stat " + Quoted(name) + ": " + std::strerror(errno));
   }
   if (st.st_uid != geteuid() && geteuid() != 0) return R::Error(OwnedByAnother(name, st.st_uid));
-  if (static_cast<size_t>(st.st_size) < shm::kSegmentHeaderBytes + kMinSize / 2) {
+  if (static_cast<size_t>(st.st_size) < shm::kSegmentHeaderBytes + kMinSize) {
     return R::Error(Quoted(name) + " is not an upcheck segment (only " +
                     std::to_string(st.st_size) + " bytes)");
   }

@@ -35,6 +35,7 @@ struct SegmentHeaderShm {
   std::atomic<uint32_t> ready;  // 1 once Publish() ran
   uint32_t reserved;
   int64_t created_ms;
+  uint64_t dict_size;                          // Segment::CreateOptions::size, as asked
   SegmentAreaShm areas[kMaxSegmentAreas + 1];  // slot 0: the dict
 };
 

@@ -57,8 +57,9 @@ std::string List(const std::vector<std::string>& items) {
 std::string ConfigToml(const TestConfig& c) {
   std::ostringstream t;
   t << "[shm]\nname = \"" << c.shm_name << "\"\nsize = \"" << c.shm_size
-    << "\"\npersist = " << (c.persist ? "true" : "false") << "\n\n[daemon]\nworkers = " << c.workers
-    << "\nlog_level = \"" << c.log_level << "\"\n";
+    << "\"\npersist = " << (c.persist ? "true" : "false") << "\n";
+  if (!c.reload_state.empty()) t << "reload_state = \"" << c.reload_state << "\"\n";
+  t << "\n[daemon]\nworkers = " << c.workers << "\nlog_level = \"" << c.log_level << "\"\n";
   if (!c.status_listen.empty()) t << "status_listen = \"" << c.status_listen << "\"\n";
   if (!c.pid_file.empty()) t << "pid_file = \"" << c.pid_file << "\"\n";
   for (const TestUpstream& u : c.upstreams) {

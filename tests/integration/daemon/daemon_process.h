@@ -55,6 +55,7 @@ struct TestConfig {
   std::string pid_file{};                     // "" for none
   std::vector<TestUpstream> upstreams;
   std::string shm_size = "256k";
+  std::string reload_state{};  // shm.reload_state; "" leaves it out (the default)
 };
 
 std::string ConfigToml(const TestConfig& config);

@@ -119,10 +119,10 @@ TEST(ConfigErrorsTest, Shm) {
   EXPECT_EQ(ErrorOf("[shm]\nsize = \"12q\"\n"),
             "upcheck.toml:2:8: shm.size: bad size \"12q\" (bytes, or a number with k or m "
             "suffix)");
-  EXPECT_EQ(ErrorOf("[shm]\nsize = \"12k\"\n"),
-            "upcheck.toml:2:8: shm.size: size must be between 64k and 1024m, got \"12k\"");
+  EXPECT_EQ(ErrorOf("[shm]\nsize = \"4k\"\n"),
+            "upcheck.toml:2:8: shm.size: size must be between 8k and 1024m, got \"4k\"");
   EXPECT_EQ(ErrorOf("[shm]\nsize = 2147483648\n"),
-            "upcheck.toml:2:8: shm.size: size must be between 64k and 1024m, got 2147483648");
+            "upcheck.toml:2:8: shm.size: size must be between 8k and 1024m, got 2147483648");
   EXPECT_EQ(ErrorOf("[shm]\nsize = -1\n"),
             "upcheck.toml:2:8: shm.size: bad size -1 (bytes, or a number with k or m suffix)");
   EXPECT_EQ(ErrorOf("[shm]\nsize = true\n"),
@@ -134,6 +134,13 @@ TEST(ConfigErrorsTest, Shm) {
   EXPECT_EQ(ErrorOf("[shm]\nsize = 1.5\n"),
             "upcheck.toml:2:8: shm.size: expected a size (bytes, or a string such as \"512k\" or "
             "\"1m\"), got float 1.5");
+  EXPECT_EQ(ErrorOf("[shm]\nsize = 8191\n"),
+            "upcheck.toml:2:8: shm.size: size must be between 8k and 1024m, got 8191");
+  EXPECT_EQ(ErrorOf("[shm]\nreload_state = \"by_name\"\n"),
+            "upcheck.toml:2:16: shm.reload_state: bad reload_state \"by_name\" (positional or "
+            "by_peer)");
+  EXPECT_EQ(ErrorOf("[shm]\nreload_state = true\n"),
+            "upcheck.toml:2:16: shm.reload_state: expected a string, got boolean true");
   EXPECT_EQ(ErrorOf("[shm]\nname = \"\"\n"),
             "upcheck.toml:2:8: shm.name: bad name \"\" (1 to 64 characters from A-Z a-z 0-9 _ . "
             "-)");
@@ -266,7 +273,7 @@ size = "1k"
             "upcheck.toml:2:11: daemon.workers: workers must be >= 1, got 0\n"
             "upcheck.toml:3:13: daemon.log_level: bad log level \"loud\" (debug, info, notice, "
             "warn or error)\n"
-            "upcheck.toml:5:8: shm.size: size must be between 64k and 1024m, got \"1k\"");
+            "upcheck.toml:5:8: shm.size: size must be between 8k and 1024m, got \"1k\"");
 }
 
 TEST(ConfigErrorsTest, QuotesControlCharactersAndCutsLongValues) {

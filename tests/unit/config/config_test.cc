@@ -15,6 +15,7 @@ constexpr std::string_view kFull = R"(# every key
 name = "hc.test-1"
 size = "2m"
 persist = true
+reload_state = "by_peer"
 
 [daemon]
 workers = 3
@@ -60,6 +61,7 @@ TEST(ConfigTest, ReadsEveryKey) {
   EXPECT_EQ(config.shm.name, "hc.test-1");
   EXPECT_EQ(config.shm.size, 2u * 1024 * 1024);
   EXPECT_TRUE(config.shm.persist);
+  EXPECT_EQ(config.shm.reload_state, ReloadState::kByPeer);
 
   EXPECT_EQ(config.daemon.workers, 3);
   EXPECT_EQ(config.daemon.status_listen, "127.0.0.1:8080");
@@ -70,7 +72,7 @@ TEST(ConfigTest, ReadsEveryKey) {
   ASSERT_EQ(config.upstreams.size(), 2u);
   const UpstreamConfig& foo = config.upstreams[0];
   EXPECT_EQ(foo.name, "foo.com");
-  EXPECT_EQ(foo.line, 14);
+  EXPECT_EQ(foo.line, 15);
   EXPECT_EQ(foo.balancer_listen, "[::1]:9000");
   ASSERT_TRUE(foo.check.has_value());
   const CheckOptions& check = *foo.check;
@@ -92,7 +94,7 @@ TEST(ConfigTest, ReadsEveryKey) {
 
   const UpstreamConfig& bar = config.upstreams[1];
   EXPECT_EQ(bar.name, "bar.com");
-  EXPECT_EQ(bar.line, 34);
+  EXPECT_EQ(bar.line, 35);
   EXPECT_FALSE(bar.check.has_value());
   EXPECT_FALSE(bar.balancer_listen.has_value());
   EXPECT_TRUE(bar.backup.empty());
@@ -104,7 +106,7 @@ TEST(ConfigTest, PeersAsStringsAndTables) {
   ASSERT_EQ(foo.primary.size(), 3u);
   EXPECT_EQ(foo.primary[0].address, "127.0.0.1:12354");
   EXPECT_FALSE(foo.primary[0].down);
-  EXPECT_EQ(foo.primary[0].line, 16);
+  EXPECT_EQ(foo.primary[0].line, 17);
   EXPECT_EQ(foo.primary[1].address, "[::1]:12357");  // canonical, as nginx names it
   EXPECT_FALSE(foo.primary[1].down);
   EXPECT_EQ(foo.primary[2].address, "127.0.0.1:12355");
@@ -114,7 +116,7 @@ TEST(ConfigTest, PeersAsStringsAndTables) {
   EXPECT_EQ(foo.backup[1].address, "unix:/run/app.sock");
   EXPECT_EQ(foo.backup[2].address, "10.0.0.2:80");
   EXPECT_FALSE(foo.backup[2].down);
-  EXPECT_EQ(foo.backup[2].line, 17);
+  EXPECT_EQ(foo.backup[2].line, 18);
 }
 
 TEST(ConfigTest, DefaultsWhenOptionalKeysAreAbsent) {
@@ -129,6 +131,8 @@ http_req = "GET / HTTP/1.0\r\n\r\n"
   EXPECT_EQ(config.shm.name, "healthcheck");
   EXPECT_EQ(config.shm.size, 1024u * 1024);
   EXPECT_FALSE(config.shm.persist);
+  // The original's dict survives a HUP as it is (protocol.md Q6).
+  EXPECT_EQ(config.shm.reload_state, ReloadState::kPositional);
   EXPECT_EQ(config.daemon.workers, DefaultWorkerCount());
   EXPECT_FALSE(config.daemon.status_listen.has_value());
   EXPECT_EQ(config.daemon.log_level, "warn");
@@ -153,6 +157,9 @@ TEST(ConfigTest, EmptyFileIsAllDefaults) {
 
 TEST(ConfigTest, SizesAsIntegersAndSuffixes) {
   EXPECT_EQ(ParseOk("[shm]\nsize = 65536\n").shm.size, 65536u);
+  // The smallest lua_shared_dict that ngx_lua accepts, and the original's 64k.
+  EXPECT_EQ(ParseOk("[shm]\nsize = \"8k\"\n").shm.size, kMinShmSize);
+  EXPECT_EQ(ParseOk("[shm]\nsize = \"64k\"\n").shm.size, 64u * 1024);
   EXPECT_EQ(ParseOk("[shm]\nsize = \"512k\"\n").shm.size, 512u * 1024);
   EXPECT_EQ(ParseOk("[shm]\nsize = \"1024M\"\n").shm.size, kMaxShmSize);
 }
@@ -199,6 +206,7 @@ check = { type = "http", http_req = "GET / HTTP/1.0\r\n\r\n", fall = 2, valid_st
 name = "healthcheck"
 size = "1m"
 persist = false
+reload_state = "positional"
 
 [daemon]
 workers = 4
