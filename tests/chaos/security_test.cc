@@ -331,8 +331,10 @@ TEST_F(SecurityTest, SlowClientsDoNotStarveTheWorker) {
     }
   });
 
-  // Meanwhile the worker answers everyone else promptly.
-  const auto budget = std::chrono::milliseconds(kAsan ? 1500 : 500);
+  // Meanwhile the worker answers everyone else promptly: a latency users see. A worker that
+  // waited on a slow client would keep the others until the 5 s request timeout; the budget
+  // is well below that, and leaves a loaded two-core machine room to schedule.
+  const auto budget = std::chrono::milliseconds(kAsan ? 3000 : 1500);
   std::chrono::milliseconds worst{0};
   int answered = 0;
   for (auto end = Clock::now() + seconds(3); Clock::now() < end; ++answered) {
@@ -359,12 +361,14 @@ TEST_F(SecurityTest, SlowClientsDoNotStarveTheWorker) {
         }
         return all;
       },
-      seconds(12));
+      seconds(30));
   auto cut_after = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - opened);
   stop = true;
   trickle.join();
   EXPECT_TRUE(all_closed) << "slow clients still connected after " << cut_after.count() << " ms";
-  EXPECT_LE(cut_after, std::chrono::milliseconds(5000 + (kAsan ? 3000 : 1500)));
+  // At the 5 s timeout, not later (a trickle that restarted the timer would keep them for
+  // ever); the slack is for a loaded machine's scheduling, not for another timeout.
+  EXPECT_LE(cut_after, std::chrono::milliseconds(5000 + (kAsan ? 5000 : 3000)));
   for (const std::string& a : answers) {
     EXPECT_EQ(a.rfind("HTTP/1.1 408", 0), 0u) << a;
   }
