@@ -198,6 +198,7 @@ void DaemonProcess::ReadLoop(int out_fd, int err_fd) {
   }
   // Every process holding the pipes (the master and its workers) is gone.
   std::lock_guard<std::mutex> lock(mutex_);
+  eof_ = true;
   changed_.notify_all();
 }
 
@@ -248,6 +249,10 @@ int DaemonProcess::Wait(milliseconds deadline) {
   bool done = Eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, deadline);
   if (!done) return -1;
   exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  // The master's last lines may still be in the pipe: read on to the end of its output
+  // (its workers' too, which follow it), so that err() holds everything it said.
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait_for(lock, Slow(deadline), [&] { return eof_; });
   return *exit_status_;
 }
 

@@ -97,6 +97,7 @@ class DaemonProcess {
   int BalancerPort(const std::string& upstream, milliseconds deadline = milliseconds(10000));
 
   // Waits for the exit and returns its status (128 + signal if killed), -1 at the deadline.
+  // Then reads the output to its end (within the deadline again), so err() holds it all.
   int Wait(milliseconds deadline = milliseconds(20000));
   // SIGTERM, then Wait().
   int Stop(milliseconds deadline = milliseconds(20000));
@@ -113,6 +114,7 @@ class DaemonProcess {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::string out_, err_;  // GUARDED_BY(mutex_)
+  bool eof_ = false;       // GUARDED_BY(mutex_): both pipes read to their end
 };
 
 // Time in the protocol's own unit: the workers' cycle counters (WorkerRow::cycles, the
