@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,10 +38,13 @@ struct LoadPlan {
   int allowance_ms = kAsan ? 3000 : 1500;
   long rss_bound_kb = 4 * 1024;
 
-  // The detection bound: fall probes need fall intervals; one more for a probe that just
-  // missed the change, one for where the peer sits in its cycle.
+  // The detection bound, in cycles of each worker (the registry's counters): fall probes
+  // need fall cycles; one more for a probe that just missed the change, one for where the
+  // peer sits in its cycle. A loaded machine stretches cycles, not their number.
+  uint64_t bound_cycles() const { return static_cast<uint64_t>(fall) + 2; }
+  // The same in time, for the schedule: every backend state is held for longer than this,
+  // so that each one must show.
   int64_t bound_ms() const { return int64_t{fall} * interval_ms + 2 * interval_ms + allowance_ms; }
-  // Every backend state is held for longer than the bound, so each one must show.
   int64_t hold_ms() const { return bound_ms() + 1000; }
 };
 
@@ -144,15 +148,22 @@ struct TransitionVerdict {
   long detected = 0, missed = 0, spurious = 0, late = 0, stable_moved = 0;
   int64_t worst_ms = 0;
   double sum_ms = 0;
+  uint64_t worst_cycles = 0;
 };
+
+// For a change of a backend at `from` first seen at `seen_at`: the most cycles every worker
+// had ended since `from` while the change was still not seen (the registry's counters are
+// read before each look at the `d:` keys, so a slow look adds none).
+using CyclesUnseen = std::function<uint64_t(Clock::time_point from, Clock::time_point seen_at)>;
 
 // Every backend state of every peer against what the checker showed (`seen`, per peer).
 // State k of a flapping peer (k = 0, 1, ...: DOWN, UP, DOWN, ...) holds from toggle k to
 // toggle k + 1; the first change to it seen in that span is its detection, and must come
-// within the bound. Any other change seen is spurious; a stable peer must show none.
+// within the bound (in cycles). Any other change seen is spurious; a stable peer must show
+// none.
 inline TransitionVerdict CheckTransitions(const LoadPlan& plan, const FlapSchedule& schedule,
                                           const std::vector<std::vector<Seen>>& seen,
-                                          Examples& ex) {
+                                          const CyclesUnseen& cycles_unseen, Examples& ex) {
   TransitionVerdict v;
   for (int i = 0; i < plan.peers; ++i) {
     const std::vector<Seen>& s = seen[static_cast<size_t>(i)];
@@ -186,13 +197,17 @@ inline TransitionVerdict CheckTransitions(const LoadPlan& plan, const FlapSchedu
         }
         found = true;
         int64_t latency = Ms(s[j].at - from);
+        const uint64_t cycles = cycles_unseen(from, s[j].at);
         ++v.detected;
         v.worst_ms = std::max(v.worst_ms, latency);
         v.sum_ms += static_cast<double>(latency);
-        if (latency > plan.bound_ms()) {
+        v.worst_cycles = std::max(v.worst_cycles, cycles);
+        if (cycles > plan.bound_cycles()) {
           ++v.late;
           ex.Add("late", peer + ": change " + std::to_string(k) + " (" + ex.At(from) +
-                             ") seen after " + std::to_string(latency) + " ms");
+                             ") still unseen after " + std::to_string(cycles) +
+                             " cycles of every worker; seen after " + std::to_string(latency) +
+                             " ms");
         }
       }
       if (!found) {

@@ -3,7 +3,8 @@
 //  - The tools refuse a segment owned by another user, with a message naming the owner,
 //    unless run as root; root may read anyone's segment. A child drops to uid/gid 65534
 //    (nobody) before it execs the tool, so these parts need root and skip themselves
-//    otherwise.
+//    otherwise. The tools run as 65534 are copies in a directory of their own under /tmp:
+//    the build may live where that user cannot reach (a clone under /root, mode 0700).
 //  - `status_listen` given as a port alone listens on 127.0.0.1 only (/proc/net/tcp{,6}).
 //  - Slow clients (idle ones, and ones sending a byte every 250 ms) do not starve a worker:
 //    its other clients are served promptly, and the slow ones are cut off at the request
@@ -26,8 +27,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -72,6 +76,8 @@ ProcessResult RunAs(uid_t uid, const std::vector<std::string>& args) {
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
     execv(argv[0], argv.data());
+    const char kExecFailed[] = "RunAs: exec failed\n";
+    (void)!write(STDERR_FILENO, kExecFailed, sizeof(kExecFailed) - 1);
     _exit(127);
   }
   close(out[1]);
@@ -108,6 +114,48 @@ ProcessResult RunAs(uid_t uid, const std::vector<std::string>& args) {
   return r;
 }
 
+// Copies of programs where another user can execute them: a fresh directory under /tmp,
+// mode 0755, with each file copied in at 0755, whatever the modes of the directories that
+// hold the build. Removed by the destructor. The tools link no library of the build (only
+// system ones), so a copy runs from anywhere.
+class ReachableCopies {
+ public:
+  explicit ReachableCopies(const std::vector<std::string>& programs) {
+    char pattern[] = "/tmp/upcheck-tools-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) {
+      error_ = std::string("mkdtemp under /tmp: ") + std::strerror(errno);
+      return;
+    }
+    dir_ = pattern;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::permissions(dir_, fs::perms(0755), ec);
+    for (const std::string& program : programs) {
+      if (ec) break;
+      const std::string copy = dir_ + "/" + fs::path(program).filename().string();
+      fs::copy_file(program, copy, ec);
+      if (!ec) fs::permissions(copy, fs::perms(0755), ec);
+      copies_.push_back(copy);
+    }
+    if (ec) error_ = "copying the tools to " + dir_ + ": " + ec.message();
+  }
+  ~ReachableCopies() {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+  ReachableCopies(const ReachableCopies&) = delete;
+  ReachableCopies& operator=(const ReachableCopies&) = delete;
+
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  // The copy of the i-th program.
+  const std::string& operator[](size_t i) const { return copies_[i]; }
+
+ private:
+  std::string dir_, error_;
+  std::vector<std::string> copies_;
+};
+
 class SecurityTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -127,8 +175,16 @@ class SecurityTest : public ::testing::Test {
 
 TEST_F(SecurityTest, ToolsRefuseAnotherUsersSegmentUnlessRoot) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: a child drops to uid 65534";
-  const std::string shmctl = ToolPath("UPCHECK_SHMCTL"), status = ToolPath("UPCHECK_STATUS");
-  ASSERT_FALSE(shmctl.empty() || status.empty()) << "set UPCHECK_SHMCTL and UPCHECK_STATUS";
+  ASSERT_FALSE(ToolPath("UPCHECK_SHMCTL").empty() || ToolPath("UPCHECK_STATUS").empty())
+      << "set UPCHECK_SHMCTL and UPCHECK_STATUS";
+  // The build directory may be out of uid 65534's reach: it runs copies.
+  ReachableCopies copies({ToolPath("UPCHECK_SHMCTL"), ToolPath("UPCHECK_STATUS")});
+  ASSERT_TRUE(copies.ok()) << copies.error();
+  const std::string &shmctl = copies[0], &status = copies[1];
+  ProcessResult probe = RunAs(kNobody, {shmctl, "--help"});
+  if (probe.exit_code == 127 && probe.err.find("RunAs: exec failed") != std::string::npos) {
+    GTEST_SKIP() << "uid 65534 cannot execute " << shmctl << " (is /tmp mounted noexec?)";
+  }
   DaemonProcess daemon(ConfigToml(config_));
   int port = daemon.StatusPort();
   ASSERT_GT(port, 0) << daemon.err();
@@ -275,8 +331,10 @@ TEST_F(SecurityTest, SlowClientsDoNotStarveTheWorker) {
     }
   });
 
-  // Meanwhile the worker answers everyone else promptly.
-  const auto budget = std::chrono::milliseconds(kAsan ? 1500 : 500);
+  // Meanwhile the worker answers everyone else promptly: a latency users see. A worker that
+  // waited on a slow client would keep the others until the 5 s request timeout; the budget
+  // is well below that, and leaves a loaded two-core machine room to schedule.
+  const auto budget = std::chrono::milliseconds(kAsan ? 3000 : 1500);
   std::chrono::milliseconds worst{0};
   int answered = 0;
   for (auto end = Clock::now() + seconds(3); Clock::now() < end; ++answered) {
@@ -303,12 +361,14 @@ TEST_F(SecurityTest, SlowClientsDoNotStarveTheWorker) {
         }
         return all;
       },
-      seconds(12));
+      seconds(30));
   auto cut_after = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - opened);
   stop = true;
   trickle.join();
   EXPECT_TRUE(all_closed) << "slow clients still connected after " << cut_after.count() << " ms";
-  EXPECT_LE(cut_after, std::chrono::milliseconds(5000 + (kAsan ? 3000 : 1500)));
+  // At the 5 s timeout, not later (a trickle that restarted the timer would keep them for
+  // ever); the slack is for a loaded machine's scheduling, not for another timeout.
+  EXPECT_LE(cut_after, std::chrono::milliseconds(5000 + (kAsan ? 5000 : 3000)));
   for (const std::string& a : answers) {
     EXPECT_EQ(a.rfind("HTTP/1.1 408", 0), 0u) << a;
   }

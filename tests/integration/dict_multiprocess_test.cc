@@ -1,8 +1,10 @@
 // The shared dict across real forked processes on a real segment: atomic totals, and a
 // holder killed inside the lock neither blocks the others nor leaves the dict broken.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,13 +13,13 @@
 #include <functional>
 #include <vector>
 
+#include "shm/dict_layout.h"
+#include "shm/segment_header.h"
 #include "test_names.h"
 #include "upcheck/segment.h"
 
 namespace upcheck {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Runs body in a forked child that exits 0 unless body returns false.
 pid_t Fork(const std::function<bool()>& body) {
@@ -38,6 +40,29 @@ bool ReadByte(int fd, int timeout_ms) {
   if (poll(&p, 1, timeout_ms) != 1) return false;
   char c;
   return read(fd, &c, 1) == 1;
+}
+
+// How many times a dead holder's state was repaired (the dict's own count, kept in the
+// segment), read through a mapping of this process's own; -1 if the segment cannot be read.
+int64_t Repairs(const std::string& name) {
+  int fd = shm_open(("/" + SegmentObjectName(name)).c_str(), O_RDONLY, 0);
+  if (fd < 0) return -1;
+  auto* header = static_cast<shm::SegmentHeaderShm*>(
+      mmap(nullptr, sizeof(shm::SegmentHeaderShm), PROT_READ, MAP_SHARED, fd, 0));
+  int64_t repairs = -1;
+  if (header != MAP_FAILED) {
+    const size_t end = header->areas[0].offset + sizeof(shm::DictShm);
+    munmap(header, sizeof(shm::SegmentHeaderShm));
+    void* base = mmap(nullptr, end, PROT_READ, MAP_SHARED, fd, 0);
+    if (base != MAP_FAILED) {
+      const auto* dict = reinterpret_cast<const shm::DictShm*>(static_cast<char*>(base) + end -
+                                                               sizeof(shm::DictShm));
+      repairs = dict->repairs;
+      munmap(base, end);
+    }
+  }
+  close(fd);
+  return repairs;
 }
 
 class DictMultiProcessTest : public ::testing::Test {
@@ -152,14 +177,16 @@ TEST_F(DictMultiProcessTest, HolderKilledInsideLockDoesNotBlockOthers) {
   });
   close(done[1]);
   EXPECT_FALSE(ReadByte(done[0], 200)) << "the waiter got the lock while the holder held it";
+  ASSERT_EQ(Repairs(name_), 0);
 
   kill(holder, SIGKILL);
   EXPECT_TRUE(WIFSIGNALED(Wait(holder)));
-  auto killed_at = Clock::now();
-  ASSERT_TRUE(ReadByte(done[0], 5000)) << "the waiter never got the lock";
-  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at);
-  EXPECT_LT(waited.count(), 100) << "the lock of a dead holder must be recovered within 100 ms";
+  // The deadline is a hang guard; no speed is asserted. The waiter took the lock as the dead
+  // holder's heir: the dict counts one repair, made by its next locker (the waiter, the
+  // only one).
+  ASSERT_TRUE(ReadByte(done[0], 60000)) << "the waiter never got the lock";
   EXPECT_EQ(Wait(waiter), 0);
+  EXPECT_EQ(Repairs(name_), 1) << "the waiter did not take the lock as the dead holder's heir";
   close(done[0]);
   close(ready);
 

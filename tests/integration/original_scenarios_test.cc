@@ -145,16 +145,18 @@ TEST(OriginalScenarios, S4_BadStatusCode) {
 TEST(OriginalScenarios, S5_ReadTimeout) {
   Server::Options slow;
   slow.response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-  slow.delay = milliseconds(500);
+  // Far past the timeout, which is far past what a healthy loopback peer takes even on a
+  // loaded machine (a 100 ms timeout failed the healthy peers under load).
+  slow.delay = milliseconds(60000);
   Server s_slow(slow), s404(Family::kV4, StatusResponse(404)),
       s503(Family::kV4, StatusResponse(503));
   CheckerHarness h;
   L3 l{s_slow.address(), s404.address(), s503.address()};
   l.Add(h);
   CheckOptions o = Fast(h, 2);
-  o.timeout_ms = 100;
+  o.timeout_ms = 1000;
   ASSERT_TRUE(h.Spawn(o).ok());
-  ASSERT_TRUE(h.RunCycles(3));
+  ASSERT_TRUE(h.RunCycles(3, "foo.com", std::chrono::seconds(60)));
   EXPECT_EQ(StatusPage(h.upstreams()),
             Page("foo.com", {l.p0 + " DOWN", l.p1 + " UP"}, {l.b0 + " UP"}));
   EXPECT_EQ(h.Picks(), (Events{l.p1, l.p1}));

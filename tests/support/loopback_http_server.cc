@@ -341,6 +341,7 @@ void LoopbackHttpServer::AcceptLoop() {
     ReapLocked();
     Plan plan{options_.mode, options_.response, options_.delay};
     if (script_next_ < options_.script.size()) {
+      plan.mode = Mode::kRespond;  // a scripted connection is answered, whatever `mode`
       plan.response = options_.script[script_next_++];
     }
     Connection& connection = connections_list_.emplace_back();

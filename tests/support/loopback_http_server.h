@@ -52,7 +52,8 @@ class LoopbackHttpServer {
     Family family = Family::kV4;
     Mode mode = Mode::kRespond;
     std::string response = "HTTP/1.1 200 OK\r\n\r\n";
-    // Responses for connections 0, 1, 2, ... in accept order; `response` after the last.
+    // Responses for connections 0, 1, 2, ... in accept order, answered as kRespond does
+    // whatever `mode` is; `mode` and `response` apply after the last.
     std::vector<std::string> script{};
     std::chrono::milliseconds delay{0};  // before answering (kRespond, kCloseBeforeLf);
                                          // between bytes (kTrickle)

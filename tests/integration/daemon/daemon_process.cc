@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -198,6 +199,7 @@ void DaemonProcess::ReadLoop(int out_fd, int err_fd) {
   }
   // Every process holding the pipes (the master and its workers) is gone.
   std::lock_guard<std::mutex> lock(mutex_);
+  eof_ = true;
   changed_.notify_all();
 }
 
@@ -248,12 +250,46 @@ int DaemonProcess::Wait(milliseconds deadline) {
   bool done = Eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, deadline);
   if (!done) return -1;
   exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  // The master's last lines may still be in the pipe: read on to the end of its output
+  // (its workers' too, which follow it), so that err() holds everything it said.
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait_for(lock, Slow(deadline), [&] { return eof_; });
   return *exit_status_;
 }
 
 int DaemonProcess::Stop(milliseconds deadline) {
   Signal(SIGTERM);
   return Wait(deadline);
+}
+
+bool WorkerCycles::Attach(const std::string& shm) {
+  Result<std::unique_ptr<Segment>> seg = Segment::Open(shm);
+  if (!seg.ok()) return false;
+  Result<Registry> reg = Registry::Attach(**seg);
+  if (!reg.ok()) return false;
+  segment_ = std::move(*seg);
+  registry_.emplace(std::move(*reg));
+  return true;
+}
+
+std::map<int32_t, uint64_t> WorkerCycles::Now() const {
+  std::map<int32_t, uint64_t> cycles;
+  if (!registry_) return cycles;
+  for (const WorkerRow& row : registry_->Workers()) {
+    if (row.state == WorkerState::kRunning) cycles[row.pid] = row.cycles;
+  }
+  return cycles;
+}
+
+uint64_t WorkerCycles::FewestSince(const std::map<int32_t, uint64_t>& base) const {
+  std::optional<uint64_t> fewest;
+  for (const auto& [pid, cycles] : Now()) {
+    auto it = base.find(pid);
+    if (it == base.end()) continue;
+    uint64_t ended = cycles >= it->second ? cycles - it->second : 0;
+    fewest = fewest ? std::min(*fewest, ended) : ended;
+  }
+  return fewest.value_or(0);
 }
 
 }  // namespace upcheck::testing

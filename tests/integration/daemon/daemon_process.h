@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -21,6 +22,8 @@
 #include <vector>
 
 #include "slow_tool.h"
+#include "upcheck/registry.h"
+#include "upcheck/segment.h"
 
 namespace upcheck::testing {
 
@@ -95,6 +98,7 @@ class DaemonProcess {
   int BalancerPort(const std::string& upstream, milliseconds deadline = milliseconds(10000));
 
   // Waits for the exit and returns its status (128 + signal if killed), -1 at the deadline.
+  // Then reads the output to its end (within the deadline again), so err() holds it all.
   int Wait(milliseconds deadline = milliseconds(20000));
   // SIGTERM, then Wait().
   int Stop(milliseconds deadline = milliseconds(20000));
@@ -111,6 +115,27 @@ class DaemonProcess {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::string out_, err_;  // GUARDED_BY(mutex_)
+  bool eof_ = false;       // GUARDED_BY(mutex_): both pipes read to their end
+};
+
+// Time in the protocol's own unit: the workers' cycle counters (WorkerRow::cycles, the
+// cycles a worker has ended, over all its upstreams) in a daemon's registry. A test that
+// bounds how long a change takes to show counts cycles rather than milliseconds: a loaded
+// machine stretches cycles, not their number. Reads are lock-free (a worker stopped inside
+// the dict lock blocks none of them); the segment stays mapped from Attach() on.
+class WorkerCycles {
+ public:
+  // The daemon's segment `shm`, once the master has published it; false if absent.
+  bool Attach(const std::string& shm);
+  // pid -> cycles of each running worker, now.
+  std::map<int32_t, uint64_t> Now() const;
+  // The fewest cycles that any worker of `base` still running has ended since `base` was
+  // read (0 when none of them runs any more).
+  uint64_t FewestSince(const std::map<int32_t, uint64_t>& base) const;
+
+ private:
+  std::unique_ptr<Segment> segment_;
+  std::optional<Registry> registry_;
 };
 
 // Polls `predicate` every 20 ms until it holds or the deadline (stretched under valgrind:

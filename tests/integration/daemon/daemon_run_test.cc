@@ -114,7 +114,7 @@ TEST_F(DaemonRunTest, EveryWorkerServesTheSameStatusPage) {
         answered.insert(std::stoi(a.headers["x-worker-pid"]));
         return answered.size() >= 2;
       },
-      seconds(10));
+      seconds(30));
   EXPECT_GE(answered.size(), 2u) << "only one worker answered";
   for (int32_t pid : answered) EXPECT_EQ(workers.count(pid), 1u) << pid;
   EXPECT_EQ(HttpGet(port, "/nope").status, 404);
@@ -144,7 +144,7 @@ TEST_F(DaemonRunTest, KilledWorkerIsRespawnedAndServesTheRightPage) {
         after = RunningWorkers(config_.shm_name);
         return after.size() == 3 && after.count(victim) == 0;
       },
-      seconds(2)))
+      seconds(20)))
       << daemon.err();
   // The new worker's answer is right at once (it syncs from the segment), well within two
   // intervals; ask until the new pid answers.
@@ -160,7 +160,7 @@ TEST_F(DaemonRunTest, KilledWorkerIsRespawnedAndServesTheRightPage) {
             << daemon.err();
         return a.ok && std::stoi(a.headers["x-worker-pid"]) == fresh;
       },
-      seconds(10));
+      seconds(30));
   EXPECT_TRUE(fresh_answered) << "the respawned worker " << fresh << " never answered";
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
@@ -178,7 +178,7 @@ TEST_F(DaemonRunTest, WorkerDyingAtStartIsRespawnedWithBackOff) {
           now = RunningWorkers(config_.shm_name);
           return now.size() == 1 && seen.count(*now.begin()) == 0;
         },
-        seconds(5)))
+        seconds(20)))
         << daemon.err();
     seen.insert(*now.begin());
     kill(*now.begin(), SIGKILL);
@@ -192,7 +192,8 @@ TEST_F(DaemonRunTest, WorkerDyingAtStartIsRespawnedWithBackOff) {
                         "respawning it in 2 s"))
       << daemon.err();
   // It does come back.
-  EXPECT_TRUE(Eventually([&] { return RunningWorkers(config_.shm_name).size() == 1; }, seconds(5)));
+  EXPECT_TRUE(
+      Eventually([&] { return RunningWorkers(config_.shm_name).size() == 1; }, seconds(20)));
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
 

@@ -214,11 +214,13 @@ TEST_F(BalancerTest, AClientThatDoesNotReadPausesTheRelay) {
   int fd = testing::ConnectLoopback(port_);
   ASSERT_GE(fd, 0);
   // Write without reading until the whole path is full and writing stalls; without
-  // backpressure the balancer would buffer all 64 MiB and we would never stall.
+  // backpressure the balancer would buffer all 64 MiB and we would never stall. Stalled:
+  // the balancer has paused reading us, and our socket took nothing for 100 ms (a pause
+  // alone, or a busy machine alone, is not enough).
   size_t sent = 0;
   for (;;) {
     pollfd p{fd, POLLOUT, 0};
-    if (::poll(&p, 1, 500) == 0) break;  // stalled for 500 ms
+    if (::poll(&p, 1, 100) == 0 && Stats().read_pauses >= 1) break;
     ssize_t n = ::send(fd, data.data() + sent, std::min<size_t>(data.size() - sent, 65536),
                        MSG_NOSIGNAL | MSG_DONTWAIT);
     ASSERT_TRUE(n > 0 || errno == EAGAIN) << errno;

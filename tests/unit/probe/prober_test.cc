@@ -419,7 +419,8 @@ TEST_F(ProberTest, SocketsThatEndedBadlyAreClosedNotPooled) {
   LoopbackHttpServer cut({.mode = Mode::kCloseBeforeLf});
   ManualListener listener;
   ASSERT_TRUE(hang.ok() && reset.ok() && cut.ok() && listener.ok());
-  Prober* prober = MakeProber(HttpOptions({{200}}, 200));
+  // The hang must time out; the others must not, however loaded the machine: 2 s.
+  Prober* prober = MakeProber(HttpOptions({{200}}, 2000));
   EXPECT_EQ(ProbeOnce(prober, hang.address()).error, "timeout");
   EXPECT_EQ(prober->idle_sockets(), 0u);
   EXPECT_EQ(ProbeOnce(prober, reset.address()).error, "connection reset by peer");
@@ -703,7 +704,8 @@ TEST_F(ProberTest, ScriptedStatusesFollowTheScript) {
 TEST_F(ProberTest, ServerChangesAreSeenByLaterProbes) {
   LoopbackHttpServer server(Family::kV4, "HTTP/1.1 200 OK\r\n\r\n");
   ASSERT_TRUE(server.ok()) << server.error();
-  Prober* prober = MakeProber(HttpOptions({{200}}, 200));
+  // The hang must time out; the answers must not, however loaded the machine: 2 s.
+  Prober* prober = MakeProber(HttpOptions({{200}}, 2000));
   EXPECT_TRUE(ProbeOnce(prober, server.address()).ok());
   server.SetResponse(testing::StatusResponse(502));
   EXPECT_EQ(ProbeOnce(prober, server.address()).error, "502");
