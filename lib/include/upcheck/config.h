@@ -1,10 +1,11 @@
 // Config: the daemon's configuration, as read from upcheck.toml (DESIGN.md §4).
 //
-// ParseConfig() checks TOML syntax, key names, value types and ranges, and reports every
-// problem it finds as "file:line:col: key.path: what was wrong (what is allowed)", one per
+// ParseConfig() checks TOML syntax, key names, value types and ranges, and each check
+// table as spawn_checker() would (protocol.md §3: its order, its strings, the first failure
+// only). It reports every problem as "file:line:col: key.path: what was wrong", one per
 // line, in file order. It does not touch the network or shm and is safe from any thread.
-// The checker still applies its own defaults and validation (CheckOptions, protocol.md §3);
-// the parser only guarantees that what it returns is well-typed and in range.
+// The checker applies the defaults (CheckOptions); numeric options keep the original's
+// meaning.
 #ifndef UPCHECK_CONFIG_H_
 #define UPCHECK_CONFIG_H_
 

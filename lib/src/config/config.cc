@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -25,12 +26,13 @@ using config::TableReader;
 
 constexpr std::string_view kLogLevels[] = {"debug", "info", "notice", "warn", "error"};
 
-// Ranges of the check options. The original validates none of them (protocol.md Q11);
-// negatives are rejected (a negative timeout is the Q11 fix), 0 keeps its original meaning.
-constexpr int64_t kMaxIntervalMs = 24 * 3600 * 1000;
-constexpr int64_t kMaxTimeoutMs = 24 * 3600 * 1000;
-constexpr int64_t kMaxFallRise = 1000000;
-constexpr int64_t kMaxConcurrency = 10000;
+// The original validates no numeric check option (protocol.md Q11): any interval, fall,
+// rise and concurrency keeps its meaning, and only a negative timeout is refused (the Q11
+// fix, in ValidateLikeSpawn). The one bound is on the times, where a value stops working:
+// a timeout becomes a deadline in ns and an interval a dict expiry in ms, both int64, and
+// 10^12 ms (about 31 years) keeps them clear of overflow (a timeout's at ~9.2 * 10^12 ms).
+constexpr int64_t kMaxCheckMs = 1'000'000'000'000;
+constexpr int64_t kMinInteger = std::numeric_limits<int64_t>::min();
 constexpr size_t kMaxUpstreamName = 255;
 
 bool IsShmName(std::string_view name) {
@@ -219,25 +221,49 @@ std::optional<std::vector<double>> ReadStatuses(TableReader& t) {
   return statuses;
 }
 
-CheckOptions ReadCheck(TableReader& t) {
+// spawn_checker()'s validation (protocol.md §3) as far as a TOML can fail it: the original's
+// order and strings, and only the first failure, as spawn_checker returns it. shm and the
+// upstream come from [shm] and the enclosing [[upstream]], so only its name can be missing
+// (rows 4, 5 and 7-9 cannot fail). Then Checker::Spawn's own later step, the Q11 fix.
+// Wrong TOML types of the other keys are reported apart, all of them.
+void ValidateLikeSpawn(TableReader& t, const CheckOptions& check, bool upstream_named) {
+  if (t.Get("type") == nullptr) {
+    // A misspelt "tpye" is already reported as unknown, with "type" suggested.
+    if (!t.Suggested("type")) t.ErrorAtTable("\"type\" option required");
+    return;
+  }
+  if (!check.type || (*check.type != "http" && *check.type != "https")) {
+    t.ErrorAt("type", "only \"http\" and \"https\" type are supported right now");
+    return;
+  }
+  if (t.Get("http_req") == nullptr) {
+    if (!t.Suggested("http_req")) t.ErrorAtTable("\"http_req\" option required");
+    return;
+  }
+  if (!upstream_named) {
+    t.ErrorAtTable("no upstream specified");
+    return;
+  }
+  if (check.timeout_ms && *check.timeout_ms < 0) {
+    t.ErrorAt("timeout", "\"timeout\" option must be >= 0");
+  }
+}
+
+CheckOptions ReadCheck(TableReader& t, bool upstream_named) {
   t.RejectUnknownKeys({"type", "http_req", "interval", "timeout", "fall", "rise", "valid_statuses",
                        "concurrency", "port", "host", "ssl_verify", "ca_file"});
   CheckOptions check;
-  if (t.Require("type")) {
-    check.type = t.String("type");
-    if (check.type && *check.type != "http" && *check.type != "https") {
-      t.ErrorAt("type",
-                fmt::format("only \"http\" and \"https\" type are supported right now (got {})",
-                            config::Quote(*check.type)));
-    }
+  // Any value other than "http" or "https", of any TOML type, is the original's row 2.
+  if (const toml::node* type = t.Get("type"); type != nullptr && type->is_string()) {
+    check.type = type->as_string()->get();
   }
-  if (t.Require("http_req")) check.http_req = t.String("http_req");
-  check.interval_ms = t.Integer("interval", 0, kMaxIntervalMs);
-  check.timeout_ms = t.Integer("timeout", 0, kMaxTimeoutMs);
-  check.fall = t.Integer("fall", 0, kMaxFallRise);
-  check.rise = t.Integer("rise", 0, kMaxFallRise);
+  check.http_req = t.String("http_req");
+  check.interval_ms = t.Integer("interval", kMinInteger, kMaxCheckMs);
+  check.timeout_ms = t.Integer("timeout", kMinInteger, kMaxCheckMs);
+  check.fall = t.Integer("fall", kMinInteger);
+  check.rise = t.Integer("rise", kMinInteger);
   check.valid_statuses = ReadStatuses(t);
-  check.concurrency = t.Integer("concurrency", 0, kMaxConcurrency);
+  check.concurrency = t.Integer("concurrency", kMinInteger);
   check.port = t.Integer("port", 1, 65535);
   check.host = t.String("host");
   if (check.host && check.host->empty()) t.ErrorAt("host", "must not be empty (a host name)");
@@ -246,6 +272,7 @@ CheckOptions ReadCheck(TableReader& t) {
   if (check.ca_file && check.ca_file->empty()) {
     t.ErrorAt("ca_file", "must not be empty (a file path; omit the key for the system store)");
   }
+  ValidateLikeSpawn(t, check, upstream_named);
   return check;
 }
 
@@ -282,7 +309,7 @@ UpstreamConfig ReadUpstream(TableReader& t, const ShmConfig& shm,
   ReadListen(t, "balancer_listen", upstream.balancer_listen, used);
   if (const toml::table* check = t.Table("check")) {
     TableReader c(*check, t.PathOf("check"), t.diag());
-    upstream.check = ReadCheck(c);
+    upstream.check = ReadCheck(c, t.Get("name") != nullptr);
     upstream.check->shm = shm.name;
     upstream.check->upstream = upstream.name;
   }

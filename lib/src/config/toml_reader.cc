@@ -203,9 +203,13 @@ std::string TableReader::PathOf(std::string_view key) const {
 bool TableReader::Require(std::string_view key) {
   if (table_.contains(key)) return true;
   // "unknown key "tpye" (did you mean "type"?)" already says it.
-  if (std::find(suggested_.begin(), suggested_.end(), key) != suggested_.end()) return false;
+  if (Suggested(key)) return false;
   ErrorAtTable(fmt::format("missing required key \"{}\"", key));
   return false;
+}
+
+bool TableReader::Suggested(std::string_view key) const {
+  return std::find(suggested_.begin(), suggested_.end(), key) != suggested_.end();
 }
 
 std::optional<std::string> TableReader::String(std::string_view key) {

@@ -83,6 +83,8 @@ class TableReader {
   const toml::node* Get(std::string_view key) const { return table_.get(key); }
   // Reports `missing required key "name"` at the table when `key` is absent.
   bool Require(std::string_view key);
+  // Whether RejectUnknownKeys() suggested `key` for a misspelt one (which then says it).
+  bool Suggested(std::string_view key) const;
 
   // Each returns nullopt/nullptr when the key is absent (silently) or has the wrong type or
   // an out-of-range value (reported).

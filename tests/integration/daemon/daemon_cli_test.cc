@@ -107,6 +107,44 @@ TEST_F(DaemonCliTest, EachErrorClassNamesFileLineAndKey) {
   EXPECT_FALSE(Segment::Open(shm_).ok());
 }
 
+// A bad check table fails with spawn_checker()'s own string (protocol.md §3), the first
+// failure in its order only, at start as with --test.
+TEST_F(DaemonCliTest, CheckErrorsAreTheOriginalsStrings) {
+  const std::string upstream = "[[upstream]]\nname = \"u\"\nprimary = [\"127.0.0.1:1\"]\n";
+  const BadConfig cases[] = {
+      {"no type", "check = { http_req = \"x\" }",
+       ":4:9: upstream[0].check: \"type\" option required\n"},
+      {"no type, no http_req", "check = { interval = 1 }",
+       ":4:9: upstream[0].check: \"type\" option required\n"},
+      {"unknown type", "check = { type = \"tcp\" }",
+       ":4:18: upstream[0].check.type: only \"http\" and \"https\" type are supported right "
+       "now\n"},
+      {"no http_req", "check = { type = \"http\", timeout = -1 }",
+       ":4:9: upstream[0].check: \"http_req\" option required\n"},
+      {"negative timeout", "check = { type = \"http\", http_req = \"x\", timeout = -1 }",
+       ":4:52: upstream[0].check.timeout: \"timeout\" option must be >= 0\n"},
+  };
+  for (const BadConfig& c : cases) {
+    for (bool test_mode : {true, false}) {
+      const std::string file = std::string("check-") + (test_mode ? "t" : "r") + ".toml";
+      std::vector<std::string> args;
+      if (test_mode) args.push_back("--test");
+      ProcessResult r = Run(file, upstream + c.toml + "\n", args);
+      EXPECT_EQ(r.exit_code, 1) << c.what;
+      EXPECT_EQ(r.out, "") << c.what;
+      EXPECT_EQ(r.err, dir_ + "/" + file + c.message) << c.what;
+    }
+  }
+  ProcessResult r = Run("no-name.toml",
+                        "[[upstream]]\nprimary = [\"127.0.0.1:1\"]\n"
+                        "check = { type = \"http\", http_req = \"x\" }\n",
+                        {"--test"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, dir_ + "/no-name.toml:1:1: upstream[0]: missing required key \"name\"\n" + dir_ +
+                       "/no-name.toml:3:9: upstream[0].check: no upstream specified\n");
+  EXPECT_FALSE(Segment::Open(shm_).ok());
+}
+
 TEST_F(DaemonCliTest, ListenPortInUseIsAClearError) {
   LoopbackHttpServer busy;
   ASSERT_TRUE(busy.ok()) << busy.error();

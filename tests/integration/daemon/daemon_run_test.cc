@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "daemon_process.h"
 #include "loopback_http_server.h"
 #include "subprocess.h"
@@ -271,6 +273,46 @@ TEST_F(DaemonRunTest, ReloadWithABrokenConfigKeepsTheRunningOne) {
   // Same workers, same pages.
   EXPECT_EQ(RunningWorkers(config_.shm_name), workers);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(HttpGet(port, "/status").body, ExpectedPage());
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+// The numbers the original never validates keep its meaning (protocol.md Q11): fall 0
+// turns the closed peer down at its first failure, rise -1 turns a configured-down peer up at
+// its first success, interval -5 runs a cycle every 2 ms, concurrency -3 probes in turn.
+TEST_F(DaemonRunTest, UnvalidatedNumbersRunAsInTheOriginal) {
+  const std::string toml =
+      "[shm]\nname = \"" + config_.shm_name +
+      "\"\nsize = \"256k\"\n\n[daemon]\nworkers = 1\nlog_level = \"notice\"\n"
+      "status_listen = \"127.0.0.1:0\"\n\n[[upstream]]\nname = \"app\"\n"
+      "primary = [{ address = \"" +
+      up_.address() + "\", down = true }, \"" + closed_.address() +
+      "\"]\n\n[upstream.check]\ntype = \"http\"\n"
+      "http_req = \"GET /health HTTP/1.0\\r\\nHost: test\\r\\n\\r\\n\"\n"
+      "interval = -5\nfall = 0\nrise = -1\nconcurrency = -3\nvalid_statuses = [200]\n";
+  DaemonProcess daemon(toml);
+  int port = daemon.StatusPort();
+  ASSERT_GT(port, 0) << daemon.err();
+  EXPECT_TRUE(daemon.WaitForErr("healthcheck: peer " + closed_.address() +
+                                " is turned down after 1 failure(s)"))
+      << daemon.err();
+  EXPECT_TRUE(
+      daemon.WaitForErr("healthcheck: peer " + up_.address() + " is turned up after 1 success(es)"))
+      << daemon.err();
+  const std::string want = "Upstream app\n    Primary Peers\n        " + up_.address() +
+                           " UP\n        " + closed_.address() + " DOWN\n    Backup Peers\n";
+  EXPECT_EQ(WaitForPage(port, want).body, want) << daemon.err();
+  // A cycle every 2 ms: 200 checks of a peer come well within the deadline (at the default
+  // interval of 1 s they would take over three minutes).
+  int64_t checks = 0;
+  EXPECT_TRUE(Eventually([&] {
+    HttpAnswer a = HttpGet(port, "/status.json");
+    if (!a.ok) return false;
+    nlohmann::json page = nlohmann::json::parse(a.body, nullptr, false);
+    if (page.is_discarded()) return false;
+    checks = page["upstreams"][0]["peers"][1].value("checks", int64_t{0});
+    return checks >= 200;
+  })) << "checks of the closed peer: "
+      << checks;
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
 
