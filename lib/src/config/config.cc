@@ -3,12 +3,15 @@
 // the user sees every mistake at once.
 #include "upcheck/config.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -17,6 +20,7 @@
 
 #include "config/address.h"
 #include "config/toml_reader.h"
+#include "probe/tls_context.h"
 
 namespace upcheck {
 namespace {
@@ -221,12 +225,28 @@ std::optional<std::vector<double>> ReadStatuses(TableReader& t) {
   return statuses;
 }
 
+// The trust store that each worker's https prober loads at spawn (TlsContext, with the same
+// error text), so a missing or unreadable file fails the config instead of every worker at
+// every start. A FIFO or a device would block the load, here and in the workers.
+std::optional<std::string> TrustStoreError(const std::string& ca_file) {
+  struct stat st {};
+  if (stat(ca_file.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return fmt::format("failed to load ca_file \"{}\": {}", ca_file,
+                       S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+  }
+  Result<std::unique_ptr<TlsContext>> context =
+      TlsContext::Create({.verify = true, .ca_file = ca_file});
+  if (!context.ok()) return context.error();
+  return std::nullopt;
+}
+
 // spawn_checker()'s validation (protocol.md §3) as far as a TOML can fail it: the original's
 // order and strings, and only the first failure, as spawn_checker returns it. shm and the
 // upstream come from [shm] and the enclosing [[upstream]], so only its name can be missing
-// (rows 4, 5 and 7-9 cannot fail). Then Checker::Spawn's own later step, the Q11 fix.
-// Wrong TOML types of the other keys are reported apart, all of them.
-void ValidateLikeSpawn(TableReader& t, const CheckOptions& check, bool upstream_named) {
+// (rows 4, 5 and 7-9 cannot fail). Then Checker::Spawn's own later steps: the Q11 fix and
+// the trust store. Wrong TOML types of the other keys are reported apart, all of them.
+void ValidateLikeSpawn(TableReader& t, const CheckOptions& check, bool upstream_named,
+                       ConfigFiles files) {
   if (t.Get("type") == nullptr) {
     // A misspelt "tpye" is already reported as unknown, with "type" suggested.
     if (!t.Suggested("type")) t.ErrorAtTable("\"type\" option required");
@@ -246,10 +266,17 @@ void ValidateLikeSpawn(TableReader& t, const CheckOptions& check, bool upstream_
   }
   if (check.timeout_ms && *check.timeout_ms < 0) {
     t.ErrorAt("timeout", "\"timeout\" option must be >= 0");
+    return;
+  }
+  if (files == ConfigFiles::kLoad && *check.type == "https" && check.ssl_verify.value_or(true) &&
+      check.ca_file && !check.ca_file->empty()) {
+    if (std::optional<std::string> error = TrustStoreError(*check.ca_file)) {
+      t.ErrorAt("ca_file", *error);
+    }
   }
 }
 
-CheckOptions ReadCheck(TableReader& t, bool upstream_named) {
+CheckOptions ReadCheck(TableReader& t, bool upstream_named, ConfigFiles files) {
   t.RejectUnknownKeys({"type", "http_req", "interval", "timeout", "fall", "rise", "valid_statuses",
                        "concurrency", "port", "host", "ssl_verify", "ca_file"});
   CheckOptions check;
@@ -272,12 +299,12 @@ CheckOptions ReadCheck(TableReader& t, bool upstream_named) {
   if (check.ca_file && check.ca_file->empty()) {
     t.ErrorAt("ca_file", "must not be empty (a file path; omit the key for the system store)");
   }
-  ValidateLikeSpawn(t, check, upstream_named);
+  ValidateLikeSpawn(t, check, upstream_named, files);
   return check;
 }
 
 UpstreamConfig ReadUpstream(TableReader& t, const ShmConfig& shm,
-                            std::map<std::string, std::string>& used) {
+                            std::map<std::string, std::string>& used, ConfigFiles files) {
   t.RejectUnknownKeys({"name", "primary", "backup", "balancer_listen", "check"});
   UpstreamConfig upstream;
   upstream.line = static_cast<int>(t.table().source().begin.line);
@@ -309,14 +336,15 @@ UpstreamConfig ReadUpstream(TableReader& t, const ShmConfig& shm,
   ReadListen(t, "balancer_listen", upstream.balancer_listen, used);
   if (const toml::table* check = t.Table("check")) {
     TableReader c(*check, t.PathOf("check"), t.diag());
-    upstream.check = ReadCheck(c, t.Get("name") != nullptr);
+    upstream.check = ReadCheck(c, t.Get("name") != nullptr, files);
     upstream.check->shm = shm.name;
     upstream.check->upstream = upstream.name;
   }
   return upstream;
 }
 
-void ReadUpstreams(TableReader& root, Config& config, std::map<std::string, std::string>& used) {
+void ReadUpstreams(TableReader& root, Config& config, std::map<std::string, std::string>& used,
+                   ConfigFiles files) {
   const toml::node* node = root.Get("upstream");
   if (node == nullptr) return;
   const toml::array* array = node->as_array();
@@ -337,7 +365,7 @@ void ReadUpstreams(TableReader& root, Config& config, std::map<std::string, std:
       continue;
     }
     TableReader t(*table, path, root.diag());
-    UpstreamConfig upstream = ReadUpstream(t, config.shm, used);
+    UpstreamConfig upstream = ReadUpstream(t, config.shm, used, files);
     if (!upstream.name.empty()) {
       const auto [it, inserted] = first_line.emplace(upstream.name, upstream.line);
       if (!inserted) {
@@ -357,7 +385,8 @@ int DefaultWorkerCount() {
   return static_cast<int>(std::min<unsigned>(cpus, kMaxWorkers));
 }
 
-Result<Config> ParseConfig(std::string_view text, std::string_view path_for_messages) {
+Result<Config> ParseConfig(std::string_view text, std::string_view path_for_messages,
+                           ConfigFiles files) {
   toml::table root;
   // toml++ reports syntax errors by throwing (Debian's shared build has exceptions on);
   // this is the one place that catches them.
@@ -376,12 +405,20 @@ Result<Config> ParseConfig(std::string_view text, std::string_view path_for_mess
   std::map<std::string, std::string> listen_used;  // host:port -> key path
   ReadShm(t, config.shm);
   ReadDaemon(t, config.daemon, listen_used);
-  ReadUpstreams(t, config, listen_used);
+  ReadUpstreams(t, config, listen_used, files);
   if (!diag.empty()) return diag.ToStatus();
   return config;
 }
 
-Result<Config> LoadConfig(const std::string& path) {
+Result<Config> LoadConfig(const std::string& path, ConfigFiles files) {
+  // A directory opens and reads as empty, and a FIFO blocks the read (and a reload could not
+  // read it again): only a regular file is a config.
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return Result<Config>::Error(
+        fmt::format("{}: cannot open config file: {}", path,
+                    S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Result<Config>::Error(
@@ -392,7 +429,7 @@ Result<Config> LoadConfig(const std::string& path) {
   if (in.bad()) {
     return Result<Config>::Error(fmt::format("{}: cannot read config file", path));
   }
-  return ParseConfig(std::move(text).str(), path);
+  return ParseConfig(std::move(text).str(), path, files);
 }
 
 }  // namespace upcheck

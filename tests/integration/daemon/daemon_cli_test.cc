@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -142,6 +143,45 @@ TEST_F(DaemonCliTest, CheckErrorsAreTheOriginalsStrings) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, dir_ + "/no-name.toml:1:1: upstream[0]: missing required key \"name\"\n" + dir_ +
                        "/no-name.toml:3:9: upstream[0].check: no upstream specified\n");
+  EXPECT_FALSE(Segment::Open(shm_).ok());
+}
+
+// A directory reads as an empty file: it would pass as a config with nothing to check. (The
+// daemon's start takes the same LoadConfig; not run here, as a regression would start a
+// daemon on the default segment name.)
+TEST_F(DaemonCliTest, DirectoryAsConfigIsRefused) {
+  ProcessResult r = RunProcess({UpcheckdPath(), "-c", dir_, "--test"});
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, dir_ + ": cannot open config file: Is a directory\n");
+}
+
+// A trust store the workers could not load fails the config, not every worker at every
+// start.
+TEST_F(DaemonCliTest, MissingCaFileIsRefused) {
+  TestConfig c = Minimal();
+  const std::string ca = dir_ + "/missing-ca.pem";
+  const std::string toml = ConfigToml(c) +
+                           "[upstream.check]\ntype = \"https\"\n"
+                           "http_req = \"GET / HTTP/1.0\\r\\n\\r\\n\"\nhost = \"localhost\"\n"
+                           "ca_file = \"" +
+                           ca + "\"\n";
+  for (bool test_mode : {true, false}) {
+    const std::string file = std::string("ca-") + (test_mode ? "t" : "r") + ".toml";
+    std::vector<std::string> args;
+    if (test_mode) args.push_back("--test");
+    ProcessResult r = Run(file, toml, args);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.out, "");
+    // One line: the file, line and column, then the key and the workers' own error text.
+    EXPECT_EQ(r.err.rfind(dir_ + "/" + file + ":", 0), 0u) << r.err;
+    const std::string message =
+        ": upstream[0].check.ca_file: failed to load ca_file \"" + ca + "\": ";
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("No such file or directory\n"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
   EXPECT_FALSE(Segment::Open(shm_).ok());
 }
 

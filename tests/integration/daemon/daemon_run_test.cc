@@ -316,6 +316,38 @@ TEST_F(DaemonRunTest, UnvalidatedNumbersRunAsInTheOriginal) {
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
 
+// A reload validates the new file as --test does: a trust store the workers could not load
+// is refused and the running configuration stays.
+TEST_F(DaemonRunTest, ReloadWithAMissingCaFileKeepsTheRunningOne) {
+  DaemonProcess daemon(ConfigToml(config_));
+  int port = daemon.StatusPort();
+  ASSERT_GT(port, 0) << daemon.err();
+  ASSERT_EQ(WaitForPage(port, ExpectedPage()).body, ExpectedPage()) << daemon.err();
+  ASSERT_TRUE(Eventually([&] { return RunningWorkers(config_.shm_name).size() == 3; }));
+  std::set<int32_t> workers = RunningWorkers(config_.shm_name);
+
+  const std::string ca = daemon.dir() + "/missing-ca.pem";
+  std::string toml = ConfigToml(config_);
+  // The last upstream ("static", unchecked so far) gets an https check whose trust store does not
+  // exist.
+  toml +=
+      "[upstream.check]\ntype = \"https\"\nhttp_req = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n"
+      "host = \"localhost\"\nca_file = \"" +
+      ca + "\"\n";
+  daemon.Rewrite(toml);
+  size_t mark = daemon.err().size();
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitForErr("reload failed: ", seconds(10), mark)) << daemon.err();
+  std::string tail = daemon.err().substr(mark);
+  EXPECT_NE(tail.find("upstream[1].check.ca_file: failed to load ca_file \"" + ca + "\": "),
+            std::string::npos)
+      << tail;
+  EXPECT_NE(tail.find("; keeping the current configuration\n"), std::string::npos) << tail;
+  EXPECT_EQ(RunningWorkers(config_.shm_name), workers);
+  EXPECT_EQ(HttpGet(port, "/status").body, ExpectedPage());
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
 TEST_F(DaemonRunTest, SigtermStopsWorkersAndRemovesTheSegment) {
   DaemonProcess daemon(ConfigToml(config_));
   ASSERT_GT(daemon.StatusPort(), 0) << daemon.err();

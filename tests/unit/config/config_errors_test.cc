@@ -259,6 +259,29 @@ TEST(ConfigErrorsTest, CheckTableFailsAsSpawnCheckerDoes) {
             "upcheck.toml:8:9: upstream[1].check: \"http_req\" option required");
 }
 
+// The https trust store is loaded as every worker's prober will load it, so a config that
+// passes does not make the workers fail at every start.
+TEST(ConfigErrorsTest, CaFileIsLoadedLikeTheWorkersDo) {
+  const std::string head = "type = \"https\"\nhttp_req = \"x\"\nhost = \"h\"\n";
+  const std::string missing = CheckErrorOf(head + "ca_file = \"/nonexistent/ca.pem\"\n");
+  const std::string prefix =
+      "upcheck.toml:8:11: upstream[0].check.ca_file: failed to load ca_file "
+      "\"/nonexistent/ca.pem\": ";
+  EXPECT_EQ(missing.substr(0, prefix.size()), prefix) << missing;
+  EXPECT_NE(missing.find("No such file or directory"), std::string::npos) << missing;
+  EXPECT_EQ(CheckErrorOf(head + "ca_file = \"/\"\n"),
+            "upcheck.toml:8:11: upstream[0].check.ca_file: failed to load ca_file \"/\": is a "
+            "directory");
+  EXPECT_EQ(CheckErrorOf(head + "ca_file = \"/dev/null\"\n"),
+            "upcheck.toml:8:11: upstream[0].check.ca_file: failed to load ca_file "
+            "\"/dev/null\": not a regular file");
+  // Not loaded where the workers do not load it either.
+  EXPECT_EQ(CheckErrorOf(head + "ca_file = \"/nonexistent/ca.pem\"\nssl_verify = false\n"),
+            "(no error)");
+  EXPECT_EQ(CheckErrorOf("type = \"http\"\nhttp_req = \"x\"\nca_file = \"/nonexistent/ca.pem\"\n"),
+            "(no error)");
+}
+
 TEST(ConfigErrorsTest, CheckNumbersKeepTheOriginalsMeaning) {
   const std::string head = "type = \"http\"\nhttp_req = \"x\"\n";
   // None of these is refused (protocol.md Q11): interval < 2 runs every 2 ms, fall and rise

@@ -88,6 +88,13 @@ TEST_F(ConfigSpawnParityTest, SameStringAsCheckerSpawn) {
        [](CheckOptions& o) { o.upstream.reset(); }},
       {head + "check = { type = \"http\", http_req = \"x\", timeout = -1 }\n",
        [](CheckOptions& o) { o.timeout_ms = -1; }},
+      {head + "check = { type = \"https\", http_req = \"x\", host = \"h\", "
+              "ca_file = \"/nonexistent/ca.pem\" }\n",
+       [](CheckOptions& o) {
+         o.type = "https";
+         o.host = "h";
+         o.ca_file = "/nonexistent/ca.pem";
+       }},
   };
   for (const Case& c : cases) {
     CheckOptions o;
