@@ -3,10 +3,11 @@
 // ParseConfig() checks TOML syntax, key names, value types and ranges, and each check
 // table as spawn_checker() would (protocol.md §3: its order, its strings, the first failure
 // only). It reports every problem as "file:line:col: key.path: what was wrong", one per
-// line, in file order. It loads the https trust stores (ca_file) the workers will load,
-// unless told ConfigFiles::kSkip, and touches neither the network nor shm; safe from any
-// thread. The checker applies the defaults (CheckOptions); numeric options keep the
-// original's meaning.
+// line, in file order. What is valid but likely not meant (a duplicate peer, fall = 0, no
+// upstream, ...) comes back in Config::warnings, in the same form with "warning: " after the
+// position. It loads the https trust stores (ca_file) the workers will load, unless told
+// ConfigFiles::kSkip, and touches neither the network nor shm; safe from any thread. The
+// checker applies the defaults (CheckOptions); numeric options keep the original's meaning.
 #ifndef UPCHECK_CONFIG_H_
 #define UPCHECK_CONFIG_H_
 
@@ -61,6 +62,8 @@ struct Config {
   ShmConfig shm;
   DaemonConfig daemon;
   std::vector<UpstreamConfig> upstreams;  // in file order; names are unique
+  // "file:line:col: warning: key.path: message" (or "file: warning: message"), file order.
+  std::vector<std::string> warnings;
 };
 
 inline constexpr size_t kMinShmSize = 64 * 1024;

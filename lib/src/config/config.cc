@@ -197,15 +197,26 @@ std::optional<ConfigPeer> ReadPeer(const toml::node& node, const std::string& pa
   return peer;
 }
 
+// nginx accepts a repeated `server` (two peers, probed and picked separately), so a
+// duplicate in one list is a warning.
 std::vector<ConfigPeer> ReadPeers(TableReader& t, std::string_view key) {
   std::vector<ConfigPeer> peers;
   const toml::array* array = t.Array(key);
   if (array == nullptr) return peers;
+  std::map<std::string, std::string, std::less<>> first_path;  // address -> key path
   for (size_t i = 0; i < array->size(); ++i) {
     const std::string path = fmt::format("{}[{}]", t.PathOf(key), i);
-    if (std::optional<ConfigPeer> peer = ReadPeer(*array->get(i), path, t.diag())) {
-      peers.push_back(std::move(*peer));
+    const toml::node& node = *array->get(i);
+    std::optional<ConfigPeer> peer = ReadPeer(node, path, t.diag());
+    if (!peer) continue;
+    const auto [it, inserted] = first_path.emplace(peer->address, path);
+    if (!inserted) {
+      t.diag().Warn(node.source(), path,
+                    fmt::format("duplicate peer {} (also {}): nginx accepts a repeated server, and "
+                                "it is checked and picked as two peers",
+                                peer->address, it->second));
     }
+    peers.push_back(std::move(*peer));
   }
   return peers;
 }
@@ -214,6 +225,10 @@ std::optional<std::vector<double>> ReadStatuses(TableReader& t) {
   const toml::array* array = t.Array("valid_statuses");
   if (array == nullptr) return std::nullopt;
   // An empty list is kept: like the original, it makes every status invalid (Q10).
+  if (array->empty()) {
+    t.WarnAt("valid_statuses",
+             "an empty list makes every status invalid: every peer will fail its checks");
+  }
   std::vector<double> statuses;
   for (size_t i = 0; i < array->size(); ++i) {
     const std::string path = fmt::format("{}[{}]", t.PathOf("valid_statuses"), i);
@@ -276,6 +291,41 @@ void ValidateLikeSpawn(TableReader& t, const CheckOptions& check, bool upstream_
   }
 }
 
+// Values the original accepts with a meaning a reader may not expect (protocol.md §3, Q10,
+// Q11), and requests that rarely do what was meant.
+void WarnAboutCheck(TableReader& t, const CheckOptions& check) {
+  if (check.interval_ms && *check.interval_ms < 2) {
+    t.WarnAt("interval", fmt::format("interval {} is below the minimum: checks run every 2 ms",
+                                     *check.interval_ms));
+  }
+  if (check.timeout_ms && *check.timeout_ms == 0) {
+    t.WarnAt("timeout", "timeout 0 means 60000 ms for each step (nginx's default socket timeouts)");
+  }
+  if (check.fall && *check.fall <= 0) {
+    t.WarnAt("fall", fmt::format("fall {} turns a peer down at its first failure, as fall = 1 does",
+                                 *check.fall));
+  }
+  if (check.rise && *check.rise <= 0) {
+    t.WarnAt("rise", fmt::format("rise {} turns a peer up at its first success, as rise = 1 does",
+                                 *check.rise));
+  }
+  if (check.concurrency && *check.concurrency < 1) {
+    t.WarnAt("concurrency",
+             fmt::format("concurrency {} probes one peer at a time, as concurrency = 1 does",
+                         *check.concurrency));
+  }
+  if (check.http_req && !check.http_req->ends_with("\r\n\r\n")) {
+    t.WarnAt("http_req",
+             "does not end with an empty line (\"\\r\\n\\r\\n\"): it is sent as written, and a "
+             "server may wait for the rest of the request until the timeout");
+  }
+  if (check.type == "https" && !check.host && check.ssl_verify.value_or(true)) {
+    t.WarnAt("type",
+             "https without \"host\": no SNI is sent, and the certificate's name is not verified "
+             "(only its chain)");
+  }
+}
+
 CheckOptions ReadCheck(TableReader& t, bool upstream_named, ConfigFiles files) {
   t.RejectUnknownKeys({"type", "http_req", "interval", "timeout", "fall", "rise", "valid_statuses",
                        "concurrency", "port", "host", "ssl_verify", "ca_file"});
@@ -300,6 +350,7 @@ CheckOptions ReadCheck(TableReader& t, bool upstream_named, ConfigFiles files) {
     t.ErrorAt("ca_file", "must not be empty (a file path; omit the key for the system store)");
   }
   ValidateLikeSpawn(t, check, upstream_named, files);
+  WarnAboutCheck(t, check);
   return check;
 }
 
@@ -406,7 +457,19 @@ Result<Config> ParseConfig(std::string_view text, std::string_view path_for_mess
   ReadShm(t, config.shm);
   ReadDaemon(t, config.daemon, listen_used);
   ReadUpstreams(t, config, listen_used, files);
+  // Valid, like an nginx.conf without upstream blocks, but the daemon would check nothing.
+  if (root.empty()) {
+    diag.Warn({}, "", "the configuration is empty: no [[upstream]], nothing to check");
+  } else if (config.upstreams.empty()) {
+    constexpr std::string_view kNone = "no [[upstream]]: nothing to check";
+    if (root.contains("upstream")) {
+      t.WarnAt("upstream", kNone);
+    } else {
+      diag.Warn({}, "", kNone);
+    }
+  }
   if (!diag.empty()) return diag.ToStatus();
+  config.warnings = diag.Warnings();
   return config;
 }
 

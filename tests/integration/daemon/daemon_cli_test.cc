@@ -108,6 +108,32 @@ TEST_F(DaemonCliTest, EachErrorClassNamesFileLineAndKey) {
   EXPECT_FALSE(Segment::Open(shm_).ok());
 }
 
+// The original validates no numeric option (protocol.md Q11); --test names the surprising
+// ones on stderr and still passes the file.
+TEST_F(DaemonCliTest, TestModeAcceptsTheOriginalsNumbersWithWarnings) {
+  const std::string toml =
+      "[[upstream]]\nname = \"u\"\nprimary = [\"127.0.0.1:1\"]\n"
+      "[upstream.check]\ntype = \"http\"\n"
+      "http_req = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n"
+      "concurrency = -3\nfall = 0\nrise = -1\ninterval = 0\n";
+  ProcessResult r = Run("numbers.toml", toml, {"--test"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "configuration ok\n");
+  const std::string at = dir_ + "/numbers.toml:";
+  EXPECT_EQ(r.err, at +
+                       "7:15: warning: upstream[0].check.concurrency: concurrency -3 probes one "
+                       "peer at a time, as concurrency = 1 does\n" +
+                       at +
+                       "8:8: warning: upstream[0].check.fall: fall 0 turns a peer down at "
+                       "its first failure, as fall = 1 does\n" +
+                       at +
+                       "9:8: warning: upstream[0].check.rise: rise -1 turns a peer up at its "
+                       "first success, as rise = 1 does\n" +
+                       at +
+                       "10:12: warning: upstream[0].check.interval: interval 0 is below the "
+                       "minimum: checks run every 2 ms\n");
+}
+
 // A bad check table fails with spawn_checker()'s own string (protocol.md §3), the first
 // failure in its order only, at start as with --test.
 TEST_F(DaemonCliTest, CheckErrorsAreTheOriginalsStrings) {
@@ -183,6 +209,42 @@ TEST_F(DaemonCliTest, MissingCaFileIsRefused) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
   EXPECT_FALSE(Segment::Open(shm_).ok());
+}
+
+// Valid, but likely not meant: each is named on stderr, and the file passes.
+TEST_F(DaemonCliTest, WarningsDoNotRefuse) {
+  struct Case {
+    const char* what;
+    std::string toml;
+    std::string warning;  // after "<path>"
+  };
+  const std::string upstream = "[[upstream]]\nname = \"u\"\n";
+  const Case cases[] = {
+      {"empty file", "",
+       ": warning: the configuration is empty: no [[upstream]], nothing to check"},
+      {"no upstream", "[daemon]\nworkers = 1\n", ": warning: no [[upstream]]: nothing to check"},
+      {"duplicate peer", upstream + "primary = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n",
+       ":3:27: warning: upstream[0].primary[1]: duplicate peer 127.0.0.1:1 (also "
+       "upstream[0].primary[0]): nginx accepts a repeated server, and it is checked and picked "
+       "as two peers"},
+      {"request without its empty line",
+       upstream + "primary = [\"127.0.0.1:1\"]\n" +
+           "check = { type = \"http\", http_req = \"GET / HTTP/1.0\\r\\n\" }\n",
+       ":4:37: warning: upstream[0].check.http_req: does not end with an empty line "
+       "(\"\\r\\n\\r\\n\"): it is sent as written, and a server may wait for the rest of the "
+       "request until the timeout"},
+      {"https without host",
+       upstream + "primary = [\"127.0.0.1:1\"]\n" +
+           "check = { type = \"https\", http_req = \"GET / HTTP/1.0\\r\\n\\r\\n\" }\n",
+       ":4:18: warning: upstream[0].check.type: https without \"host\": no SNI is sent, and the "
+       "certificate's name is not verified (only its chain)"},
+  };
+  for (const Case& c : cases) {
+    ProcessResult r = Run("warn.toml", c.toml, {"--test"});
+    EXPECT_EQ(r.exit_code, 0) << c.what << ": " << r.err;
+    EXPECT_EQ(r.out, "configuration ok\n") << c.what;
+    EXPECT_EQ(r.err, dir_ + "/warn.toml" + c.warning + "\n") << c.what;
+  }
 }
 
 TEST_F(DaemonCliTest, ListenPortInUseIsAClearError) {

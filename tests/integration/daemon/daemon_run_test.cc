@@ -316,6 +316,30 @@ TEST_F(DaemonRunTest, UnvalidatedNumbersRunAsInTheOriginal) {
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
 
+// Warnings do not stop the daemon: printed at start, logged again by a reload of the file.
+TEST_F(DaemonRunTest, WarningsArePrintedAtStartAndLoggedByAReload) {
+  config_.upstreams[0].fall = 0;
+  DaemonProcess daemon(ConfigToml(config_));
+  ASSERT_GT(daemon.StatusPort(), 0) << daemon.err();
+  const std::string warning =
+      ": warning: upstream[0].check.fall: fall 0 turns a peer down at its first failure, as "
+      "fall = 1 does\n";
+  // The first line, before the master's own: "<file>:<line>:<col>: warning: ...".
+  const std::string first = daemon.err().substr(0, daemon.err().find('\n') + 1);
+  EXPECT_EQ(first.rfind(daemon.config_path() + ":", 0), 0u) << daemon.err();
+  EXPECT_NE(first.find(warning), std::string::npos) << daemon.err();
+  size_t mark = daemon.err().size();
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitForErr("reload done", seconds(10), mark)) << daemon.err();
+  const std::string tail = daemon.err().substr(mark);
+  const size_t logged = tail.find(warning);
+  ASSERT_NE(logged, std::string::npos) << tail;
+  const std::string line = tail.substr(tail.rfind('\n', logged) + 1);
+  EXPECT_NE(line.find(" [warn] "), std::string::npos) << line;
+  EXPECT_NE(line.find(": " + daemon.config_path() + ":"), std::string::npos) << line;
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
 // A reload validates the new file as --test does: a trust store the workers could not load
 // is refused and the running configuration stays.
 TEST_F(DaemonRunTest, ReloadWithAMissingCaFileKeepsTheRunningOne) {

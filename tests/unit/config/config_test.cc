@@ -158,6 +158,7 @@ TEST(ConfigTest, EmptyFileIsAllDefaults) {
   EXPECT_EQ(config.shm.name, "healthcheck");
   EXPECT_EQ(config.daemon.workers, DefaultWorkerCount());
   EXPECT_TRUE(config.upstreams.empty());
+  EXPECT_EQ(config.warnings.size(), 1u);  // valid, but there is nothing to check
 }
 
 TEST(ConfigTest, SizesAsIntegersAndSuffixes) {
@@ -238,6 +239,7 @@ TEST(ConfigTest, ExampleFileParses) {
   EXPECT_EQ(config->upstreams[0].check->fall, 3);
   EXPECT_EQ(config->upstreams[1].check->type, "http");
   EXPECT_EQ(config->daemon.status_listen, "127.0.0.1:8080");
+  EXPECT_EQ(config->warnings, std::vector<std::string>{});
 }
 
 TEST(ConfigTest, LoadConfigReadsAFile) {
@@ -300,6 +302,7 @@ host = "localhost"
 ca_file = ")" + (*cert)->cert_file() +
                                 "\"\n");
   EXPECT_EQ(config.upstreams[0].check->ca_file, (*cert)->cert_file());
+  EXPECT_EQ(config.warnings, std::vector<std::string>{});
 }
 
 TEST(ConfigTest, DefaultWorkerCountIsInRange) {
