@@ -15,7 +15,9 @@ namespace upcheck::cli {
 Result<std::string> ResolveSegmentName(const std::optional<std::string>& segment_name,
                                        const std::optional<std::string>& config_path) {
   if (!config_path) return segment_name.value_or(std::string(kDefaultSegmentName));
-  Result<Config> config = LoadConfig(*config_path);
+  // Only the name is needed: a trust store that cannot be loaded from here (a relative
+  // ca_file, another working directory) does not stop a tool.
+  Result<Config> config = LoadConfig(*config_path, ConfigFiles::kSkip);
   if (config) return config->shm.name;
   // ParseConfig reports every problem, one per line; a tool's error is one line.
   std::string_view all = config.error();

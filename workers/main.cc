@@ -2,7 +2,8 @@
 //
 // Exit status: 0 after --help, --version, a good --test or a clean stop; 1 for a bad
 // command line, a bad configuration (its file:line:col report on stderr) or any start-up
-// failure (one "upcheckd: ..." line on stderr).
+// failure (one "upcheckd: ..." line on stderr). Warnings about a valid configuration
+// ("file:line:col: warning: ...") go to stderr, with --test and at start, and change nothing.
 //
 // Finding the ports: for every socket it opens (at start-up, and on reload for a changed
 // address) the master writes "upcheckd: status listener on 127.0.0.1:PORT" or
@@ -63,6 +64,10 @@ int main(int argc, char** argv) {
     if (text.empty() || text.back() != '\n') text += '\n';
     std::fputs(text.c_str(), stderr);
     return 1;
+  }
+  // Valid but likely not meant; the daemon runs with them (a reload logs them instead).
+  for (const std::string& warning : config->warnings) {
+    std::fprintf(stderr, "%s\n", warning.c_str());
   }
   if (cl.test) {
     std::puts("configuration ok");

@@ -38,6 +38,7 @@ void Master::Reload() {
                               OneLine(generation.error())));
     return;
   }
+  for (const std::string& warning : (*generation)->config.warnings) logger_.Warn(warning);
   Announce(opened);
   Generation* old = current_.get();
   old->retiring = true;

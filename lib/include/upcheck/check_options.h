@@ -2,7 +2,8 @@
 //
 // Plain data, filled from the daemon's config or by an embedding server. Validation, the
 // defaults and the exact error strings belong to Checker::Spawn (protocol.md §3); the
-// config parser only checks TOML types and ranges. Absent optionals take the defaults.
+// config parser repeats that validation, with positions, so a config that passes spawns.
+// No numeric option is range-checked but timeout (Q11). Absent optionals take the defaults.
 #ifndef UPCHECK_CHECK_OPTIONS_H_
 #define UPCHECK_CHECK_OPTIONS_H_
 
@@ -22,8 +23,8 @@ struct CheckOptions {
   std::optional<int64_t> interval_ms;   // default 1000; clamped to >= 2 when given
   std::optional<std::vector<double>> valid_statuses;  // absent: any status line is ok
   std::optional<int64_t> concurrency;                 // default 1; <= 1: sequential
-  std::optional<int64_t> fall;                        // default 5
-  std::optional<int64_t> rise;                        // default 2
+  std::optional<int64_t> fall;                        // default 5; <= 0: as 1
+  std::optional<int64_t> rise;                        // default 2; <= 0: as 1
   std::optional<int64_t> port;                        // probe this port instead
   std::optional<std::string> host;                    // https: SNI and certificate name
   std::optional<bool> ssl_verify;                     // https: default true

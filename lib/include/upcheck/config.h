@@ -1,10 +1,13 @@
 // Config: the daemon's configuration, as read from upcheck.toml (DESIGN.md §4).
 //
-// ParseConfig() checks TOML syntax, key names, value types and ranges, and reports every
-// problem it finds as "file:line:col: key.path: what was wrong (what is allowed)", one per
-// line, in file order. It does not touch the network or shm and is safe from any thread.
-// The checker still applies its own defaults and validation (CheckOptions, protocol.md §3);
-// the parser only guarantees that what it returns is well-typed and in range.
+// ParseConfig() checks TOML syntax, key names, value types and ranges, and each check
+// table as spawn_checker() would (protocol.md §3: its order, its strings, the first failure
+// only). It reports every problem as "file:line:col: key.path: what was wrong", one per
+// line, in file order. What is valid but likely not meant (a duplicate peer, fall = 0, no
+// upstream, ...) comes back in Config::warnings, in the same form with "warning: " after the
+// position. It loads the https trust stores (ca_file) the workers will load, unless told
+// ConfigFiles::kSkip, and touches neither the network nor shm; safe from any thread. The
+// checker applies the defaults (CheckOptions); numeric options keep the original's meaning.
 #ifndef UPCHECK_CONFIG_H_
 #define UPCHECK_CONFIG_H_
 
@@ -76,6 +79,8 @@ struct Config {
   ShmConfig shm;
   DaemonConfig daemon;
   std::vector<UpstreamConfig> upstreams;  // in file order; names are unique
+  // "file:line:col: warning: key.path: message" (or "file: warning: message"), file order.
+  std::vector<std::string> warnings;
 };
 
 // ngx_lua refuses a lua_shared_dict below 8k ("invalid lua shared dict size").
@@ -83,12 +88,20 @@ inline constexpr size_t kMinShmSize = 8 * 1024;
 inline constexpr size_t kMaxShmSize = size_t{1024} * 1024 * 1024;
 inline constexpr int kMaxWorkers = 1024;
 
-// Reads and parses the file at `path`. A file that cannot be read is an error naming it.
-Result<Config> LoadConfig(const std::string& path);
+// What the parser checks beyond the text.
+enum class ConfigFiles : uint8_t {
+  kLoad,  // also load each https check's ca_file, as the workers will (upcheckd)
+  kSkip,  // the text alone: for readers that need only names (the tools), and fuzzing
+};
+
+// Reads and parses the file at `path`. A file that cannot be read, or that is not a regular
+// file (a directory), is an error naming it.
+Result<Config> LoadConfig(const std::string& path, ConfigFiles files = ConfigFiles::kLoad);
 
 // Parses `text`; `path_for_messages` is the file name used in error messages and stored
 // in Config::path.
-Result<Config> ParseConfig(std::string_view text, std::string_view path_for_messages);
+Result<Config> ParseConfig(std::string_view text, std::string_view path_for_messages,
+                           ConfigFiles files = ConfigFiles::kLoad);
 
 // The config as canonical TOML: every section and every default written out, in the
 // order of DESIGN.md §4. ParseConfig() of the result gives back an equal Config (except

@@ -3,11 +3,15 @@
 // the user sees every mistake at once.
 #include "upcheck/config.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -16,6 +20,7 @@
 
 #include "config/address.h"
 #include "config/toml_reader.h"
+#include "probe/tls_context.h"
 
 namespace upcheck {
 namespace {
@@ -25,12 +30,13 @@ using config::TableReader;
 
 constexpr std::string_view kLogLevels[] = {"debug", "info", "notice", "warn", "error"};
 
-// Ranges of the check options. The original validates none of them (protocol.md Q11);
-// negatives are rejected (a negative timeout is the Q11 fix), 0 keeps its original meaning.
-constexpr int64_t kMaxIntervalMs = 24 * 3600 * 1000;
-constexpr int64_t kMaxTimeoutMs = 24 * 3600 * 1000;
-constexpr int64_t kMaxFallRise = 1000000;
-constexpr int64_t kMaxConcurrency = 10000;
+// The original validates no numeric check option (protocol.md Q11): any interval, fall,
+// rise and concurrency keeps its meaning, and only a negative timeout is refused (the Q11
+// fix, in ValidateLikeSpawn). The one bound is on the times, where a value stops working:
+// a timeout becomes a deadline in ns and an interval a dict expiry in ms, both int64, and
+// 10^12 ms (about 31 years) keeps them clear of overflow (a timeout's at ~9.2 * 10^12 ms).
+constexpr int64_t kMaxCheckMs = 1'000'000'000'000;
+constexpr int64_t kMinInteger = std::numeric_limits<int64_t>::min();
 constexpr size_t kMaxUpstreamName = 255;
 
 bool IsShmName(std::string_view name) {
@@ -201,15 +207,26 @@ std::optional<ConfigPeer> ReadPeer(const toml::node& node, const std::string& pa
   return peer;
 }
 
+// nginx accepts a repeated `server` (two peers, probed and picked separately), so a
+// duplicate in one list is a warning.
 std::vector<ConfigPeer> ReadPeers(TableReader& t, std::string_view key) {
   std::vector<ConfigPeer> peers;
   const toml::array* array = t.Array(key);
   if (array == nullptr) return peers;
+  std::map<std::string, std::string, std::less<>> first_path;  // address -> key path
   for (size_t i = 0; i < array->size(); ++i) {
     const std::string path = fmt::format("{}[{}]", t.PathOf(key), i);
-    if (std::optional<ConfigPeer> peer = ReadPeer(*array->get(i), path, t.diag())) {
-      peers.push_back(std::move(*peer));
+    const toml::node& node = *array->get(i);
+    std::optional<ConfigPeer> peer = ReadPeer(node, path, t.diag());
+    if (!peer) continue;
+    const auto [it, inserted] = first_path.emplace(peer->address, path);
+    if (!inserted) {
+      t.diag().Warn(node.source(), path,
+                    fmt::format("duplicate peer {} (also {}): nginx accepts a repeated server, and "
+                                "it is checked and picked as two peers",
+                                peer->address, it->second));
     }
+    peers.push_back(std::move(*peer));
   }
   return peers;
 }
@@ -218,6 +235,10 @@ std::optional<std::vector<double>> ReadStatuses(TableReader& t) {
   const toml::array* array = t.Array("valid_statuses");
   if (array == nullptr) return std::nullopt;
   // An empty list is kept: like the original, it makes every status invalid (Q10).
+  if (array->empty()) {
+    t.WarnAt("valid_statuses",
+             "an empty list makes every status invalid: every peer will fail its checks");
+  }
   std::vector<double> statuses;
   for (size_t i = 0; i < array->size(); ++i) {
     const std::string path = fmt::format("{}[{}]", t.PathOf("valid_statuses"), i);
@@ -229,25 +250,107 @@ std::optional<std::vector<double>> ReadStatuses(TableReader& t) {
   return statuses;
 }
 
-CheckOptions ReadCheck(TableReader& t) {
+// The trust store that each worker's https prober loads at spawn (TlsContext, with the same
+// error text), so a missing or unreadable file fails the config instead of every worker at
+// every start. A FIFO or a device would block the load, here and in the workers.
+std::optional<std::string> TrustStoreError(const std::string& ca_file) {
+  struct stat st {};
+  if (stat(ca_file.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return fmt::format("failed to load ca_file \"{}\": {}", ca_file,
+                       S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+  }
+  Result<std::unique_ptr<TlsContext>> context =
+      TlsContext::Create({.verify = true, .ca_file = ca_file});
+  if (!context.ok()) return context.error();
+  return std::nullopt;
+}
+
+// spawn_checker()'s validation (protocol.md §3) as far as a TOML can fail it: the original's
+// order and strings, and only the first failure, as spawn_checker returns it. shm and the
+// upstream come from [shm] and the enclosing [[upstream]], so only its name can be missing
+// (rows 4, 5 and 7-9 cannot fail). Then Checker::Spawn's own later steps: the Q11 fix and
+// the trust store. Wrong TOML types of the other keys are reported apart, all of them.
+void ValidateLikeSpawn(TableReader& t, const CheckOptions& check, bool upstream_named,
+                       ConfigFiles files) {
+  if (t.Get("type") == nullptr) {
+    // A misspelt "tpye" is already reported as unknown, with "type" suggested.
+    if (!t.Suggested("type")) t.ErrorAtTable("\"type\" option required");
+    return;
+  }
+  if (!check.type || (*check.type != "http" && *check.type != "https")) {
+    t.ErrorAt("type", "only \"http\" and \"https\" type are supported right now");
+    return;
+  }
+  if (t.Get("http_req") == nullptr) {
+    if (!t.Suggested("http_req")) t.ErrorAtTable("\"http_req\" option required");
+    return;
+  }
+  if (!upstream_named) {
+    t.ErrorAtTable("no upstream specified");
+    return;
+  }
+  if (check.timeout_ms && *check.timeout_ms < 0) {
+    t.ErrorAt("timeout", "\"timeout\" option must be >= 0");
+    return;
+  }
+  if (files == ConfigFiles::kLoad && *check.type == "https" && check.ssl_verify.value_or(true) &&
+      check.ca_file && !check.ca_file->empty()) {
+    if (std::optional<std::string> error = TrustStoreError(*check.ca_file)) {
+      t.ErrorAt("ca_file", *error);
+    }
+  }
+}
+
+// Values the original accepts with a meaning a reader may not expect (protocol.md §3, Q10,
+// Q11), and requests that rarely do what was meant.
+void WarnAboutCheck(TableReader& t, const CheckOptions& check) {
+  if (check.interval_ms && *check.interval_ms < 2) {
+    t.WarnAt("interval", fmt::format("interval {} is below the minimum: checks run every 2 ms",
+                                     *check.interval_ms));
+  }
+  if (check.timeout_ms && *check.timeout_ms == 0) {
+    t.WarnAt("timeout", "timeout 0 means 60000 ms for each step (nginx's default socket timeouts)");
+  }
+  if (check.fall && *check.fall <= 0) {
+    t.WarnAt("fall", fmt::format("fall {} turns a peer down at its first failure, as fall = 1 does",
+                                 *check.fall));
+  }
+  if (check.rise && *check.rise <= 0) {
+    t.WarnAt("rise", fmt::format("rise {} turns a peer up at its first success, as rise = 1 does",
+                                 *check.rise));
+  }
+  if (check.concurrency && *check.concurrency < 1) {
+    t.WarnAt("concurrency",
+             fmt::format("concurrency {} probes one peer at a time, as concurrency = 1 does",
+                         *check.concurrency));
+  }
+  if (check.http_req && !check.http_req->ends_with("\r\n\r\n")) {
+    t.WarnAt("http_req",
+             "does not end with an empty line (\"\\r\\n\\r\\n\"): it is sent as written, and a "
+             "server may wait for the rest of the request until the timeout");
+  }
+  if (check.type == "https" && !check.host && check.ssl_verify.value_or(true)) {
+    t.WarnAt("type",
+             "https without \"host\": no SNI is sent, and the certificate's name is not verified "
+             "(only its chain)");
+  }
+}
+
+CheckOptions ReadCheck(TableReader& t, bool upstream_named, ConfigFiles files) {
   t.RejectUnknownKeys({"type", "http_req", "interval", "timeout", "fall", "rise", "valid_statuses",
                        "concurrency", "port", "host", "ssl_verify", "ca_file"});
   CheckOptions check;
-  if (t.Require("type")) {
-    check.type = t.String("type");
-    if (check.type && *check.type != "http" && *check.type != "https") {
-      t.ErrorAt("type",
-                fmt::format("only \"http\" and \"https\" type are supported right now (got {})",
-                            config::Quote(*check.type)));
-    }
+  // Any value other than "http" or "https", of any TOML type, is the original's row 2.
+  if (const toml::node* type = t.Get("type"); type != nullptr && type->is_string()) {
+    check.type = type->as_string()->get();
   }
-  if (t.Require("http_req")) check.http_req = t.String("http_req");
-  check.interval_ms = t.Integer("interval", 0, kMaxIntervalMs);
-  check.timeout_ms = t.Integer("timeout", 0, kMaxTimeoutMs);
-  check.fall = t.Integer("fall", 0, kMaxFallRise);
-  check.rise = t.Integer("rise", 0, kMaxFallRise);
+  check.http_req = t.String("http_req");
+  check.interval_ms = t.Integer("interval", kMinInteger, kMaxCheckMs);
+  check.timeout_ms = t.Integer("timeout", kMinInteger, kMaxCheckMs);
+  check.fall = t.Integer("fall", kMinInteger);
+  check.rise = t.Integer("rise", kMinInteger);
   check.valid_statuses = ReadStatuses(t);
-  check.concurrency = t.Integer("concurrency", 0, kMaxConcurrency);
+  check.concurrency = t.Integer("concurrency", kMinInteger);
   check.port = t.Integer("port", 1, 65535);
   check.host = t.String("host");
   if (check.host && check.host->empty()) t.ErrorAt("host", "must not be empty (a host name)");
@@ -256,11 +359,13 @@ CheckOptions ReadCheck(TableReader& t) {
   if (check.ca_file && check.ca_file->empty()) {
     t.ErrorAt("ca_file", "must not be empty (a file path; omit the key for the system store)");
   }
+  ValidateLikeSpawn(t, check, upstream_named, files);
+  WarnAboutCheck(t, check);
   return check;
 }
 
 UpstreamConfig ReadUpstream(TableReader& t, const ShmConfig& shm,
-                            std::map<std::string, std::string>& used) {
+                            std::map<std::string, std::string>& used, ConfigFiles files) {
   t.RejectUnknownKeys({"name", "primary", "backup", "balancer_listen", "check"});
   UpstreamConfig upstream;
   upstream.line = static_cast<int>(t.table().source().begin.line);
@@ -292,14 +397,15 @@ UpstreamConfig ReadUpstream(TableReader& t, const ShmConfig& shm,
   ReadListen(t, "balancer_listen", upstream.balancer_listen, used);
   if (const toml::table* check = t.Table("check")) {
     TableReader c(*check, t.PathOf("check"), t.diag());
-    upstream.check = ReadCheck(c);
+    upstream.check = ReadCheck(c, t.Get("name") != nullptr, files);
     upstream.check->shm = shm.name;
     upstream.check->upstream = upstream.name;
   }
   return upstream;
 }
 
-void ReadUpstreams(TableReader& root, Config& config, std::map<std::string, std::string>& used) {
+void ReadUpstreams(TableReader& root, Config& config, std::map<std::string, std::string>& used,
+                   ConfigFiles files) {
   const toml::node* node = root.Get("upstream");
   if (node == nullptr) return;
   const toml::array* array = node->as_array();
@@ -320,7 +426,7 @@ void ReadUpstreams(TableReader& root, Config& config, std::map<std::string, std:
       continue;
     }
     TableReader t(*table, path, root.diag());
-    UpstreamConfig upstream = ReadUpstream(t, config.shm, used);
+    UpstreamConfig upstream = ReadUpstream(t, config.shm, used, files);
     if (!upstream.name.empty()) {
       const auto [it, inserted] = first_line.emplace(upstream.name, upstream.line);
       if (!inserted) {
@@ -344,7 +450,8 @@ int DefaultWorkerCount() {
   return static_cast<int>(std::min<unsigned>(cpus, kMaxWorkers));
 }
 
-Result<Config> ParseConfig(std::string_view text, std::string_view path_for_messages) {
+Result<Config> ParseConfig(std::string_view text, std::string_view path_for_messages,
+                           ConfigFiles files) {
   toml::table root;
   // toml++ reports syntax errors by throwing (Debian's shared build has exceptions on);
   // this is the one place that catches them.
@@ -363,12 +470,32 @@ Result<Config> ParseConfig(std::string_view text, std::string_view path_for_mess
   std::map<std::string, std::string> listen_used;  // host:port -> key path
   ReadShm(t, config.shm);
   ReadDaemon(t, config.daemon, listen_used);
-  ReadUpstreams(t, config, listen_used);
+  ReadUpstreams(t, config, listen_used, files);
+  // Valid, like an nginx.conf without upstream blocks, but the daemon would check nothing.
+  if (root.empty()) {
+    diag.Warn({}, "", "the configuration is empty: no [[upstream]], nothing to check");
+  } else if (config.upstreams.empty()) {
+    constexpr std::string_view kNone = "no [[upstream]]: nothing to check";
+    if (root.contains("upstream")) {
+      t.WarnAt("upstream", kNone);
+    } else {
+      diag.Warn({}, "", kNone);
+    }
+  }
   if (!diag.empty()) return diag.ToStatus();
+  config.warnings = diag.Warnings();
   return config;
 }
 
-Result<Config> LoadConfig(const std::string& path) {
+Result<Config> LoadConfig(const std::string& path, ConfigFiles files) {
+  // A directory opens and reads as empty, and a FIFO blocks the read (and a reload could not
+  // read it again): only a regular file is a config.
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return Result<Config>::Error(
+        fmt::format("{}: cannot open config file: {}", path,
+                    S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Result<Config>::Error(
@@ -379,7 +506,7 @@ Result<Config> LoadConfig(const std::string& path) {
   if (in.bad()) {
     return Result<Config>::Error(fmt::format("{}: cannot read config file", path));
   }
-  return ParseConfig(std::move(text).str(), path);
+  return ParseConfig(std::move(text).str(), path, files);
 }
 
 }  // namespace upcheck

@@ -35,35 +35,56 @@ std::string ExpectedMessage(std::string_view expected, const toml::node& got) {
 
 }  // namespace
 
-void Diagnostics::Report(const toml::source_region& where, std::string_view key_path,
-                         std::string_view message) {
+Diagnostics::Entry Diagnostics::Format(const toml::source_region& where, std::string_view label,
+                                       std::string_view key_path, std::string_view message) const {
   std::string text = file_;
   if (where.begin.line > 0) {
     text += fmt::format(":{}:{}", where.begin.line, where.begin.column);
   }
   text += ": ";
+  text += label;
   if (!key_path.empty()) {
     text += key_path;
     text += ": ";
   }
   text += message;
-  errors_.push_back(Entry{where.begin.line, where.begin.column, std::move(text)});
+  return Entry{where.begin.line, where.begin.column, std::move(text)};
+}
+
+std::vector<const Diagnostics::Entry*> Diagnostics::Sorted(const std::vector<Entry>& entries) {
+  std::vector<const Entry*> sorted;
+  sorted.reserve(entries.size());
+  for (const Entry& e : entries) sorted.push_back(&e);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Entry* a, const Entry* b) {
+    return a->line != b->line ? a->line < b->line : a->column < b->column;
+  });
+  return sorted;
+}
+
+void Diagnostics::Report(const toml::source_region& where, std::string_view key_path,
+                         std::string_view message) {
+  errors_.push_back(Format(where, "", key_path, message));
+}
+
+void Diagnostics::Warn(const toml::source_region& where, std::string_view key_path,
+                       std::string_view message) {
+  warnings_.push_back(Format(where, "warning: ", key_path, message));
 }
 
 Status Diagnostics::ToStatus() const {
   assert(!errors_.empty());
-  std::vector<const Entry*> sorted;
-  sorted.reserve(errors_.size());
-  for (const Entry& e : errors_) sorted.push_back(&e);
-  std::stable_sort(sorted.begin(), sorted.end(), [](const Entry* a, const Entry* b) {
-    return a->line != b->line ? a->line < b->line : a->column < b->column;
-  });
   std::string message;
-  for (const Entry* e : sorted) {
+  for (const Entry* e : Sorted(errors_)) {
     if (!message.empty()) message += '\n';
     message += e->text;
   }
   return Status::Error(std::move(message));
+}
+
+std::vector<std::string> Diagnostics::Warnings() const {
+  std::vector<std::string> lines;
+  for (const Entry* e : Sorted(warnings_)) lines.push_back(e->text);
+  return lines;
 }
 
 std::string Quote(std::string_view s) {
@@ -203,9 +224,13 @@ std::string TableReader::PathOf(std::string_view key) const {
 bool TableReader::Require(std::string_view key) {
   if (table_.contains(key)) return true;
   // "unknown key "tpye" (did you mean "type"?)" already says it.
-  if (std::find(suggested_.begin(), suggested_.end(), key) != suggested_.end()) return false;
+  if (Suggested(key)) return false;
   ErrorAtTable(fmt::format("missing required key \"{}\"", key));
   return false;
+}
+
+bool TableReader::Suggested(std::string_view key) const {
+  return std::find(suggested_.begin(), suggested_.end(), key) != suggested_.end();
 }
 
 std::optional<std::string> TableReader::String(std::string_view key) {
@@ -252,6 +277,16 @@ void TableReader::ErrorAt(std::string_view key, std::string_view message) {
 
 void TableReader::ErrorAtTable(std::string_view message) {
   diag_.Report(table_.source(), path_, message);
+}
+
+void TableReader::WarnAt(std::string_view key, std::string_view message) {
+  const toml::node* node = Get(key);
+  assert(node != nullptr);
+  diag_.Warn(node->source(), PathOf(key), message);
+}
+
+void TableReader::WarnAtTable(std::string_view message) {
+  diag_.Warn(table_.source(), path_, message);
 }
 
 }  // namespace upcheck::config

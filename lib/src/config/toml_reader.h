@@ -21,17 +21,21 @@
 
 namespace upcheck::config {
 
-// Collects errors; reports them sorted by position in the file.
+// Collects errors and warnings; gives each back sorted by position in the file. A warning
+// reads like an error with "warning: " after the position, as compilers print them.
 class Diagnostics {
  public:
   explicit Diagnostics(std::string_view file) : file_(file) {}
 
-  // `key_path` may be empty (an error about the file as a whole).
+  // `key_path` may be empty (an error about the file as a whole), and so may `where`.
   void Report(const toml::source_region& where, std::string_view key_path,
               std::string_view message);
+  void Warn(const toml::source_region& where, std::string_view key_path, std::string_view message);
   bool empty() const { return errors_.empty(); }
   // Every error in file order, one per line. REQUIRES: !empty()
   Status ToStatus() const;
+  // Every warning in file order.
+  std::vector<std::string> Warnings() const;
 
  private:
   struct Entry {
@@ -39,8 +43,13 @@ class Diagnostics {
     uint32_t column;
     std::string text;
   };
+  Entry Format(const toml::source_region& where, std::string_view label, std::string_view key_path,
+               std::string_view message) const;
+  static std::vector<const Entry*> Sorted(const std::vector<Entry>& entries);
+
   std::string file_;
   std::vector<Entry> errors_;
+  std::vector<Entry> warnings_;
 };
 
 // `s` as a TOML basic string, quotes included: CR, LF, '"' and '\' are escaped as \r, \n, \"
@@ -83,6 +92,8 @@ class TableReader {
   const toml::node* Get(std::string_view key) const { return table_.get(key); }
   // Reports `missing required key "name"` at the table when `key` is absent.
   bool Require(std::string_view key);
+  // Whether RejectUnknownKeys() suggested `key` for a misspelt one (which then says it).
+  bool Suggested(std::string_view key) const;
 
   // Each returns nullopt/nullptr when the key is absent (silently) or has the wrong type or
   // an out-of-range value (reported).
@@ -95,6 +106,9 @@ class TableReader {
   // Reports `message` at the value of `key` (REQUIRES: present) or at the table itself.
   void ErrorAt(std::string_view key, std::string_view message);
   void ErrorAtTable(std::string_view message);
+  // The same, as warnings.
+  void WarnAt(std::string_view key, std::string_view message);
+  void WarnAtTable(std::string_view message);
 
  private:
   const toml::table& table_;

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -105,6 +106,145 @@ TEST_F(DaemonCliTest, EachErrorClassNamesFileLineAndKey) {
     }
   }
   EXPECT_FALSE(Segment::Open(shm_).ok());
+}
+
+// The original validates no numeric option (protocol.md Q11); --test names the surprising
+// ones on stderr and still passes the file.
+TEST_F(DaemonCliTest, TestModeAcceptsTheOriginalsNumbersWithWarnings) {
+  const std::string toml =
+      "[[upstream]]\nname = \"u\"\nprimary = [\"127.0.0.1:1\"]\n"
+      "[upstream.check]\ntype = \"http\"\n"
+      "http_req = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n"
+      "concurrency = -3\nfall = 0\nrise = -1\ninterval = 0\n";
+  ProcessResult r = Run("numbers.toml", toml, {"--test"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "configuration ok\n");
+  const std::string at = dir_ + "/numbers.toml:";
+  EXPECT_EQ(r.err, at +
+                       "7:15: warning: upstream[0].check.concurrency: concurrency -3 probes one "
+                       "peer at a time, as concurrency = 1 does\n" +
+                       at +
+                       "8:8: warning: upstream[0].check.fall: fall 0 turns a peer down at "
+                       "its first failure, as fall = 1 does\n" +
+                       at +
+                       "9:8: warning: upstream[0].check.rise: rise -1 turns a peer up at its "
+                       "first success, as rise = 1 does\n" +
+                       at +
+                       "10:12: warning: upstream[0].check.interval: interval 0 is below the "
+                       "minimum: checks run every 2 ms\n");
+}
+
+// A bad check table fails with spawn_checker()'s own string (protocol.md §3), the first
+// failure in its order only, at start as with --test.
+TEST_F(DaemonCliTest, CheckErrorsAreTheOriginalsStrings) {
+  const std::string upstream = "[[upstream]]\nname = \"u\"\nprimary = [\"127.0.0.1:1\"]\n";
+  const BadConfig cases[] = {
+      {"no type", "check = { http_req = \"x\" }",
+       ":4:9: upstream[0].check: \"type\" option required\n"},
+      {"no type, no http_req", "check = { interval = 1 }",
+       ":4:9: upstream[0].check: \"type\" option required\n"},
+      {"unknown type", "check = { type = \"tcp\" }",
+       ":4:18: upstream[0].check.type: only \"http\" and \"https\" type are supported right "
+       "now\n"},
+      {"no http_req", "check = { type = \"http\", timeout = -1 }",
+       ":4:9: upstream[0].check: \"http_req\" option required\n"},
+      {"negative timeout", "check = { type = \"http\", http_req = \"x\", timeout = -1 }",
+       ":4:52: upstream[0].check.timeout: \"timeout\" option must be >= 0\n"},
+  };
+  for (const BadConfig& c : cases) {
+    for (bool test_mode : {true, false}) {
+      const std::string file = std::string("check-") + (test_mode ? "t" : "r") + ".toml";
+      std::vector<std::string> args;
+      if (test_mode) args.push_back("--test");
+      ProcessResult r = Run(file, upstream + c.toml + "\n", args);
+      EXPECT_EQ(r.exit_code, 1) << c.what;
+      EXPECT_EQ(r.out, "") << c.what;
+      EXPECT_EQ(r.err, dir_ + "/" + file + c.message) << c.what;
+    }
+  }
+  ProcessResult r = Run("no-name.toml",
+                        "[[upstream]]\nprimary = [\"127.0.0.1:1\"]\n"
+                        "check = { type = \"http\", http_req = \"x\" }\n",
+                        {"--test"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, dir_ + "/no-name.toml:1:1: upstream[0]: missing required key \"name\"\n" + dir_ +
+                       "/no-name.toml:3:9: upstream[0].check: no upstream specified\n");
+  EXPECT_FALSE(Segment::Open(shm_).ok());
+}
+
+// A directory reads as an empty file: it would pass as a config with nothing to check. (The
+// daemon's start takes the same LoadConfig; not run here, as a regression would start a
+// daemon on the default segment name.)
+TEST_F(DaemonCliTest, DirectoryAsConfigIsRefused) {
+  ProcessResult r = RunProcess({UpcheckdPath(), "-c", dir_, "--test"});
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, dir_ + ": cannot open config file: Is a directory\n");
+}
+
+// A trust store the workers could not load fails the config, not every worker at every
+// start.
+TEST_F(DaemonCliTest, MissingCaFileIsRefused) {
+  TestConfig c = Minimal();
+  const std::string ca = dir_ + "/missing-ca.pem";
+  const std::string toml = ConfigToml(c) +
+                           "[upstream.check]\ntype = \"https\"\n"
+                           "http_req = \"GET / HTTP/1.0\\r\\n\\r\\n\"\nhost = \"localhost\"\n"
+                           "ca_file = \"" +
+                           ca + "\"\n";
+  for (bool test_mode : {true, false}) {
+    const std::string file = std::string("ca-") + (test_mode ? "t" : "r") + ".toml";
+    std::vector<std::string> args;
+    if (test_mode) args.push_back("--test");
+    ProcessResult r = Run(file, toml, args);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.out, "");
+    // One line: the file, line and column, then the key and the workers' own error text.
+    EXPECT_EQ(r.err.rfind(dir_ + "/" + file + ":", 0), 0u) << r.err;
+    const std::string message =
+        ": upstream[0].check.ca_file: failed to load ca_file \"" + ca + "\": ";
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("No such file or directory\n"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_FALSE(Segment::Open(shm_).ok());
+}
+
+// Valid, but likely not meant: each is named on stderr, and the file passes.
+TEST_F(DaemonCliTest, WarningsDoNotRefuse) {
+  struct Case {
+    const char* what;
+    std::string toml;
+    std::string warning;  // after "<path>"
+  };
+  const std::string upstream = "[[upstream]]\nname = \"u\"\n";
+  const Case cases[] = {
+      {"empty file", "",
+       ": warning: the configuration is empty: no [[upstream]], nothing to check"},
+      {"no upstream", "[daemon]\nworkers = 1\n", ": warning: no [[upstream]]: nothing to check"},
+      {"duplicate peer", upstream + "primary = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n",
+       ":3:27: warning: upstream[0].primary[1]: duplicate peer 127.0.0.1:1 (also "
+       "upstream[0].primary[0]): nginx accepts a repeated server, and it is checked and picked "
+       "as two peers"},
+      {"request without its empty line",
+       upstream + "primary = [\"127.0.0.1:1\"]\n" +
+           "check = { type = \"http\", http_req = \"GET / HTTP/1.0\\r\\n\" }\n",
+       ":4:37: warning: upstream[0].check.http_req: does not end with an empty line "
+       "(\"\\r\\n\\r\\n\"): it is sent as written, and a server may wait for the rest of the "
+       "request until the timeout"},
+      {"https without host",
+       upstream + "primary = [\"127.0.0.1:1\"]\n" +
+           "check = { type = \"https\", http_req = \"GET / HTTP/1.0\\r\\n\\r\\n\" }\n",
+       ":4:18: warning: upstream[0].check.type: https without \"host\": no SNI is sent, and the "
+       "certificate's name is not verified (only its chain)"},
+  };
+  for (const Case& c : cases) {
+    ProcessResult r = Run("warn.toml", c.toml, {"--test"});
+    EXPECT_EQ(r.exit_code, 0) << c.what << ": " << r.err;
+    EXPECT_EQ(r.out, "configuration ok\n") << c.what;
+    EXPECT_EQ(r.err, dir_ + "/warn.toml" + c.warning + "\n") << c.what;
+  }
 }
 
 TEST_F(DaemonCliTest, ListenPortInUseIsAClearError) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "daemon_process.h"
 #include "loopback_http_server.h"
 #include "subprocess.h"
@@ -272,6 +274,102 @@ TEST_F(DaemonRunTest, ReloadWithABrokenConfigKeepsTheRunningOne) {
   // Same workers, same pages.
   EXPECT_EQ(RunningWorkers(config_.shm_name), workers);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(HttpGet(port, "/status").body, ExpectedPage());
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+// The numbers the original never validates keep its meaning (protocol.md Q11): fall 0
+// turns the closed peer down at its first failure, rise -1 turns a configured-down peer up at
+// its first success, interval -5 runs a cycle every 2 ms, concurrency -3 probes in turn.
+TEST_F(DaemonRunTest, UnvalidatedNumbersRunAsInTheOriginal) {
+  const std::string toml =
+      "[shm]\nname = \"" + config_.shm_name +
+      "\"\nsize = \"256k\"\n\n[daemon]\nworkers = 1\nlog_level = \"notice\"\n"
+      "status_listen = \"127.0.0.1:0\"\n\n[[upstream]]\nname = \"app\"\n"
+      "primary = [{ address = \"" +
+      up_.address() + "\", down = true }, \"" + closed_.address() +
+      "\"]\n\n[upstream.check]\ntype = \"http\"\n"
+      "http_req = \"GET /health HTTP/1.0\\r\\nHost: test\\r\\n\\r\\n\"\n"
+      "interval = -5\nfall = 0\nrise = -1\nconcurrency = -3\nvalid_statuses = [200]\n";
+  DaemonProcess daemon(toml);
+  int port = daemon.StatusPort();
+  ASSERT_GT(port, 0) << daemon.err();
+  EXPECT_TRUE(daemon.WaitForErr("healthcheck: peer " + closed_.address() +
+                                " is turned down after 1 failure(s)"))
+      << daemon.err();
+  EXPECT_TRUE(
+      daemon.WaitForErr("healthcheck: peer " + up_.address() + " is turned up after 1 success(es)"))
+      << daemon.err();
+  const std::string want = "Upstream app\n    Primary Peers\n        " + up_.address() +
+                           " UP\n        " + closed_.address() + " DOWN\n    Backup Peers\n";
+  EXPECT_EQ(WaitForPage(port, want).body, want) << daemon.err();
+  // A cycle every 2 ms: 200 checks of a peer come well within the deadline (at the default
+  // interval of 1 s they would take over three minutes).
+  int64_t checks = 0;
+  EXPECT_TRUE(Eventually([&] {
+    HttpAnswer a = HttpGet(port, "/status.json");
+    if (!a.ok) return false;
+    nlohmann::json page = nlohmann::json::parse(a.body, nullptr, false);
+    if (page.is_discarded()) return false;
+    checks = page["upstreams"][0]["peers"][1].value("checks", int64_t{0});
+    return checks >= 200;
+  })) << "checks of the closed peer: "
+      << checks;
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+// Warnings do not stop the daemon: printed at start, logged again by a reload of the file.
+TEST_F(DaemonRunTest, WarningsArePrintedAtStartAndLoggedByAReload) {
+  config_.upstreams[0].fall = 0;
+  DaemonProcess daemon(ConfigToml(config_));
+  ASSERT_GT(daemon.StatusPort(), 0) << daemon.err();
+  const std::string warning =
+      ": warning: upstream[0].check.fall: fall 0 turns a peer down at its first failure, as "
+      "fall = 1 does\n";
+  // The first line, before the master's own: "<file>:<line>:<col>: warning: ...".
+  const std::string first = daemon.err().substr(0, daemon.err().find('\n') + 1);
+  EXPECT_EQ(first.rfind(daemon.config_path() + ":", 0), 0u) << daemon.err();
+  EXPECT_NE(first.find(warning), std::string::npos) << daemon.err();
+  size_t mark = daemon.err().size();
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitForErr("reload done", seconds(10), mark)) << daemon.err();
+  const std::string tail = daemon.err().substr(mark);
+  const size_t logged = tail.find(warning);
+  ASSERT_NE(logged, std::string::npos) << tail;
+  const std::string line = tail.substr(tail.rfind('\n', logged) + 1);
+  EXPECT_NE(line.find(" [warn] "), std::string::npos) << line;
+  EXPECT_NE(line.find(": " + daemon.config_path() + ":"), std::string::npos) << line;
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+// A reload validates the new file as --test does: a trust store the workers could not load
+// is refused and the running configuration stays.
+TEST_F(DaemonRunTest, ReloadWithAMissingCaFileKeepsTheRunningOne) {
+  DaemonProcess daemon(ConfigToml(config_));
+  int port = daemon.StatusPort();
+  ASSERT_GT(port, 0) << daemon.err();
+  ASSERT_EQ(WaitForPage(port, ExpectedPage()).body, ExpectedPage()) << daemon.err();
+  ASSERT_TRUE(Eventually([&] { return RunningWorkers(config_.shm_name).size() == 3; }));
+  std::set<int32_t> workers = RunningWorkers(config_.shm_name);
+
+  const std::string ca = daemon.dir() + "/missing-ca.pem";
+  std::string toml = ConfigToml(config_);
+  // The last upstream ("static", unchecked so far) gets an https check whose trust store does not
+  // exist.
+  toml +=
+      "[upstream.check]\ntype = \"https\"\nhttp_req = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n"
+      "host = \"localhost\"\nca_file = \"" +
+      ca + "\"\n";
+  daemon.Rewrite(toml);
+  size_t mark = daemon.err().size();
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitForErr("reload failed: ", seconds(10), mark)) << daemon.err();
+  std::string tail = daemon.err().substr(mark);
+  EXPECT_NE(tail.find("upstream[1].check.ca_file: failed to load ca_file \"" + ca + "\": "),
+            std::string::npos)
+      << tail;
+  EXPECT_NE(tail.find("; keeping the current configuration\n"), std::string::npos) << tail;
+  EXPECT_EQ(RunningWorkers(config_.shm_name), workers);
+  EXPECT_EQ(HttpGet(port, "/status").body, ExpectedPage());
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
 

@@ -221,30 +221,94 @@ std::string CheckErrorOf(std::string_view check_lines) {
   return ErrorOf(text);
 }
 
-TEST(ConfigErrorsTest, CheckRequiredKeys) {
+// spawn_checker()'s strings, byte for byte after the position and key, in its order: only
+// the first failure of a check table is reported (protocol.md §3).
+TEST(ConfigErrorsTest, CheckTableFailsAsSpawnCheckerDoes) {
   EXPECT_EQ(CheckErrorOf("interval = 1\n"),
-            "upcheck.toml:4:1: upstream[0].check: missing required key \"type\"\n"
-            "upcheck.toml:4:1: upstream[0].check: missing required key \"http_req\"");
+            "upcheck.toml:4:1: upstream[0].check: \"type\" option required");
+  EXPECT_EQ(CheckErrorOf("http_req = \"x\"\n"),
+            "upcheck.toml:4:1: upstream[0].check: \"type\" option required");
   EXPECT_EQ(CheckErrorOf("type = \"tcp\"\nhttp_req = \"x\"\n"),
             "upcheck.toml:5:8: upstream[0].check.type: only \"http\" and \"https\" type are "
-            "supported right now (got \"tcp\")");
+            "supported right now");
+  // Any other value is row 2 too: "" and 5 are not nil in Lua.
+  EXPECT_EQ(CheckErrorOf("type = \"\"\n"),
+            "upcheck.toml:5:8: upstream[0].check.type: only \"http\" and \"https\" type are "
+            "supported right now");
+  EXPECT_EQ(CheckErrorOf("type = 5\n"),
+            "upcheck.toml:5:8: upstream[0].check.type: only \"http\" and \"https\" type are "
+            "supported right now");
+  EXPECT_EQ(CheckErrorOf("type = \"HTTP\"\ntimeout = -1\n"),
+            "upcheck.toml:5:8: upstream[0].check.type: only \"http\" and \"https\" type are "
+            "supported right now");
+  EXPECT_EQ(CheckErrorOf("type = \"https\"\n"),
+            "upcheck.toml:4:1: upstream[0].check: \"http_req\" option required");
+  EXPECT_EQ(CheckErrorOf("type = \"http\"\ntimeout = -1\n"),
+            "upcheck.toml:4:1: upstream[0].check: \"http_req\" option required");
+  // The Q11 fix, with Checker::Spawn's string.
+  EXPECT_EQ(CheckErrorOf("type = \"http\"\nhttp_req = \"x\"\ntimeout = -1\n"),
+            "upcheck.toml:7:11: upstream[0].check.timeout: \"timeout\" option must be >= 0");
+  // The upstream is the enclosing one: without a name, the checker has none either.
+  EXPECT_EQ(ErrorOf("[[upstream]]\nprimary = [\"127.0.0.1:80\"]\n"
+                    "check = { type = \"http\", http_req = \"x\" }\n"),
+            "upcheck.toml:1:1: upstream[0]: missing required key \"name\"\n"
+            "upcheck.toml:3:9: upstream[0].check: no upstream specified");
+  // A TOML type error of another key is reported beside the first failure.
+  EXPECT_EQ(CheckErrorOf("fall = \"3\"\n"),
+            "upcheck.toml:4:1: upstream[0].check: \"type\" option required\n"
+            "upcheck.toml:5:8: upstream[0].check.fall: expected an integer, got string \"3\"");
+  // One first failure per check table.
+  EXPECT_EQ(ErrorOf("[[upstream]]\nname = \"a\"\nprimary = [\"127.0.0.1:80\"]\n"
+                    "check = { http_req = \"x\" }\n"
+                    "[[upstream]]\nname = \"b\"\nprimary = [\"127.0.0.1:80\"]\n"
+                    "check = { type = \"http\" }\n"),
+            "upcheck.toml:4:9: upstream[0].check: \"type\" option required\n"
+            "upcheck.toml:8:9: upstream[1].check: \"http_req\" option required");
 }
 
-TEST(ConfigErrorsTest, CheckRanges) {
+// The https trust store is loaded as every worker's prober will load it, so a config that
+// passes does not make the workers fail at every start.
+TEST(ConfigErrorsTest, CaFileIsLoadedLikeTheWorkersDo) {
+  const std::string head = "type = \"https\"\nhttp_req = \"x\"\nhost = \"h\"\n";
+  const std::string missing = CheckErrorOf(head + "ca_file = \"/nonexistent/ca.pem\"\n");
+  const std::string prefix =
+      "upcheck.toml:8:11: upstream[0].check.ca_file: failed to load ca_file "
+      "\"/nonexistent/ca.pem\": ";
+  EXPECT_EQ(missing.substr(0, prefix.size()), prefix) << missing;
+  EXPECT_NE(missing.find("No such file or directory"), std::string::npos) << missing;
+  EXPECT_EQ(CheckErrorOf(head + "ca_file = \"/\"\n"),
+            "upcheck.toml:8:11: upstream[0].check.ca_file: failed to load ca_file \"/\": is a "
+            "directory");
+  EXPECT_EQ(CheckErrorOf(head + "ca_file = \"/dev/null\"\n"),
+            "upcheck.toml:8:11: upstream[0].check.ca_file: failed to load ca_file "
+            "\"/dev/null\": not a regular file");
+  // Not loaded where the workers do not load it either.
+  EXPECT_EQ(CheckErrorOf(head + "ca_file = \"/nonexistent/ca.pem\"\nssl_verify = false\n"),
+            "(no error)");
+  EXPECT_EQ(CheckErrorOf("type = \"http\"\nhttp_req = \"x\"\nca_file = \"/nonexistent/ca.pem\"\n"),
+            "(no error)");
+}
+
+TEST(ConfigErrorsTest, CheckNumbersKeepTheOriginalsMeaning) {
   const std::string head = "type = \"http\"\nhttp_req = \"x\"\n";
-  EXPECT_EQ(CheckErrorOf(head + "timeout = -1\n"),
-            "upcheck.toml:7:11: upstream[0].check.timeout: timeout must be >= 0, got -1");
-  EXPECT_EQ(CheckErrorOf(head + "timeout = 86400001\n"),
-            "upcheck.toml:7:11: upstream[0].check.timeout: timeout must be <= 86400000, got "
-            "86400001");
-  EXPECT_EQ(CheckErrorOf(head + "interval = -5\n"),
-            "upcheck.toml:7:12: upstream[0].check.interval: interval must be >= 0, got -5");
-  EXPECT_EQ(CheckErrorOf(head + "fall = -1\n"),
-            "upcheck.toml:7:8: upstream[0].check.fall: fall must be >= 0, got -1");
-  EXPECT_EQ(CheckErrorOf(head + "rise = -1\n"),
-            "upcheck.toml:7:8: upstream[0].check.rise: rise must be >= 0, got -1");
-  EXPECT_EQ(CheckErrorOf(head + "concurrency = -2\n"),
-            "upcheck.toml:7:15: upstream[0].check.concurrency: concurrency must be >= 0, got -2");
+  // None of these is refused (protocol.md Q11): interval < 2 runs every 2 ms, fall and rise
+  // <= 0 act at the first result, concurrency <= 1 is sequential, timeout 0 is 60 s.
+  EXPECT_EQ(CheckErrorOf(head + "interval = -5\nfall = -1\nrise = -1\nconcurrency = -2\n"),
+            "(no error)");
+  EXPECT_EQ(CheckErrorOf(head + "interval = 0\ntimeout = 0\nfall = 0\nrise = 0\nconcurrency = 0\n"),
+            "(no error)");
+  EXPECT_EQ(CheckErrorOf(head + "fall = -9223372036854775808\nrise = 9223372036854775807\n"
+                                "concurrency = 9223372036854775807\n"),
+            "(no error)");
+  // Times stop where their deadlines would overflow.
+  EXPECT_EQ(CheckErrorOf(head + "timeout = 1000000000000\ninterval = 1000000000000\n"),
+            "(no error)");
+  EXPECT_EQ(CheckErrorOf(head + "timeout = 1000000000001\n"),
+            "upcheck.toml:7:11: upstream[0].check.timeout: timeout must be <= 1000000000000, got "
+            "1000000000001");
+  EXPECT_EQ(CheckErrorOf(head + "interval = 1000000000001\n"),
+            "upcheck.toml:7:12: upstream[0].check.interval: interval must be <= 1000000000000, "
+            "got 1000000000001");
   EXPECT_EQ(CheckErrorOf(head + "port = 0\n"),
             "upcheck.toml:7:8: upstream[0].check.port: port must be >= 1, got 0");
   EXPECT_EQ(CheckErrorOf(head + "port = 65536\n"),
@@ -258,9 +322,6 @@ TEST(ConfigErrorsTest, CheckRanges) {
             "1000");
   EXPECT_EQ(CheckErrorOf(head + "host = \"\"\n"),
             "upcheck.toml:7:8: upstream[0].check.host: must not be empty (a host name)");
-  // 0 keeps the original's meaning for these (protocol.md Q11).
-  EXPECT_EQ(CheckErrorOf(head + "interval = 0\ntimeout = 0\nfall = 0\nrise = 0\nconcurrency = 0\n"),
-            "(no error)");
 }
 
 TEST(ConfigErrorsTest, ReportsEveryErrorInFileOrder) {

@@ -1,11 +1,20 @@
 // ParseConfig / LoadConfig / DumpConfig on valid input: values, defaults, peers, round trip.
 #include "upcheck/config.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <future>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "tls_test_cert.h"
 
 namespace upcheck {
 namespace {
@@ -153,6 +162,7 @@ TEST(ConfigTest, EmptyFileIsAllDefaults) {
   EXPECT_EQ(config.shm.name, "healthcheck");
   EXPECT_EQ(config.daemon.workers, DefaultWorkerCount());
   EXPECT_TRUE(config.upstreams.empty());
+  EXPECT_EQ(config.warnings.size(), 1u);  // valid, but there is nothing to check
 }
 
 TEST(ConfigTest, SizesAsIntegersAndSuffixes) {
@@ -237,6 +247,7 @@ TEST(ConfigTest, ExampleFileParses) {
   EXPECT_EQ(config->upstreams[0].check->fall, 3);
   EXPECT_EQ(config->upstreams[1].check->type, "http");
   EXPECT_EQ(config->daemon.status_listen, "127.0.0.1:8080");
+  EXPECT_EQ(config->warnings, std::vector<std::string>{});
 }
 
 TEST(ConfigTest, LoadConfigReadsAFile) {
@@ -257,6 +268,49 @@ TEST(ConfigTest, LoadConfigNamesAMissingFile) {
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.error(),
             "/nonexistent/upcheck.toml: cannot open config file: No such file or directory");
+}
+
+TEST(ConfigTest, LoadConfigRefusesADirectory) {
+  // A directory opens and reads as an empty file: it must not pass as an empty config.
+  const std::string dir = ::testing::TempDir();
+  const Result<Config> config = LoadConfig(dir);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error(), dir + ": cannot open config file: Is a directory");
+}
+
+TEST(ConfigTest, LoadConfigRefusesAFifo) {
+  const std::string path =
+      ::testing::TempDir() + "upcheck_config_test." + std::to_string(getpid()) + ".fifo";
+  std::remove(path.c_str());
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  std::future<Result<Config>> load =
+      std::async(std::launch::async, [&] { return LoadConfig(path); });
+  if (load.wait_for(std::chrono::seconds(10)) == std::future_status::timeout) {
+    // Blocked opening it for a writer: one that closes at once lets the read end (empty).
+    ADD_FAILURE() << "LoadConfig blocked on a FIFO";
+    const int fd = open(path.c_str(), O_WRONLY);
+    if (fd >= 0) close(fd);
+  }
+  const Result<Config> config = load.get();
+  std::remove(path.c_str());
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error(), path + ": cannot open config file: not a regular file");
+}
+
+TEST(ConfigTest, AcceptsAReadableCaFile) {
+  Result<std::unique_ptr<testing::TlsTestCert>> cert = testing::TlsTestCert::Generate();
+  ASSERT_TRUE(cert.ok()) << cert.error();
+  const Config config = ParseOk(R"([[upstream]]
+name = "u"
+primary = ["127.0.0.1:443"]
+[upstream.check]
+type = "https"
+http_req = "GET / HTTP/1.0\r\n\r\n"
+host = "localhost"
+ca_file = ")" + (*cert)->cert_file() +
+                                "\"\n");
+  EXPECT_EQ(config.upstreams[0].check->ca_file, (*cert)->cert_file());
+  EXPECT_EQ(config.warnings, std::vector<std::string>{});
 }
 
 TEST(ConfigTest, DefaultWorkerCountIsInRange) {
