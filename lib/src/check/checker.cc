@@ -23,6 +23,13 @@ namespace {
 
 std::string Num(double v) { return FormatDictValue(v); }
 
+// A `d:` value: any value but false means down (Q33); no key means up.
+bool IsDownFlag(const std::optional<DictValue>& flag) {
+  if (!flag.has_value()) return false;
+  const bool* b = std::get_if<bool>(&*flag);
+  return b == nullptr || *b;
+}
+
 // One peer as this checker sees it: the spawn-time snapshot (Q7) and the cached `down`.
 struct PeerSlot {
   std::string name;
@@ -287,9 +294,8 @@ void Checker::Impl::UpgradePeersVersion(std::vector<PeerSlot>& peers) {
     bool down = false;
     if (!flag.ok()) {
       Err("failed to get peer down state: " + flag.error());
-    } else if (flag->has_value()) {
-      const bool* b = std::get_if<bool>(&**flag);
-      down = b == nullptr || *b;  // any value but false means down (Q33)
+    } else {
+      down = IsDownFlag(*flag);
     }
     p.flagged = down;
     if (p.down == down) continue;
@@ -498,8 +504,7 @@ void Checker::Impl::ReconcileDownKeys() {
     for (PeerSlot& p : *list) {
       Result<std::optional<DictValue>> flag = env_.dict->Get(p.d_key);
       if (!flag.ok()) continue;
-      const bool* b = flag->has_value() ? std::get_if<bool>(&**flag) : nullptr;
-      const bool key_down = flag->has_value() && (b == nullptr || *b);  // Q33
+      const bool key_down = IsDownFlag(*flag);
       if (!flag->has_value() && p.down && p.flagged) {
         if (Counter(p.nok_key).value_or(0) < failing) continue;
         DictStoreResult r = env_.dict->Set(p.d_key, DictValue(true));
