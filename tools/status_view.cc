@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "upcheck/protocol_keys.h"
 #include "upcheck/status_details.h"
 #include "upcheck/status_pages.h"
 #include "worker_table.h"
@@ -41,17 +42,15 @@ Entries EntriesWithPrefix(SharedDict& dict, std::string_view prefix) {
   return entries;
 }
 
-// The checker's rule (UpgradePeersVersion): any value but false means down.
+// The checker's down rule, over the flags read at once.
 bool FlagSaysDown(const Entries& flags, const std::string& key) {
   auto it = flags.find(key);
-  if (it == flags.end()) return false;
-  const bool* b = std::get_if<bool>(&it->second);
-  return b == nullptr || *b;
+  return it != flags.end() && IsDownFlag(it->second);
 }
 
 // A checker upgrades only to a numeric version (CheckPeersUpdates).
 bool Published(const Entries& versions, const std::string& name) {
-  auto it = versions.find("v:" + name);
+  auto it = versions.find(VersionKey(name));
   return it != versions.end() && std::holds_alternative<double>(it->second);
 }
 
@@ -59,8 +58,7 @@ Status ApplyDownFlags(const Registry& registry, size_t u, const Entries& flags, 
   const std::string name(registry.upstream_name(u));
   for (size_t k = 0; k < registry.peer_count(u); ++k) {
     const Registry::Peer p = registry.peer(u, k);
-    const bool down =
-        FlagSaysDown(flags, fmt::format("d:{}:{}{}", name, p.backup ? 'b' : 'p', p.id));
+    const bool down = FlagSaysDown(flags, PeerKey(KeyFamily::kDown, name, p.backup, p.id));
     if (Status st = view.SetPeerDown(name, p.backup, p.id, down); !st.ok()) {
       return Status::Error(fmt::format("upstream {}: {}", name, st.message()));
     }
@@ -73,8 +71,8 @@ Status ApplyDownFlags(const Registry& registry, size_t u, const Entries& flags, 
 Result<Upstreams> BuildSegmentView(const Registry& registry, SharedDict& dict, bool live_checkers) {
   Result<Upstreams> view = registry.BuildUpstreams();
   if (!view.ok()) return view.status();
-  const Entries versions = EntriesWithPrefix(dict, "v:");
-  const Entries flags = EntriesWithPrefix(dict, "d:");
+  const Entries versions = EntriesWithPrefix(dict, KeyPrefix(KeyFamily::kVersion));
+  const Entries flags = EntriesWithPrefix(dict, KeyPrefix(KeyFamily::kDown));
   for (size_t u = 0; u < registry.upstream_count(); ++u) {
     if (!registry.has_check(u)) continue;
     const std::string name(registry.upstream_name(u));

@@ -5,7 +5,6 @@
 
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <deque>
 #include <map>
 #include <optional>
@@ -13,6 +12,8 @@
 #include <string_view>
 
 #include <fmt/format.h>
+
+#include "upcheck/protocol_keys.h"
 
 namespace upcheck::daemon {
 namespace {
@@ -66,31 +67,6 @@ std::optional<DaemonSegment> Reattach(std::unique_ptr<Segment>& segment, const C
   return DaemonSegment{std::move(segment), *registry, true};
 }
 
-// A peer key ("d:", "ok:" or "nok:" + "<u>:p<i>" / "<u>:b<i>") taken apart.
-struct PeerKey {
-  std::string_view prefix, upstream;
-  bool backup = false;
-  uint32_t id = 0;
-};
-
-std::optional<PeerKey> ParsePeerKey(std::string_view key) {
-  for (std::string_view prefix : {"d:", "ok:", "nok:"}) {
-    if (!key.starts_with(prefix)) continue;
-    std::string_view rest = key.substr(prefix.size());
-    size_t colon = rest.rfind(':');
-    if (colon == std::string_view::npos || colon + 2 > rest.size()) return std::nullopt;
-    char role = rest[colon + 1];
-    std::string_view digits = rest.substr(colon + 2);
-    uint32_t id = 0;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
-    if ((role != 'p' && role != 'b') || ec != std::errc() || end != digits.data() + digits.size()) {
-      return std::nullopt;
-    }
-    return PeerKey{prefix, rest.substr(0, colon), role == 'b', id};
-  }
-  return std::nullopt;
-}
-
 // reload_state = "by_peer": where each peer of the old registry went in the new one, by
 // address within the same upstream and list (the n-th listing of an address goes to the
 // n-th). Built once per reload: O(peers), then O(1) a key.
@@ -125,12 +101,12 @@ class PeerMoves {
   // those of peers or upstreams that are gone are dropped. Locks and keys that are not
   // the checkers' are kept as they are.
   std::optional<std::string> NewKey(std::string_view key) const {
-    if (key.starts_with("v:")) {
-      if (!to_.FindUpstream(key.substr(2))) return std::nullopt;
+    std::optional<ProtocolKey> pk = ParseProtocolKey(key);
+    if (!pk || pk->family == KeyFamily::kLock) return std::string(key);
+    if (pk->family == KeyFamily::kVersion) {
+      if (!to_.FindUpstream(pk->upstream)) return std::nullopt;
       return std::string(key);
     }
-    std::optional<PeerKey> pk = ParsePeerKey(key);
-    if (!pk) return std::string(key);
     auto lists = moves_.find(pk->upstream);
     if (lists == moves_.end()) {
       // Not an upstream of both: a key of one that is gone (or new) goes, anything else
@@ -140,8 +116,7 @@ class PeerMoves {
     }
     const std::vector<std::optional<uint32_t>>& moved = lists->second[pk->backup ? 1 : 0];
     if (pk->id >= moved.size() || !moved[pk->id]) return std::nullopt;
-    return fmt::format("{}{}:{}{}", pk->prefix, pk->upstream, pk->backup ? 'b' : 'p',
-                       *moved[pk->id]);
+    return PeerKey(pk->family, pk->upstream, pk->backup, *moved[pk->id]);
   }
 
  private:

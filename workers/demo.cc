@@ -13,6 +13,7 @@
 #include "listeners.h"
 #include "master.h"
 #include "upcheck/config.h"
+#include "upcheck/protocol_keys.h"
 #include "upcheck/status_pages.h"
 
 namespace upcheck::daemon {
@@ -71,7 +72,7 @@ void PrintIntro(Master& master, const DemoBackends& b) {
   std::fflush(stdout);
 }
 
-// The status page as the segment has it: the registry's peers with the shared `d:` flags,
+// The status page as the segment has it: the registry's peers with the shared down flags,
 // which is what every worker's view converges to.
 std::string PageFromSegment(Master& master) {
   const Registry& registry = master.registry();
@@ -83,8 +84,8 @@ std::string PageFromSegment(Master& master) {
     if (registry.has_check(u)) view->AddChecker(name, 1);
     for (size_t k = 0; k < registry.peer_count(u); ++k) {
       Registry::Peer p = registry.peer(u, k);
-      auto flag = dict.Get(fmt::format("d:{}:{}{}", name, p.backup ? 'b' : 'p', p.id));
-      bool down = flag.ok() && flag->has_value();
+      auto flag = dict.Get(PeerKey(KeyFamily::kDown, name, p.backup, p.id));
+      bool down = flag.ok() && IsDownFlag(*flag);
       if (down || !p.configured_down) (void)view->SetPeerDown(name, p.backup, p.id, down);
     }
   }

@@ -88,7 +88,7 @@ void Master::Reap() {
 
 // After waitpid: the dead worker's row goes back to the table. Its locks need nothing:
 // the dict's lock is a robust mutex, so a holder's death is noticed and repaired by the
-// kernel and the next process that takes it, and a checker's "l:<upstream>" key expires
+// kernel and the next process that takes it, and a checker's probe lock key expires
 // with its TTL (interval - 1 ms), as in the original.
 void Master::ReleaseSlot(Generation& generation, pid_t pid) {
   for (const WorkerRow& row : generation.shm.registry.Workers()) {

@@ -14,6 +14,7 @@
 #include "check/probe_groups.h"
 #include "probe/prober.h"
 #include "upcheck/log.h"
+#include "upcheck/protocol_keys.h"
 #include "upcheck/shared_dict.h"
 #include "upcheck/upstreams.h"
 #include "util/clock.h"
@@ -22,13 +23,6 @@ namespace upcheck {
 namespace {
 
 std::string Num(double v) { return FormatDictValue(v); }
-
-// A `d:` value: any value but false means down (Q33); no key means up.
-bool IsDownFlag(const std::optional<DictValue>& flag) {
-  if (!flag.has_value()) return false;
-  const bool* b = std::get_if<bool>(&*flag);
-  return b == nullptr || *b;
-}
 
 // One peer as this checker sees it: the spawn-time snapshot (Q7) and the cached `down`.
 struct PeerSlot {
@@ -141,12 +135,12 @@ Status Checker::Impl::Init(const CheckOptions& o) {
   if (o.timeout_ms && *o.timeout_ms < 0) return Status::Error("\"timeout\" option must be >= 0");
 
   if (o.interval_ms) interval_ms_ = *o.interval_ms < 2 ? 2 : *o.interval_ms;
-  lock_ttl_ms_ = interval_ms_ - 1 < 1 ? 1 : interval_ms_ - 1;  // Q20: integer ms
+  lock_ttl_ms_ = LockTtlMs(interval_ms_);
   fall_ = o.fall.value_or(5);
   rise_ = o.rise.value_or(2);
   concurrency_ = o.concurrency.value_or(1);
-  v_key_ = "v:" + upstream_;
-  l_key_ = "l:" + upstream_;
+  v_key_ = VersionKey(upstream_);
+  l_key_ = LockKey(upstream_);
 
   std::optional<int> port;
   if (o.port) port = static_cast<int>(*o.port);
@@ -155,9 +149,10 @@ Status Checker::Impl::Init(const CheckOptions& o) {
     for (const PeerInfo& p : from) {
       Result<ProbeTarget> target = ParseProbeTarget(p.name, port);
       if (!target.ok()) return Status::Error("bad peer " + p.name + ": " + target.error());
-      std::string suffix = upstream_ + (is_backup ? ":b" : ":p") + std::to_string(p.id);
-      to.push_back(PeerSlot{p.name, is_backup, p.id, p.down, std::move(*target), "ok:" + suffix,
-                            "nok:" + suffix, "d:" + suffix});
+      to.push_back(PeerSlot{p.name, is_backup, p.id, p.down, std::move(*target),
+                            PeerKey(KeyFamily::kOk, upstream_, is_backup, p.id),
+                            PeerKey(KeyFamily::kNok, upstream_, is_backup, p.id),
+                            PeerKey(KeyFamily::kDown, upstream_, is_backup, p.id)});
     }
     return Status::Ok();
   };

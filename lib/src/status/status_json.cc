@@ -12,6 +12,7 @@
 #include <span>
 #include <string_view>
 
+#include "upcheck/protocol_keys.h"
 #include "upcheck/status_details.h"
 
 namespace upcheck {
@@ -211,21 +212,12 @@ double DictNumber(SharedDict* dict, const std::string& key) {
   return number != nullptr ? *number : 0;
 }
 
-// `key` is "ok:<upstream>:<p|b>" on entry; the id is appended and cut off again, so that
-// the two dict keys of every peer reuse one buffer.
-double Counter(SharedDict* dict, std::string& key, std::string_view id) {
-  const size_t base = key.size();
-  key.append(id);
-  const double value = DictNumber(dict, key);
-  key.resize(base);
-  return value;
-}
-
 void AppendPeers(std::string& out, std::string_view upstream, std::span<const PeerInfo> peers,
                  bool backup, const Registry* registry, std::optional<size_t> registry_index,
                  SharedDict* dict, bool& first) {
-  const std::string suffix = std::string(upstream) + (backup ? ":b" : ":p");
-  std::string ok_key = "ok:" + suffix, nok_key = "nok:" + suffix;
+  // One buffer per counter family for the whole list: no allocation per peer.
+  PeerKeyBuffer ok_key(KeyFamily::kOk, upstream, backup);
+  PeerKeyBuffer nok_key(KeyFamily::kNok, upstream, backup);
   for (const PeerInfo& peer : peers) {
     char id[16];
     const std::string_view id_text(id, std::to_chars(id, id + sizeof(id), peer.id).ptr);
@@ -235,9 +227,9 @@ void AppendPeers(std::string& out, std::string_view upstream, std::span<const Pe
     out.append(backup ? ",\"role\":\"backup\",\"id\":" : ",\"role\":\"primary\",\"id\":");
     out.append(id_text);
     out.append(peer.down ? ",\"up\":false,\"ok\":" : ",\"up\":true,\"ok\":");
-    AppendNumber(out, dict != nullptr ? Counter(dict, ok_key, id_text) : 0);
+    AppendNumber(out, dict != nullptr ? DictNumber(dict, ok_key.For(peer.id)) : 0);
     out.append(",\"nok\":");
-    AppendNumber(out, dict != nullptr ? Counter(dict, nok_key, id_text) : 0);
+    AppendNumber(out, dict != nullptr ? DictNumber(dict, nok_key.For(peer.id)) : 0);
     if (registry != nullptr && registry_index) {
       const PeerDetails d = registry->details(*registry_index, backup, peer.id);
       out.append(",\"checks\":");
