@@ -11,8 +11,8 @@
 #include <string_view>
 
 #include "probe/probe_target.h"
+#include "upcheck/peer_address.h"
 #include "upcheck/upstreams.h"
-#include "upstream/peer_address.h"
 
 namespace {
 

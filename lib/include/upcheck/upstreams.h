@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "upcheck/peer_address.h"
 #include "upcheck/status.h"
 
 namespace upcheck {
@@ -26,16 +27,6 @@ namespace upcheck {
 struct PeerConfig {
   std::string address;
   bool down = false;
-};
-
-// A parsed peer address. Only IP literals and unix paths: host names are not resolved.
-struct PeerAddress {
-  enum class Family : uint8_t { kIpv4, kIpv6, kUnix };
-  Family family = Family::kIpv4;
-  std::string host;   // "127.0.0.1", "::1" (no brackets), or the unix path "/run/app.sock"
-  uint16_t port = 0;  // 1..65535 for IP peers; 0 for unix peers
-
-  bool operator==(const PeerAddress&) const = default;
 };
 
 // One peer of this view.

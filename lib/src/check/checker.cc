@@ -147,7 +147,7 @@ Status Checker::Impl::Init(const CheckOptions& o) {
   auto fill = [&](const std::vector<PeerInfo>& from, bool is_backup,
                   std::vector<PeerSlot>& to) -> Status {
     for (const PeerInfo& p : from) {
-      Result<ProbeTarget> target = ParseProbeTarget(p.name, port);
+      Result<ProbeTarget> target = MakeProbeTarget(p.name, p.address, port);
       if (!target.ok()) return Status::Error("bad peer " + p.name + ": " + target.error());
       to.push_back(PeerSlot{p.name, is_backup, p.id, p.down, std::move(*target),
                             PeerKey(KeyFamily::kOk, upstream_, is_backup, p.id),

@@ -14,7 +14,7 @@ namespace upcheck::config {
 
 // Returns the address in canonical form: IP literals as inet_ntop prints them ("[::1]:80"
 // for "[0:0::1]:80", as nginx names its peers), unix paths as written. Host names are
-// refused: nothing resolves them (see upstream/peer_address.h, which the same strings
+// refused: nothing resolves them (see upcheck/peer_address.h, which the same strings
 // must also pass).
 // A unix path is never split at a trailing ":<digits>" (protocol.md Q23).
 // Errors read `bad peer address "x" (<why and what is allowed>)`.

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "upcheck/peer_address.h"
 #include "upcheck/status.h"
 
 namespace upcheck {
@@ -40,6 +41,12 @@ struct ProbeTarget {
 // a name with no port, an empty or too long unix socket path.
 Result<ProbeTarget> ParseProbeTarget(std::string_view name,
                                      std::optional<int> port_override = std::nullopt);
+
+// The target of a peer whose address is already parsed (the Upstreams view holds every
+// peer's): only the sockaddr is built. `port_override`, when set, replaces the port of an
+// IP peer, never of a unix one. Error: an override outside 1..65535, worded as above.
+Result<ProbeTarget> MakeProbeTarget(std::string name, const PeerAddress& address,
+                                    std::optional<int> port_override = std::nullopt);
 
 }  // namespace upcheck
 

@@ -1,4 +1,4 @@
-#include "upstream/peer_address.h"
+#include "upcheck/peer_address.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -4,7 +4,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "upstream/peer_address.h"
+#include "upcheck/peer_address.h"
 #include "upstream/round_robin.h"
 
 namespace upcheck {

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include <cstring>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace upcheck {
 namespace {
@@ -84,6 +87,39 @@ TEST(ParseProbeTargetTest, RejectsWhatCannotBeProbed) {
   EXPECT_FALSE(ParseProbeTarget("unix:").ok());
   EXPECT_FALSE(ParseProbeTarget("unix:/" + std::string(200, 'x')).ok());
   EXPECT_FALSE(ParseProbeTarget(std::string("127.0.0.1\0x:80", 13)).ok());
+}
+
+}  // namespace
+}  // namespace upcheck
+
+namespace upcheck {
+namespace {
+
+// The checker's path: the address comes parsed from the Upstreams view.
+TEST(MakeProbeTargetTest, BuildsTheSameTargetAsTheName) {
+  for (std::string_view name : {"127.0.0.1:12354", "[::1]:12355", "unix:/run/x:123"}) {
+    auto address = ParsePeerAddress(name);
+    ASSERT_TRUE(address.ok()) << address.error();
+    for (std::optional<int> port : {std::optional<int>(), std::optional<int>(8080)}) {
+      auto made = MakeProbeTarget(std::string(name), *address, port);
+      auto parsed = ParseProbeTarget(name, port);
+      ASSERT_TRUE(made.ok()) << made.error();
+      ASSERT_TRUE(parsed.ok()) << parsed.error();
+      EXPECT_EQ(made->name, parsed->name);
+      EXPECT_EQ(made->kind, parsed->kind);
+      EXPECT_EQ(made->host, parsed->host);
+      EXPECT_EQ(made->port, parsed->port);
+      EXPECT_EQ(made->path, parsed->path);
+      EXPECT_EQ(std::memcmp(&made->address, &parsed->address, sizeof(made->address)), 0) << name;
+    }
+  }
+}
+
+TEST(MakeProbeTargetTest, RefusesAnOverrideOutOfRange) {
+  const PeerAddress address{PeerAddress::Family::kIpv4, "127.0.0.1", 80};
+  EXPECT_EQ(MakeProbeTarget("127.0.0.1:80", address, 0).error(),
+            "bad peer name \"127.0.0.1:80\": invalid port");
+  EXPECT_FALSE(MakeProbeTarget("127.0.0.1:80", address, 70000).ok());
 }
 
 }  // namespace

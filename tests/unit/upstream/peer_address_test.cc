@@ -1,5 +1,5 @@
 // Peer address parsing and canonical names.
-#include "upstream/peer_address.h"
+#include "upcheck/peer_address.h"
 
 #include <gtest/gtest.h>
 

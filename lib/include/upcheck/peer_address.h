@@ -1,0 +1,37 @@
+// PeerAddress: a peer's parsed address, "ipv4:port", "[ipv6]:port" or "unix:/path", and
+// the one parser the upstream view and the probes take it from.
+//
+// Pure functions of their input, safe from any thread. Only IP literals are accepted:
+// resolving a host name is the caller's business (nginx does it at config time).
+// Canonical names are what nginx prints: inet_ntop text, brackets for IPv6, decimal port.
+#ifndef UPCHECK_PEER_ADDRESS_H_
+#define UPCHECK_PEER_ADDRESS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "upcheck/status.h"
+
+namespace upcheck {
+
+// A parsed peer address. Only IP literals and unix paths: host names are not resolved.
+struct PeerAddress {
+  enum class Family : uint8_t { kIpv4, kIpv6, kUnix };
+  Family family = Family::kIpv4;
+  std::string host;   // "127.0.0.1", "::1" (no brackets), or the unix path "/run/app.sock"
+  uint16_t port = 0;  // 1..65535 for IP peers; 0 for unix peers
+
+  bool operator==(const PeerAddress&) const = default;
+};
+
+// Parses `text`. A unix path is never split at a trailing ":<digits>" (protocol.md Q23).
+// Errors read `invalid peer address "<text>": <why>`.
+Result<PeerAddress> ParsePeerAddress(std::string_view text);
+
+// The canonical name of `address`: "127.0.0.1:80", "[::1]:80" or "unix:/run/app.sock".
+std::string PeerAddressName(const PeerAddress& address);
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_PEER_ADDRESS_H_
