@@ -55,13 +55,11 @@ struct Fixture {
       e.upstream = "bench";
       e.id = static_cast<uint32_t>(i);
       e.peer = peer;
-      e.ok = !down;
-      e.result = down ? "connect" : "ok";
-      e.step = down ? "connect" : "";
+      e.kind = down ? ProbeKind::kConnect : ProbeKind::kOk;
       e.detail = down ? "connection refused" : "";
       e.duration_ms = 0.4;
       e.unix_ms = 1700000000123 + i;
-      e.transition = down ? -1 : 0;
+      e.transition = down ? HealthTransition::kTurnedDown : HealthTransition::kUnchanged;
       registry->RecordCheck(e);
       std::string suffix = "bench:p" + std::to_string(i);
       segment->dict().Set((down ? "nok:" : "ok:") + suffix, DictValue(3.0));

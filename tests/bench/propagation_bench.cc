@@ -155,7 +155,8 @@ void Poll(uv_idle_t* handle) {
   env.logger = &logger;
   env.version_hint = registry->version_hint(0);
   env.on_check = [&](const PeerCheckEvent& e) {
-    if (e.id == 0 && !e.backup && e.transition != 0) worker.turned = true;
+    if (e.id == 0 && !e.backup && e.transition != HealthTransition::kUnchanged)
+      worker.turned = true;
   };
   env.test_hook = [&](std::string_view point) {
     if (point != "before_publish" || !worker.turned) return;

@@ -103,11 +103,10 @@ std::vector<char> BuildImage() {
   fail.upstream = "foo.com";
   fail.id = 0;
   fail.peer = "127.0.0.1:80";
-  fail.result = "connect";
-  fail.step = "connect";
+  fail.kind = upcheck::ProbeKind::kConnect;
   fail.detail = "connection refused";
   fail.unix_ms = 1700000000000;
-  fail.transition = -1;
+  fail.transition = upcheck::HealthTransition::kTurnedDown;
   registry->RecordCheck(fail);
   upcheck::SharedDict& dict = (*segment)->dict();
   dict.Set("v:foo.com", upcheck::DictValue(3.0));

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "upcheck/check_event.h"
 #include "upcheck/check_options.h"
 #include "upcheck/status.h"
 
@@ -26,35 +27,6 @@ namespace upcheck {
 class Logger;
 class SharedDict;
 class Upstreams;
-
-// What one counted probe found; passed to CheckerEnv::on_check after the counters and
-// any transition were applied.
-struct PeerCheckEvent {
-  std::string_view upstream;
-  bool backup = false;
-  uint32_t id = 0;
-  std::string_view peer;  // configured name
-  bool ok = false;
-  std::string_view result;  // "ok", "connect", "tls", "send", "timeout", "receive",
-                            // "status_line", "status_code"
-  std::string_view error;   // the original's message for a failure, "" for ok
-  std::string_view step;    // the step that failed: "connect", "tls", "send", "receive",
-                            // "status_line", "status_code"; "" for ok
-  std::string_view detail;  // <err> of the message alone: "connection refused", "timeout",
-                            // the status line or code
-  int64_t unix_ms = 0;      // when the probe ended, Unix time
-  double duration_ms = 0;
-  int transition = 0;  // +1 turned up, -1 turned down, 0 none
-  bool down = false;   // this checker's view after the probe
-};
-
-// A cycle's start (probing = whether this process holds the lock) and end.
-struct CycleEvent {
-  std::string_view upstream;
-  bool end = false;
-  bool probing = false;
-  double version = 0;  // this checker's version after the cycle (at end)
-};
 
 struct CheckerEnv {
   uv_loop_s* loop = nullptr;

@@ -17,8 +17,9 @@
 #include <string_view>
 #include <vector>
 
+#include "upcheck/check_event.h"
 #include "upcheck/check_options.h"
-#include "upcheck/checker.h"
+#include "upcheck/peer_fields.h"
 #include "upcheck/segment.h"
 #include "upcheck/status.h"
 #include "upcheck/upstreams.h"
@@ -35,18 +36,11 @@ struct RegistryUpstreamSpec {
   std::optional<CheckOptions> check;
 };
 
-// One peer's check history, as the last prober recorded it.
+// One peer's check history, as the last prober recorded it (the fields: peer_fields.h).
 struct PeerDetails {
-  uint64_t checks = 0;    // counted probes
-  uint64_t failures = 0;  // of which failed
-  uint64_t turned_up = 0;
-  uint64_t turned_down = 0;
-  int64_t last_check_ms = 0;   // Unix time, ms; 0: never checked
-  int64_t last_change_ms = 0;  // Unix time of the last transition, ms; 0: none
-  double last_duration_ms = 0;
-  std::string last_result;  // "" (never), "ok", "connect", "tls", "send", "timeout",
-                            // "receive", "status_line", "status_code"
-  std::string last_error;   // the original's message text; "" after a success
+#define UPCHECK_PEER_DETAILS_MEMBER(member, type, shm, json_key, json) type member{};
+  UPCHECK_PEER_FIELDS(UPCHECK_PEER_DETAILS_MEMBER)
+#undef UPCHECK_PEER_DETAILS_MEMBER
 };
 
 enum class WorkerState : uint32_t { kFree = 0, kStarting = 1, kRunning = 2, kExiting = 3 };

@@ -84,7 +84,8 @@ class Checker::Impl {
   void ReconcileDownKeys();
   std::optional<double> Counter(const std::string& key) const;
   void Publish();
-  void Report(const PeerSlot& peer, const ProbeResult& result, int transition);
+  void Report(const PeerSlot& peer, const ProbeResult& result,
+              HealthTransition transition = HealthTransition::kUnchanged);
 
   CheckerEnv env_;
   std::string upstream_;
@@ -384,7 +385,7 @@ void Checker::Impl::PeerFail(PeerSlot& peer, const ProbeResult& result) {
   Result<std::optional<DictValue>> got = dict.Get(peer.nok_key);
   if (!got.ok()) {
     Err("failed to get peer nok key: " + got.error());
-    return Report(peer, result, 0);
+    return Report(peer, result);
   }
   double fails = 1;
   const double* prev = got->has_value() ? std::get_if<double>(&**got) : nullptr;
@@ -400,7 +401,7 @@ void Checker::Impl::PeerFail(PeerSlot& peer, const ProbeResult& result) {
     Result<std::optional<DictValue>> succ = dict.Get(peer.ok_key);
     if (!succ.ok()) {
       Err("failed to get peer ok key: " + succ.error());
-      return Report(peer, result, 0);  // before the transition test (Q31)
+      return Report(peer, result);  // before the transition test (Q31)
     }
     const double* s = succ->has_value() ? std::get_if<double>(&**succ) : nullptr;
     if (succ->has_value() && !(s != nullptr && *s == 0)) {
@@ -408,12 +409,12 @@ void Checker::Impl::PeerFail(PeerSlot& peer, const ProbeResult& result) {
       if (!r.ok()) Err("failed to set peer ok key: " + r.status.message());
     }
   }
-  int transition = 0;
+  HealthTransition transition = HealthTransition::kUnchanged;
   if (!peer.down && fails >= static_cast<double>(fall_)) {
     Warn("peer " + peer.name + " is turned down after " + Num(fails) + " failure(s)");
     peer.down = true;
     SetPeerDownGlobally(peer, true);
-    transition = -1;
+    transition = HealthTransition::kTurnedDown;
   }
   Report(peer, result, transition);
 }
@@ -425,7 +426,7 @@ void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
   Result<std::optional<DictValue>> got = dict.Get(peer.ok_key);
   if (!got.ok()) {
     Err("failed to get peer ok key: " + got.error());
-    return Report(peer, result, 0);
+    return Report(peer, result);
   }
   double succ = 1;
   const double* prev = got->has_value() ? std::get_if<double>(&**got) : nullptr;
@@ -441,7 +442,7 @@ void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
     Result<std::optional<DictValue>> fails = dict.Get(peer.nok_key);
     if (!fails.ok()) {
       Err("failed to get peer nok key: " + fails.error());
-      return Report(peer, result, 0);
+      return Report(peer, result);
     }
     const double* f = fails->has_value() ? std::get_if<double>(&**fails) : nullptr;
     if (fails->has_value() && !(f != nullptr && *f == 0)) {
@@ -449,12 +450,12 @@ void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
       if (!r.ok()) Err("failed to set peer nok key: " + r.status.message());
     }
   }
-  int transition = 0;
+  HealthTransition transition = HealthTransition::kUnchanged;
   if (peer.down && succ >= static_cast<double>(rise_)) {
     Warn("peer " + peer.name + " is turned up after " + Num(succ) + " success(es)");
     peer.down = false;
     SetPeerDownGlobally(peer, false);
-    transition = 1;
+    transition = HealthTransition::kTurnedUp;
   }
   Report(peer, result, transition);
 }
@@ -555,18 +556,18 @@ void Checker::Impl::Publish() {
   if (lost_update) CheckPeersUpdates();
 }
 
-void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result, int transition) {
+void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result,
+                           HealthTransition transition) {
   if (!env_.on_check) return;
   PeerCheckEvent e;
   e.upstream = upstream_;
   e.backup = peer.backup;
   e.id = peer.id;
   e.peer = peer.name;
-  e.ok = result.ok();
-  e.result = ProbeResultName(result);
-  e.error = result.message;
-  e.step = result.ok() ? std::string_view() : ProbeKindName(result.kind);
+  e.kind = result.kind;
+  e.timed_out = result.timed_out;
   e.detail = result.error;
+  e.status = result.status;
   e.unix_ms = UnixMs();
   e.duration_ms = result.duration_ms;
   e.transition = transition;

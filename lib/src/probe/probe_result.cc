@@ -42,8 +42,12 @@ std::string_view ProbeKindName(ProbeKind kind) {
   return "unknown";
 }
 
+std::string_view ProbeResultName(ProbeKind kind, bool timed_out) {
+  return timed_out ? "timeout" : ProbeKindName(kind);
+}
+
 std::string_view ProbeResultName(const ProbeResult& result) {
-  return result.timed_out ? "timeout" : ProbeKindName(result.kind);
+  return ProbeResultName(result.kind, result.timed_out);
 }
 
 std::string SocketErrorText(int uv_error) {

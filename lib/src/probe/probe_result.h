@@ -12,19 +12,9 @@
 #include <string>
 #include <string_view>
 
-namespace upcheck {
+#include "upcheck/probe_kind.h"
 
-// Which step decided the outcome. The values may be stored (per-peer details): append only.
-enum class ProbeKind : uint8_t {
-  kOk = 0,
-  kConnect = 1,     // "failed to connect to <name>: <err>"
-  kTls = 2,         // "failed to ssl handshake to <name>: <err>"
-  kSend = 3,        // "failed to send request to <name>: <err>"
-  kReceive = 4,     // "failed to receive status line from <name>: <err>"
-  kStatusLine = 5,  // "bad status line from <name>: <line, EscapedForLog>"
-  kStatusCode = 6,  // "bad status code from <name>: <status %.14g>"
-  kSocket = 7,      // "failed to create stream socket: <err>"; not counted (Q17)
-};
+namespace upcheck {
 
 struct ProbeResult {
   ProbeKind kind = ProbeKind::kOk;
@@ -48,6 +38,7 @@ std::string_view ProbeKindName(ProbeKind kind);
 
 // The `last_result` of /status.json (DESIGN.md §5): ProbeKindName, except "timeout"
 // for a step that timed out.
+std::string_view ProbeResultName(ProbeKind kind, bool timed_out);
 std::string_view ProbeResultName(const ProbeResult& result);
 
 // The original's message for a failed step: "failed to connect to <name>: <error>", ...

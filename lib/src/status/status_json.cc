@@ -212,6 +212,27 @@ double DictNumber(SharedDict* dict, const std::string& key) {
   return number != nullptr ? *number : 0;
 }
 
+// How the JSON prints each kind of field of peer_fields.h, as `,"key":value`.
+#define UPCHECK_PEER_JSON_Int(key, value) \
+  out.append(",\"" key "\":");            \
+  AppendInt(out, static_cast<int64_t>(value));
+#define UPCHECK_PEER_JSON_Time(key, value) \
+  out.append(",\"" key "\":");             \
+  AppendRfc3339(out, value);
+#define UPCHECK_PEER_JSON_Double(key, value) \
+  out.append(",\"" key "\":");               \
+  AppendDouble(out, value);
+#define UPCHECK_PEER_JSON_String(key, value) \
+  out.append(",\"" key "\":");               \
+  AppendString(out, value);
+#define UPCHECK_PEER_JSON_None(key, value)
+#define UPCHECK_PEER_JSON(member, type, shm, json_key, json) \
+  UPCHECK_PEER_JSON_##json(json_key, d.member)
+
+void AppendDetails(std::string& out, const PeerDetails& d) {
+  UPCHECK_PEER_FIELDS(UPCHECK_PEER_JSON)
+}
+
 void AppendPeers(std::string& out, std::string_view upstream, std::span<const PeerInfo> peers,
                  bool backup, const Registry* registry, std::optional<size_t> registry_index,
                  SharedDict* dict, bool& first) {
@@ -231,21 +252,7 @@ void AppendPeers(std::string& out, std::string_view upstream, std::span<const Pe
     out.append(",\"nok\":");
     AppendNumber(out, dict != nullptr ? DictNumber(dict, nok_key.For(peer.id)) : 0);
     if (registry != nullptr && registry_index) {
-      const PeerDetails d = registry->details(*registry_index, backup, peer.id);
-      out.append(",\"checks\":");
-      AppendInt(out, static_cast<int64_t>(d.checks));
-      out.append(",\"failures\":");
-      AppendInt(out, static_cast<int64_t>(d.failures));
-      out.append(",\"last_check\":");
-      AppendRfc3339(out, d.last_check_ms);
-      out.append(",\"last_duration_ms\":");
-      AppendDouble(out, d.last_duration_ms);
-      out.append(",\"last_result\":");
-      AppendString(out, d.last_result);
-      out.append(",\"last_error\":");
-      AppendString(out, d.last_error);
-      out.append(",\"last_change\":");
-      AppendRfc3339(out, d.last_change_ms);
+      AppendDetails(out, registry->details(*registry_index, backup, peer.id));
     }
     out.push_back('}');
   }

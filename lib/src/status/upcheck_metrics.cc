@@ -133,6 +133,63 @@ void AppendSeconds(std::string& out, int64_t ms) {
   out.append(digits, n);
 }
 
+// A family of per-peer samples read from PeerDetails (peer_fields.h): each peer with
+// details gets one sample per series, `family{labels<series.labels>} <value>`.
+struct DetailSeries {
+  std::string_view labels;  // appended to the peer's labels, with the closing brace
+  void (*append)(std::string& out, const PeerDetails& d);
+};
+struct DetailFamily {
+  std::string_view name, type, help;
+  bool checked_only;  // no sample for a peer never checked
+  std::span<const DetailSeries> series;
+};
+
+constexpr DetailSeries kChecksSeries[] = {
+    {",result=\"success\"} ",
+     [](std::string& out, const PeerDetails& d) { AppendNumber(out, d.checks - d.failures); }},
+    {",result=\"failure\"} ",
+     [](std::string& out, const PeerDetails& d) { AppendNumber(out, d.failures); }},
+};
+constexpr DetailSeries kTransitionsSeries[] = {
+    {",to=\"up\"} ",
+     [](std::string& out, const PeerDetails& d) { AppendNumber(out, d.turned_up); }},
+    {",to=\"down\"} ",
+     [](std::string& out, const PeerDetails& d) { AppendNumber(out, d.turned_down); }},
+};
+constexpr DetailSeries kDurationSeries[] = {
+    {"} ", [](std::string& out,
+              const PeerDetails& d) { AppendNumber(out, d.last_duration_ms / 1000.0); }},
+};
+constexpr DetailSeries kLastCheckSeries[] = {
+    {"} ", [](std::string& out, const PeerDetails& d) { AppendSeconds(out, d.last_check_ms); }},
+};
+
+constexpr DetailFamily kDetailFamilies[] = {
+    {"upcheck_peer_checks_total", "counter", "Health checks of the peer, by result.", false,
+     kChecksSeries},
+    {"upcheck_peer_transitions_total", "counter",
+     "Times the health checks turned the peer up or down.", false, kTransitionsSeries},
+    {"upcheck_peer_check_duration_seconds", "gauge", "Duration of the peer's last health check.",
+     true, kDurationSeries},
+    {"upcheck_peer_last_check_timestamp_seconds", "gauge",
+     "Unix time of the peer's last health check.", true, kLastCheckSeries},
+};
+
+void AppendDetailFamily(std::string& out, const DetailFamily& family,
+                        std::span<const PeerRow> rows) {
+  AppendHeader(out, family.name, family.type, family.help);
+  for (const PeerRow& row : rows) {
+    if (!row.details || (family.checked_only && row.details->last_check_ms <= 0)) continue;
+    for (const DetailSeries& series : family.series) {
+      AppendSeries(out, family.name, row);
+      out.append(series.labels);
+      series.append(out, *row.details);
+      out.push_back('\n');
+    }
+  }
+}
+
 }  // namespace
 
 std::string_view UpcheckVersion() { return UPCHECK_VERSION; }
@@ -157,54 +214,7 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
   }
 
   if (registry != nullptr) {
-    constexpr std::string_view kChecks = "upcheck_peer_checks_total";
-    AppendHeader(out, kChecks, "counter", "Health checks of the peer, by result.");
-    for (const PeerRow& row : rows) {
-      if (!row.details) continue;
-      AppendSeries(out, kChecks, row);
-      out.append(",result=\"success\"} ");
-      AppendNumber(out, row.details->checks - row.details->failures);
-      out.push_back('\n');
-      AppendSeries(out, kChecks, row);
-      out.append(",result=\"failure\"} ");
-      AppendNumber(out, row.details->failures);
-      out.push_back('\n');
-    }
-
-    constexpr std::string_view kTransitions = "upcheck_peer_transitions_total";
-    AppendHeader(out, kTransitions, "counter",
-                 "Times the health checks turned the peer up or down.");
-    for (const PeerRow& row : rows) {
-      if (!row.details) continue;
-      AppendSeries(out, kTransitions, row);
-      out.append(",to=\"up\"} ");
-      AppendNumber(out, row.details->turned_up);
-      out.push_back('\n');
-      AppendSeries(out, kTransitions, row);
-      out.append(",to=\"down\"} ");
-      AppendNumber(out, row.details->turned_down);
-      out.push_back('\n');
-    }
-
-    constexpr std::string_view kDuration = "upcheck_peer_check_duration_seconds";
-    AppendHeader(out, kDuration, "gauge", "Duration of the peer's last health check.");
-    for (const PeerRow& row : rows) {
-      if (!row.details || row.details->last_check_ms <= 0) continue;
-      AppendSeries(out, kDuration, row);
-      out.append("} ");
-      AppendNumber(out, row.details->last_duration_ms / 1000.0);
-      out.push_back('\n');
-    }
-
-    constexpr std::string_view kLastCheck = "upcheck_peer_last_check_timestamp_seconds";
-    AppendHeader(out, kLastCheck, "gauge", "Unix time of the peer's last health check.");
-    for (const PeerRow& row : rows) {
-      if (!row.details || row.details->last_check_ms <= 0) continue;
-      AppendSeries(out, kLastCheck, row);
-      out.append("} ");
-      AppendSeconds(out, row.details->last_check_ms);
-      out.push_back('\n');
-    }
+    for (const DetailFamily& family : kDetailFamilies) AppendDetailFamily(out, family, rows);
   }
 
   constexpr std::string_view kBuild = "upcheck_build_info";

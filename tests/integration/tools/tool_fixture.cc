@@ -88,14 +88,13 @@ void DaemonlessSegment::RecordCheck(const std::string& upstream, bool backup, ui
   e.upstream = upstream;
   e.backup = backup;
   e.id = id;
-  e.ok = ok;
-  e.result = ok ? "ok" : "status_code";
-  e.step = ok ? "" : "status_code";
+  e.kind = ok ? ProbeKind::kOk : ProbeKind::kStatusCode;
   e.detail = ok ? "" : "404";
-  e.error = ok ? "" : "bad status code";
   e.unix_ms = unix_ms;
   e.duration_ms = 0.5;
-  e.transition = transition;
+  e.transition = transition > 0   ? HealthTransition::kTurnedUp
+                 : transition < 0 ? HealthTransition::kTurnedDown
+                                  : HealthTransition::kUnchanged;
   e.down = !ok;
   registry_->RecordCheck(e);
 }

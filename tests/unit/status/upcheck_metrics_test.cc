@@ -45,17 +45,15 @@ class UpcheckMetricsTest : public ::testing::Test {
     PeerCheckEvent e;
     e.upstream = "foo.com";
     e.peer = "127.0.0.1:1";
-    e.result = "connect";
-    e.step = "connect";
+    e.kind = ProbeKind::kConnect;
     e.detail = "connection refused";
     e.duration_ms = 0.25;
-    e.transition = -1;
+    e.transition = HealthTransition::kTurnedDown;
     e.unix_ms = 1700000000123;
     registry_->RecordCheck(e);
-    e.ok = true;
-    e.result = "ok";
-    e.step = e.detail = "";
-    e.transition = 1;
+    e.kind = ProbeKind::kOk;
+    e.detail = "";
+    e.transition = HealthTransition::kTurnedUp;
     e.duration_ms = 1.5;
     e.unix_ms = 1700000001456;
     registry_->RecordCheck(e);
@@ -156,9 +154,7 @@ TEST(UpcheckMetricsScale, TenThousandPeersWithRegistry) {
     PeerCheckEvent e;
     e.upstream = "big";
     e.id = id;
-    e.ok = true;
-    e.result = "ok";
-    e.step = e.detail = "";  // not null views: Registry::RecordCheck memcpy()s the detail
+    e.kind = ProbeKind::kOk;
     e.duration_ms = 0.3;
     e.unix_ms = 1700000000000 + id;
     reg->RecordCheck(e);

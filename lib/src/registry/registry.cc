@@ -1,21 +1,20 @@
 #include "upcheck/registry.h"
 
-#include <signal.h>
-
 #include <bit>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "probe/probe_result.h"
-#include "shm/registry_layout.h"
-#include "util/clock.h"
+#include "registry/registry_access.h"
+#include "registry/registry_layout.h"
 
 namespace upcheck {
 
-using shm::PeerDetailsShm;
+using shm::PeerAt;
 using shm::PeerShm;
 using shm::RegistryHeaderShm;
+using shm::Str;
 using shm::StringRefShm;
+using shm::Up;
 using shm::UpstreamShm;
 using shm::WorkerSlotShm;
 
@@ -40,10 +39,6 @@ std::string CheckJson(const CheckOptions& o) {
   return j.dump();
 }
 
-// The step names of PeerCheckEvent, in ProbeKind order (stored as 1 + index).
-constexpr std::string_view kSteps[] = {"ok",      "connect",     "tls",         "send",
-                                       "receive", "status_line", "status_code", "socket"};
-
 struct Layout {
   size_t upstreams, peers, workers, versions, strings, strings_bytes, total;
 };
@@ -61,20 +56,6 @@ Layout Plan(size_t upstream_count, size_t peer_count, size_t max_workers, size_t
 }
 
 }  // namespace
-
-std::string_view WorkerStateName(WorkerState state) {
-  switch (state) {
-    case WorkerState::kFree:
-      return "free";
-    case WorkerState::kStarting:
-      return "starting";
-    case WorkerState::kRunning:
-      return "running";
-    case WorkerState::kExiting:
-      return "exiting";
-  }
-  return "unknown";
-}
 
 Registry::Registry(RegistryHeaderShm* header, size_t bytes) : h_(header), bytes_(bytes) {}
 
@@ -211,28 +192,6 @@ Result<Registry> Registry::Attach(const Segment& segment) {
   return r;
 }
 
-namespace {
-
-char* Base(RegistryHeaderShm* h) { return reinterpret_cast<char*>(h); }
-UpstreamShm& Up(RegistryHeaderShm* h, size_t u) {
-  return reinterpret_cast<UpstreamShm*>(Base(h) + h->upstreams_offset)[u];
-}
-PeerShm& PeerAt(RegistryHeaderShm* h, size_t index) {
-  return reinterpret_cast<PeerShm*>(Base(h) + h->peers_offset)[index];
-}
-WorkerSlotShm& Slot(RegistryHeaderShm* h, size_t s) {
-  return reinterpret_cast<WorkerSlotShm*>(Base(h) + h->workers_offset)[s];
-}
-std::atomic<uint64_t>& Version(RegistryHeaderShm* h, size_t slot, size_t u) {
-  return reinterpret_cast<std::atomic<uint64_t>*>(Base(h) +
-                                                  h->versions_offset)[slot * h->upstream_count + u];
-}
-std::string_view Str(RegistryHeaderShm* h, StringRefShm s) {
-  return std::string_view(Base(h) + h->strings_offset + s.offset, s.length);
-}
-
-}  // namespace
-
 size_t Registry::upstream_count() const { return h_->upstream_count; }
 std::string_view Registry::upstream_name(size_t u) const { return Str(h_, Up(h_, u).name); }
 bool Registry::has_check(size_t u) const { return Up(h_, u).check_json.length > 0; }
@@ -266,161 +225,6 @@ Result<Upstreams> Registry::BuildUpstreams() const {
     }
   }
   return view;
-}
-
-void Registry::RecordCheck(const PeerCheckEvent& e) {
-  std::optional<size_t> u = FindUpstream(e.upstream);
-  if (!u) return;
-  const UpstreamShm& us = Up(h_, *u);
-  size_t k = (e.backup ? us.primary_count : 0) + e.id;
-  if (k >= size_t{us.primary_count} + us.backup_count) return;
-  PeerDetailsShm& d = PeerAt(h_, us.first_peer + k).details;
-  uint8_t step = 1;
-  for (uint8_t i = 0; i < std::size(kSteps); ++i) {
-    if (e.ok ? i == 0 : kSteps[i] == e.step) step = static_cast<uint8_t>(i + 1);
-  }
-  // Sequence lock: odd while writing; readers retry until they see an even, unchanged seq.
-  // Writers take it by compare-and-swap from even to odd: two workers may record the same
-  // peer at once (cycles that overlap, NG1), and a plain load-and-store would let their
-  // counts interleave into an odd seq for good, hiding the record from every reader. A
-  // seq found odd (a writer busy, or killed in the middle) is taken over after a short
-  // wait by moving to the next odd value; whoever still holds its own value makes it even.
-  constexpr int kTakeOverSpins = 1024;
-  uint32_t seq = d.seq.load(std::memory_order_relaxed);
-  for (int spins = 0;; ++spins) {
-    if ((seq & 1) != 0 && spins < kTakeOverSpins) {
-      seq = d.seq.load(std::memory_order_relaxed);
-      continue;
-    }
-    uint32_t mine = (seq & 1) != 0 ? seq + 2 : seq + 1;
-    if (d.seq.compare_exchange_weak(seq, mine, std::memory_order_relaxed)) {
-      seq = mine;
-      break;
-    }
-  }
-  std::atomic_thread_fence(std::memory_order_release);
-  d.checks.fetch_add(1, std::memory_order_relaxed);
-  if (!e.ok) d.failures.fetch_add(1, std::memory_order_relaxed);
-  if (e.transition > 0) d.turned_up.fetch_add(1, std::memory_order_relaxed);
-  if (e.transition < 0) d.turned_down.fetch_add(1, std::memory_order_relaxed);
-  if (e.transition != 0) d.last_change_ms.store(e.unix_ms, std::memory_order_relaxed);
-  d.last_check_ms.store(e.unix_ms, std::memory_order_relaxed);
-  d.duration_us.store(static_cast<uint32_t>(e.duration_ms * 1000), std::memory_order_relaxed);
-  d.result.store(step, std::memory_order_relaxed);
-  d.timed_out.store(e.result == "timeout", std::memory_order_relaxed);
-  size_t n = std::min(e.detail.size(), sizeof(d.detail));
-  if (n > 0) std::memcpy(d.detail, e.detail.data(), n);
-  d.detail_len.store(static_cast<uint8_t>(n), std::memory_order_relaxed);
-  // Fails only when another writer took the record over meanwhile; it ends it.
-  d.seq.compare_exchange_strong(seq, seq + 1, std::memory_order_release, std::memory_order_relaxed);
-}
-
-PeerDetails Registry::details(size_t u, bool backup, uint32_t id) const {
-  PeerDetails out;
-  if (u >= h_->upstream_count) return out;
-  const UpstreamShm& us = Up(h_, u);
-  size_t k = (backup ? us.primary_count : 0) + id;
-  if (k >= size_t{us.primary_count} + us.backup_count) return out;
-  const PeerShm& p = PeerAt(h_, us.first_peer + k);
-  const PeerDetailsShm& d = p.details;
-  uint8_t step = 0;
-  bool timed_out = false;
-  std::string detail;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    uint32_t seq = d.seq.load(std::memory_order_acquire);
-    if (seq & 1) continue;
-    out.checks = d.checks.load(std::memory_order_relaxed);
-    out.failures = d.failures.load(std::memory_order_relaxed);
-    out.turned_up = d.turned_up.load(std::memory_order_relaxed);
-    out.turned_down = d.turned_down.load(std::memory_order_relaxed);
-    out.last_check_ms = d.last_check_ms.load(std::memory_order_relaxed);
-    out.last_change_ms = d.last_change_ms.load(std::memory_order_relaxed);
-    out.last_duration_ms = d.duration_us.load(std::memory_order_relaxed) / 1000.0;
-    step = d.result.load(std::memory_order_relaxed);
-    timed_out = d.timed_out.load(std::memory_order_relaxed) != 0;
-    size_t n = std::min<size_t>(d.detail_len.load(std::memory_order_relaxed), sizeof(d.detail));
-    detail.assign(d.detail, n);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (d.seq.load(std::memory_order_relaxed) == seq) break;
-  }
-  if (step == 0 || step > std::size(kSteps)) return out;
-  auto kind = static_cast<ProbeKind>(step - 1);
-  out.last_result = timed_out ? "timeout" : std::string(kSteps[step - 1]);
-  if (kind != ProbeKind::kOk)
-    out.last_error = ProbeMessage(kind, std::string(Str(h_, p.name)), detail);
-  return out;
-}
-
-uint32_t Registry::max_workers() const { return h_->max_workers; }
-
-Result<uint32_t> Registry::ClaimWorkerSlot(int32_t pid) {
-  for (uint32_t s = 0; s < h_->max_workers; ++s) {
-    WorkerSlotShm& w = Slot(h_, s);
-    uint32_t expected = static_cast<uint32_t>(WorkerState::kFree);
-    if (!w.state.compare_exchange_strong(expected, static_cast<uint32_t>(WorkerState::kStarting))) {
-      continue;
-    }
-    w.pid.store(pid);
-    w.checkers.store(0);
-    w.started_ms.store(UnixMs());
-    w.cycle_start_ms.store(0);
-    w.cycle_end_ms.store(0);
-    w.cycles.store(0);
-    for (size_t u = 0; u < h_->upstream_count; ++u) Version(h_, s, u).store(0);
-    return s;
-  }
-  return Result<uint32_t>::Error("the worker table is full (" + std::to_string(h_->max_workers) +
-                                 " slots)");
-}
-
-void Registry::SetWorkerState(uint32_t slot, WorkerState state) {
-  if (slot < h_->max_workers) Slot(h_, slot).state.store(static_cast<uint32_t>(state));
-}
-
-void Registry::SetWorkerCheckers(uint32_t slot, uint32_t checkers) {
-  if (slot < h_->max_workers) Slot(h_, slot).checkers.store(checkers);
-}
-
-void Registry::RecordCycle(uint32_t slot, const CycleEvent& e) {
-  std::optional<size_t> u = FindUpstream(e.upstream);
-  if (slot >= h_->max_workers || !u) return;
-  WorkerSlotShm& w = Slot(h_, slot);
-  if (e.end) {
-    w.cycle_end_ms.store(UnixMs(), std::memory_order_relaxed);
-    w.cycles.fetch_add(1, std::memory_order_relaxed);
-    Version(h_, slot, *u).store(std::bit_cast<uint64_t>(e.version), std::memory_order_relaxed);
-  } else {
-    w.cycle_start_ms.store(UnixMs(), std::memory_order_relaxed);
-  }
-}
-
-void Registry::ReleaseWorkerSlot(uint32_t slot) {
-  if (slot >= h_->max_workers) return;
-  WorkerSlotShm& w = Slot(h_, slot);
-  w.pid.store(0);
-  w.state.store(static_cast<uint32_t>(WorkerState::kFree));
-}
-
-std::vector<WorkerRow> Registry::Workers() const {
-  std::vector<WorkerRow> rows;
-  for (uint32_t s = 0; s < h_->max_workers; ++s) {
-    WorkerSlotShm& w = Slot(h_, s);
-    auto state = static_cast<WorkerState>(w.state.load());
-    if (state == WorkerState::kFree) continue;
-    WorkerRow r;
-    r.slot = s;
-    r.pid = w.pid.load();
-    r.state = state;
-    r.started_ms = w.started_ms.load();
-    r.checkers = w.checkers.load();
-    r.last_cycle_start_ms = w.cycle_start_ms.load();
-    r.last_cycle_end_ms = w.cycle_end_ms.load();
-    r.cycles = w.cycles.load();
-    for (size_t u = 0; u < h_->upstream_count; ++u)
-      r.versions.push_back(std::bit_cast<double>(Version(h_, s, u).load()));
-    rows.push_back(std::move(r));
-  }
-  return rows;
 }
 
 std::atomic<uint64_t>* Registry::version_hint(size_t u) {

@@ -4,17 +4,19 @@
 //        | versions: atomic<uint64_t>[max_workers * upstream_count] | string pool
 // Offsets are from the start of the area. Plain data only; the fields that change after
 // set-up are lock-free atomics. A reader checks every offset against the area size.
-#ifndef UPCHECK_SHM_REGISTRY_LAYOUT_H_
-#define UPCHECK_SHM_REGISTRY_LAYOUT_H_
+#ifndef UPCHECK_REGISTRY_REGISTRY_LAYOUT_H_
+#define UPCHECK_REGISTRY_REGISTRY_LAYOUT_H_
 
 #include <atomic>
 #include <cstdint>
 #include <type_traits>
 
+#include "upcheck/peer_fields.h"
+
 namespace upcheck::shm {
 
-// "ucregis3": 3 since PeerDetailsShm holds a bad status line's first 204 bytes.
-inline constexpr uint64_t kRegistryMagic = 0x7563726567697333ull;
+// "ucregis4": 4 since PeerDetailsShm's fields follow peer_fields.h.
+inline constexpr uint64_t kRegistryMagic = 0x7563726567697334ull;
 
 struct StringRefShm {
   uint32_t offset;  // into the string pool
@@ -31,26 +33,28 @@ struct UpstreamShm {
   std::atomic<uint64_t> published_version;  // bit pattern of a double
 };
 
+// How PeerDetailsShm keeps each kind of field of peer_fields.h (OUTCOME: not at all, it is
+// rendered from kind, timed_out and detail).
+#define UPCHECK_PEER_SHM_U64(member) std::atomic<uint64_t> member;
+#define UPCHECK_PEER_SHM_U32(member) std::atomic<uint32_t> member;
+#define UPCHECK_PEER_SHM_I64(member) std::atomic<int64_t> member;
+#define UPCHECK_PEER_SHM_US(member) std::atomic<uint32_t> member;
+#define UPCHECK_PEER_SHM_OUTCOME(member)
+#define UPCHECK_PEER_SHM_MEMBER(member, type, shm, json_key, json) UPCHECK_PEER_SHM_##shm(member)
+
 // One peer's details, written by the prober under a sequence lock (odd: being written).
-// Ordered so that nothing is padding: 256 bytes a peer.
 struct PeerDetailsShm {
   std::atomic<uint32_t> seq;
-  std::atomic<uint8_t> result;  // 0 never; 1 + ProbeKind; see registry.cc
+  std::atomic<uint8_t> kind;  // 0 never; 1 + ProbeKind
   std::atomic<uint8_t> timed_out;
   std::atomic<uint8_t> detail_len;
   uint8_t reserved;
-  std::atomic<uint32_t> duration_us;
-  std::atomic<uint32_t> turned_up;
-  std::atomic<uint64_t> checks;
-  std::atomic<uint64_t> failures;
-  std::atomic<int64_t> last_check_ms;
-  std::atomic<int64_t> last_change_ms;
-  std::atomic<uint32_t> turned_down;
+  UPCHECK_PEER_FIELDS(UPCHECK_PEER_SHM_MEMBER)
   // <err>, truncated: room for the 200 bytes of a bad status line that last_error shows
   // (and the bytes beyond, so that it knows to end with "..." as the log line does).
   char detail[204];
 };
-static_assert(sizeof(PeerDetailsShm) == 256);
+static_assert(sizeof(PeerDetailsShm) == 256, "peer_fields.h's order must leave no padding");
 
 struct PeerShm {
   StringRefShm name;
@@ -102,4 +106,4 @@ static_assert(std::is_standard_layout_v<WorkerSlotShm> &&
 
 }  // namespace upcheck::shm
 
-#endif  // UPCHECK_SHM_REGISTRY_LAYOUT_H_
+#endif  // UPCHECK_REGISTRY_REGISTRY_LAYOUT_H_

@@ -69,12 +69,10 @@ TEST_F(RegistryTest, DetailsRecordTheLastCheck) {
   e.upstream = "foo.com";
   e.id = 0;
   e.peer = "127.0.0.1:1";
-  e.ok = false;
-  e.result = "connect";
-  e.step = "connect";
+  e.kind = ProbeKind::kConnect;
   e.detail = "connection refused";
   e.duration_ms = 0.25;
-  e.transition = -1;
+  e.transition = HealthTransition::kTurnedDown;
   e.unix_ms = 1700000000123;
   reg->RecordCheck(e);
   PeerDetails d = reg->details(0, false, 0);
@@ -86,11 +84,9 @@ TEST_F(RegistryTest, DetailsRecordTheLastCheck) {
   EXPECT_EQ(d.last_check_ms, 1700000000123);
   EXPECT_EQ(d.last_change_ms, 1700000000123);
   EXPECT_DOUBLE_EQ(d.last_duration_ms, 0.25);
-  e.ok = true;
-  e.result = "ok";
-  e.step = "";
+  e.kind = ProbeKind::kOk;
   e.detail = "";
-  e.transition = 0;
+  e.transition = HealthTransition::kUnchanged;
   reg->RecordCheck(e);
   d = reg->details(0, false, 0);
   EXPECT_EQ(d.checks, 2u);
@@ -99,9 +95,8 @@ TEST_F(RegistryTest, DetailsRecordTheLastCheck) {
   EXPECT_EQ(d.last_error, "");
   // A backup peer has its own record.
   e.backup = true;
-  e.ok = false;
-  e.result = "timeout";
-  e.step = "receive";
+  e.kind = ProbeKind::kReceive;
+  e.timed_out = true;
   e.detail = "timeout";
   reg->RecordCheck(e);
   EXPECT_EQ(reg->details(0, true, 0).last_result, "timeout");
@@ -120,8 +115,7 @@ TEST_F(RegistryTest, ConcurrentWritersLeaveTheRecordReadable) {
   e.upstream = "foo.com";
   e.id = 0;
   e.peer = "127.0.0.1:1";
-  e.ok = true;
-  e.result = "ok";
+  e.kind = ProbeKind::kOk;
   constexpr int kRounds = 10;
   constexpr int kPerThread = 200000;
   for (int round = 1; round <= kRounds; ++round) {

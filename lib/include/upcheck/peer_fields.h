@@ -1,0 +1,29 @@
+// The per-peer check fields, declared once. PeerDetails (registry.h) is made of this list,
+// the registry's shm record stores it, /status.json prints it in this order and the
+// upcheck_* metrics read its members: a field added here reaches every one of them.
+//
+// X(member, type, shm, json_key, json):
+//   type  PeerDetails' member type.
+//   shm   how the shm record keeps it: U64, U32, I64 (an atomic of that width), US (ms
+//         held as whole microseconds in an atomic uint32) or OUTCOME (rendered from the
+//         stored probe outcome: kind, timed_out, detail).
+//   json  Int, Time (RFC 3339 with ms, null for 0), Double, String, or None (not shown).
+// The order also packs the shm record without padding (a static_assert holds it to 256
+// bytes).
+#ifndef UPCHECK_PEER_FIELDS_H_
+#define UPCHECK_PEER_FIELDS_H_
+
+#define UPCHECK_PEER_FIELDS(X)                                                                 \
+  X(checks, uint64_t, U64, "checks", Int)            /* counted probes */                      \
+  X(failures, uint64_t, U64, "failures", Int)        /* of which failed */                     \
+  X(last_check_ms, int64_t, I64, "last_check", Time) /* Unix time, ms; 0: never */             \
+  X(last_duration_ms, double, US, "last_duration_ms", Double)                                  \
+  X(turned_up, uint64_t, U32, "turned_up", None)                                               \
+  /* "" (never), "ok", "connect", "tls", "send", "timeout", "receive", "status_line", */       \
+  /* "status_code" */                                                                          \
+  X(last_result, std::string, OUTCOME, "last_result", String)                                  \
+  X(last_error, std::string, OUTCOME, "last_error", String) /* the original's message */       \
+  X(last_change_ms, int64_t, I64, "last_change", Time) /* last transition, Unix ms; 0: none */ \
+  X(turned_down, uint64_t, U32, "turned_down", None)
+
+#endif  // UPCHECK_PEER_FIELDS_H_

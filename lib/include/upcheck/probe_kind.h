@@ -1,0 +1,24 @@
+// ProbeKind: which step of a health probe decided its outcome. Plain value, shared by the
+// probe layer (ProbeResult), the checker's events and the per-peer details, which store it:
+// the values are append only.
+#ifndef UPCHECK_PROBE_KIND_H_
+#define UPCHECK_PROBE_KIND_H_
+
+#include <cstdint>
+
+namespace upcheck {
+
+enum class ProbeKind : uint8_t {
+  kOk = 0,
+  kConnect = 1,     // "failed to connect to <name>: <err>"
+  kTls = 2,         // "failed to ssl handshake to <name>: <err>"
+  kSend = 3,        // "failed to send request to <name>: <err>"
+  kReceive = 4,     // "failed to receive status line from <name>: <err>"
+  kStatusLine = 5,  // "bad status line from <name>: <line, EscapedForLog>"
+  kStatusCode = 6,  // "bad status code from <name>: <status %.14g>"
+  kSocket = 7,      // "failed to create stream socket: <err>"; not counted (Q17)
+};
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_PROBE_KIND_H_

@@ -1,0 +1,130 @@
+// Registry's per-peer details: RecordCheck writes a checker's event into the peer's record
+// under a sequence lock; details() reads it back and renders the texts (last_result,
+// last_error) with the probe layer's own renderer, so that they match the log line.
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "probe/probe_result.h"
+#include "registry/registry_access.h"
+#include "registry/registry_layout.h"
+#include "upcheck/registry.h"
+
+namespace upcheck {
+
+using shm::PeerAt;
+using shm::PeerDetailsShm;
+using shm::Str;
+using shm::Up;
+using shm::UpstreamShm;
+
+namespace {
+
+constexpr uint8_t kLastKind = static_cast<uint8_t>(ProbeKind::kSocket);
+
+// Takes the record's sequence lock and returns the odd value held. Writers take it by
+// compare-and-swap from even to odd: two workers may record the same peer at once (cycles
+// that overlap, NG1), and a plain load-and-store would let their counts interleave into an
+// odd seq for good, hiding the record from every reader. A seq found odd (a writer busy,
+// or killed in the middle) is taken over after a short wait by moving to the next odd
+// value; whoever still holds its own value makes it even (EndWrite).
+uint32_t BeginWrite(std::atomic<uint32_t>& word) {
+  constexpr int kTakeOverSpins = 1024;
+  uint32_t seq = word.load(std::memory_order_relaxed);
+  for (int spins = 0;; ++spins) {
+    if ((seq & 1) != 0 && spins < kTakeOverSpins) {
+      seq = word.load(std::memory_order_relaxed);
+      continue;
+    }
+    uint32_t mine = (seq & 1) != 0 ? seq + 2 : seq + 1;
+    if (word.compare_exchange_weak(seq, mine, std::memory_order_relaxed)) {
+      std::atomic_thread_fence(std::memory_order_release);
+      return mine;
+    }
+  }
+}
+
+// Fails only when another writer took the record over meanwhile; it ends it.
+void EndWrite(std::atomic<uint32_t>& word, uint32_t seq) {
+  word.compare_exchange_strong(seq, seq + 1, std::memory_order_release, std::memory_order_relaxed);
+}
+
+void Write(PeerDetailsShm& d, const PeerCheckEvent& e) {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  d.checks.fetch_add(1, kRelaxed);
+  if (!e.ok()) d.failures.fetch_add(1, kRelaxed);
+  if (e.transition == HealthTransition::kTurnedUp) d.turned_up.fetch_add(1, kRelaxed);
+  if (e.transition == HealthTransition::kTurnedDown) d.turned_down.fetch_add(1, kRelaxed);
+  if (e.transition != HealthTransition::kUnchanged) d.last_change_ms.store(e.unix_ms, kRelaxed);
+  d.last_check_ms.store(e.unix_ms, kRelaxed);
+  d.last_duration_ms.store(static_cast<uint32_t>(e.duration_ms * 1000), kRelaxed);
+  d.kind.store(static_cast<uint8_t>(1 + static_cast<uint8_t>(e.kind)), kRelaxed);
+  d.timed_out.store(e.timed_out, kRelaxed);
+  size_t n = std::min(e.detail.size(), sizeof(d.detail));
+  if (n > 0) std::memcpy(d.detail, e.detail.data(), n);
+  d.detail_len.store(static_cast<uint8_t>(n), kRelaxed);
+}
+
+// How details() reads each kind of field of peer_fields.h back (OUTCOME: rendered after).
+#define UPCHECK_PEER_LOAD_U64(member) out.member = d.member.load(std::memory_order_relaxed);
+#define UPCHECK_PEER_LOAD_U32(member) out.member = d.member.load(std::memory_order_relaxed);
+#define UPCHECK_PEER_LOAD_I64(member) out.member = d.member.load(std::memory_order_relaxed);
+#define UPCHECK_PEER_LOAD_US(member) out.member = d.member.load(std::memory_order_relaxed) / 1000.0;
+#define UPCHECK_PEER_LOAD_OUTCOME(member)
+#define UPCHECK_PEER_LOAD(member, type, shm, json_key, json) UPCHECK_PEER_LOAD_##shm(member)
+
+struct Outcome {
+  uint8_t kind = 0;  // 0: never checked; 1 + ProbeKind
+  bool timed_out = false;
+  std::string detail;
+};
+
+// A consistent copy of the record: retried while a writer holds the sequence lock.
+Outcome Read(const PeerDetailsShm& d, PeerDetails& out) {
+  Outcome o;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    uint32_t seq = d.seq.load(std::memory_order_acquire);
+    if (seq & 1) continue;
+    UPCHECK_PEER_FIELDS(UPCHECK_PEER_LOAD)
+    o.kind = d.kind.load(std::memory_order_relaxed);
+    o.timed_out = d.timed_out.load(std::memory_order_relaxed) != 0;
+    size_t n = std::min<size_t>(d.detail_len.load(std::memory_order_relaxed), sizeof(d.detail));
+    o.detail.assign(d.detail, n);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (d.seq.load(std::memory_order_relaxed) == seq) break;
+  }
+  return o;
+}
+
+}  // namespace
+
+void Registry::RecordCheck(const PeerCheckEvent& e) {
+  std::optional<size_t> u = FindUpstream(e.upstream);
+  if (!u) return;
+  const UpstreamShm& us = Up(h_, *u);
+  size_t k = (e.backup ? us.primary_count : 0) + e.id;
+  if (k >= size_t{us.primary_count} + us.backup_count) return;
+  PeerDetailsShm& d = PeerAt(h_, us.first_peer + k).details;
+  const uint32_t seq = BeginWrite(d.seq);
+  Write(d, e);
+  EndWrite(d.seq, seq);
+}
+
+PeerDetails Registry::details(size_t u, bool backup, uint32_t id) const {
+  PeerDetails out;
+  if (u >= h_->upstream_count) return out;
+  const UpstreamShm& us = Up(h_, u);
+  size_t k = (backup ? us.primary_count : 0) + id;
+  if (k >= size_t{us.primary_count} + us.backup_count) return out;
+  const shm::PeerShm& p = PeerAt(h_, us.first_peer + k);
+  const Outcome o = Read(p.details, out);
+  if (o.kind == 0 || o.kind > 1 + kLastKind) return out;
+  const auto kind = static_cast<ProbeKind>(o.kind - 1);
+  out.last_result = ProbeResultName(kind, o.timed_out);
+  if (kind != ProbeKind::kOk)
+    out.last_error = ProbeMessage(kind, std::string(Str(h_, p.name)), o.detail);
+  return out;
+}
+
+}  // namespace upcheck
