@@ -6,6 +6,9 @@
 // set-up are lock-free atomics. A reader checks every offset against the area size.
 #ifndef UPCHECK_SHM_REGISTRY_LAYOUT_H_
 #define UPCHECK_SHM_REGISTRY_LAYOUT_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_SHM)
+#error "shm/registry_layout.h belongs to shm/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <atomic>
 #include <cstdint>
