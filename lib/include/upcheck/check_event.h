@@ -4,6 +4,9 @@
 // The views point into the checker's state: valid during the callback only.
 #ifndef UPCHECK_CHECK_EVENT_H_
 #define UPCHECK_CHECK_EVENT_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CHECK)
+#error "upcheck/check_event.h belongs to check/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstdint>
 #include <optional>

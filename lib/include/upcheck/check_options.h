@@ -6,6 +6,9 @@
 // No numeric option is range-checked but timeout (Q11). Absent optionals take the defaults.
 #ifndef UPCHECK_CHECK_OPTIONS_H_
 #define UPCHECK_CHECK_OPTIONS_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CHECK)
+#error "upcheck/check_options.h belongs to check/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstdint>
 #include <optional>

@@ -10,6 +10,9 @@
 // checker applies the defaults (CheckOptions); numeric options keep the original's meaning.
 #ifndef UPCHECK_CONFIG_H_
 #define UPCHECK_CONFIG_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CONFIG)
+#error "upcheck/config.h belongs to config/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "upcheck/check_options.h"
+#include "upcheck/size.h"
 #include "upcheck/status.h"
 
 namespace upcheck {
@@ -107,12 +111,6 @@ Result<Config> ParseConfig(std::string_view text, std::string_view path_for_mess
 // order of DESIGN.md §4. ParseConfig() of the result gives back an equal Config (except
 // `path` and the `line` fields). Used by `upcheckd --test` to show what it understood.
 std::string DumpConfig(const Config& config);
-
-// "1048576", "512k", "1m" (k and m are binary, either case) to bytes. The error says
-// `bad size "12q" (bytes, or a number with k or m suffix)`.
-Result<size_t> ParseSize(std::string_view text);
-// The shortest ParseSize() spelling of `bytes`: 1048576 gives "1m", 1536 gives "1536".
-std::string FormatSize(size_t bytes);
 
 // A listening address split for bind(): host without brackets, port 0..65535.
 struct ListenAddress {

@@ -6,6 +6,9 @@
 // and never allocates; callers guard costly formatting with enabled().
 #ifndef UPCHECK_LOG_H_
 #define UPCHECK_LOG_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_LOG)
+#error "upcheck/log.h belongs to log/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <atomic>
 #include <cstdint>

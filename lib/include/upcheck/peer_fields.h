@@ -12,6 +12,9 @@
 // bytes).
 #ifndef UPCHECK_PEER_FIELDS_H_
 #define UPCHECK_PEER_FIELDS_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_REGISTRY)
+#error "upcheck/peer_fields.h belongs to registry/, a layer above this one (see lib/meson.build)"
+#endif
 
 #define UPCHECK_PEER_FIELDS(X)                                                                 \
   X(checks, uint64_t, U64, "checks", Int)            /* counted probes */                      \

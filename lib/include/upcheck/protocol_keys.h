@@ -6,6 +6,9 @@
 // their input; safe from any thread and process.
 #ifndef UPCHECK_PROTOCOL_KEYS_H_
 #define UPCHECK_PROTOCOL_KEYS_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CHECK)
+#error "upcheck/protocol_keys.h belongs to check/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstdint>
 #include <optional>

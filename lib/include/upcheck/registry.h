@@ -8,6 +8,9 @@
 // sequence counter so that a reader never shows a torn record.
 #ifndef UPCHECK_REGISTRY_H_
 #define UPCHECK_REGISTRY_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_REGISTRY)
+#error "upcheck/registry.h belongs to registry/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <atomic>
 #include <cstddef>

@@ -10,6 +10,9 @@
 // segment again; all later coordination goes through SharedDict and atomics in the areas.
 #ifndef UPCHECK_SEGMENT_H_
 #define UPCHECK_SEGMENT_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_SHM)
+#error "upcheck/segment.h belongs to shm/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -22,11 +25,10 @@
 
 namespace upcheck {
 
-// Areas a segment may hold besides the dict. The values are stored in shm: never reuse one.
+// Areas a segment may hold besides the dict. The values are stored in shm: never reuse one
+// (2 and 3 were given out once).
 enum class SegmentArea : uint32_t {
-  kRegistry = 1,     // upstreams, peers, roles, check options (the daemon)
-  kWorkers = 2,      // worker table
-  kPeerDetails = 3,  // per-peer check details
+  kRegistry = 1,  // upstreams, peers, roles, check options, details, workers (the daemon)
 };
 inline constexpr uint32_t kMaxSegmentAreas = 8;
 

@@ -13,6 +13,9 @@
 // set/add/incr-with-init evict least-recently-used entries and say so ("forcible").
 #ifndef UPCHECK_SHARED_DICT_H_
 #define UPCHECK_SHARED_DICT_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_SHM)
+#error "upcheck/shared_dict.h belongs to shm/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstddef>
 #include <cstdint>

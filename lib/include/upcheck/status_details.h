@@ -8,6 +8,9 @@
 // The registry is read without locks (see registry.h); the dict takes its lock per key.
 #ifndef UPCHECK_STATUS_DETAILS_H_
 #define UPCHECK_STATUS_DETAILS_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_STATUS)
+#error "upcheck/status_details.h belongs to status/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <string>
 #include <string_view>

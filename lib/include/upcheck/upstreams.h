@@ -6,6 +6,9 @@
 // definition order; peer ids are 0-based positions in the primary and in the backup list.
 #ifndef UPCHECK_UPSTREAMS_H_
 #define UPCHECK_UPSTREAMS_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_UPSTREAM)
+#error "upcheck/upstreams.h belongs to upstream/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstddef>
 #include <cstdint>

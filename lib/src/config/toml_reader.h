@@ -5,6 +5,9 @@
 // lib/src/config; single-threaded; the table must outlive the reader.
 #ifndef UPCHECK_CONFIG_TOML_READER_H_
 #define UPCHECK_CONFIG_TOML_READER_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CONFIG)
+#error "config/toml_reader.h belongs to config/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstdint>
 #include <initializer_list>

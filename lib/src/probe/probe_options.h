@@ -2,6 +2,9 @@
 // after spawn_checker's defaults and validation (protocol.md §3). Plain data.
 #ifndef UPCHECK_PROBE_PROBE_OPTIONS_H_
 #define UPCHECK_PROBE_PROBE_OPTIONS_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_PROBE)
+#error "probe/probe_options.h belongs to probe/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstdint>
 #include <optional>

@@ -8,6 +8,9 @@
 // Not thread-safe: one parser per thread (each checker owns one through its Prober).
 #ifndef UPCHECK_PROBE_STATUS_LINE_H_
 #define UPCHECK_PROBE_STATUS_LINE_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_PROBE)
+#error "probe/status_line.h belongs to probe/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstdint>
 #include <memory>

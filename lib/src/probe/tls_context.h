@@ -8,6 +8,9 @@
 // reuse. Not thread-safe to create; the SSL_CTX itself is safe to use from one loop.
 #ifndef UPCHECK_PROBE_TLS_CONTEXT_H_
 #define UPCHECK_PROBE_TLS_CONTEXT_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_PROBE)
+#error "probe/tls_context.h belongs to probe/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <openssl/ssl.h>
 

@@ -5,6 +5,9 @@
 // dict lock held (DictLock). SharedDict builds the ngx.shared.DICT operations from these.
 #ifndef UPCHECK_SHM_DICT_STORAGE_H_
 #define UPCHECK_SHM_DICT_STORAGE_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_SHM)
+#error "shm/dict_storage.h belongs to shm/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstdint>
 #include <string>

@@ -11,7 +11,7 @@
 
 #include "shm/dict_layout.h"
 #include "shm/segment_header.h"
-#include "upcheck/config.h"
+#include "upcheck/size.h"
 
 namespace upcheck {
 

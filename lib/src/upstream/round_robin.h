@@ -6,6 +6,9 @@
 // going down or up do not make it skip or repeat the others.
 #ifndef UPCHECK_UPSTREAM_ROUND_ROBIN_H_
 #define UPCHECK_UPSTREAM_ROUND_ROBIN_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_UPSTREAM)
+#error "upstream/round_robin.h belongs to upstream/, a layer above this one (see lib/meson.build)"
+#endif
 
 #include <cstddef>
 #include <cstdint>

@@ -114,11 +114,12 @@ TEST_F(SegmentTest, UnpublishedSegmentIsNotReady) {
 TEST_F(SegmentTest, AreasAreAllocatedAtSetUpOnly) {
   auto s = Segment::Create({.name = name_, .size = 1 << 20, .reserved_bytes = 8192});
   ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->area(SegmentArea::kRegistry), nullptr);  // none allocated yet
   auto area = (*s)->AllocateArea(SegmentArea::kRegistry, 4000);
   ASSERT_TRUE(area.ok()) << area.error();
   static_cast<char*>(*area)[3999] = 'z';
   (*s)->Publish();
-  EXPECT_FALSE((*s)->AllocateArea(SegmentArea::kWorkers, 100).ok());
+  EXPECT_FALSE((*s)->AllocateArea(SegmentArea::kRegistry, 100).ok());
   auto opened = Segment::Open(name_);
   ASSERT_TRUE(opened.ok());
   size_t bytes = 0;
@@ -126,7 +127,6 @@ TEST_F(SegmentTest, AreasAreAllocatedAtSetUpOnly) {
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(bytes, 4000u);
   EXPECT_EQ(p[3999], 'z');
-  EXPECT_EQ((*opened)->area(SegmentArea::kWorkers), nullptr);
 }
 
 TEST_F(SegmentTest, BadNamesAndSizes) {

@@ -1,7 +1,7 @@
-// ParseSize and FormatSize: nginx-style sizes ("512k", "1m") for shm.size.
+// ParseSize and FormatSize (upcheck/size.h).
 #include <fmt/format.h>
 
-#include "upcheck/config.h"
+#include "upcheck/size.h"
 
 namespace upcheck {
 
