@@ -33,8 +33,8 @@ namespace upcheck {
 struct CheckerSetOptions {
   // The checkers' log. At debug it also carries the original's debug lines.
   Logger logger = Logger::Stderr(LogLevel::kWarn);
-  std::function<void(const PeerCheckEvent&)> on_check;  // optional, see CheckerEnv
-  std::function<void(const CycleEvent&)> on_cycle;      // optional
+  std::function<void(const PeerCheckEvent&)> on_check = nullptr;  // optional, see CheckerEnv
+  std::function<void(const CycleEvent&)> on_cycle = nullptr;      // optional
 };
 
 class CheckerSet {
