@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "loopback_http_server.h"
@@ -66,6 +69,23 @@ TEST_F(InstallTest, ExampleBuiltFromTheInstallPicksTheCheckedPeer) {
   upcheck::testing::ProcessResult c_check = RunProcess({root_ / "c_api_check"});
   EXPECT_EQ(c_check.exit_code, 0) << c_check.out << c_check.err;
   EXPECT_NE(c_check.out.find("not found"), std::string::npos) << c_check.out;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The README shows the example in full: the file the test builds is the one a reader sees.
+TEST(InstallDocs, ReadmeShowsTheExampleVerbatim) {
+  std::string example = ReadFile(fs::path(Env("UPCHECK_INSTALL_SOURCES")) / "embed_example.cc");
+  ASSERT_FALSE(example.empty());
+  EXPECT_LT(std::count(example.begin(), example.end(), '\n'), 60);
+  std::string readme = ReadFile(fs::path(Env("UPCHECK_SOURCE_ROOT")) / "README.md");
+  EXPECT_NE(readme.find("```cpp\n" + example + "```\n"), std::string::npos)
+      << "README.md's embedding section no longer shows tests/install/embed_example.cc";
 }
 
 }  // namespace
