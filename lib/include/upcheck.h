@@ -25,28 +25,29 @@ enum upcheck_error {
   UPCHECK_ESHM = -2,    /* the segment could not be created, opened or removed */
   UPCHECK_ECONFIG = -3, /* an upstream, peer or check option was refused */
   UPCHECK_ENOPEER = -4, /* pick: unknown upstream, or every peer is down */
-  UPCHECK_ERANGE = -5   /* pick: the peer's name does not fit the buffer */
+  UPCHECK_ERANGE = -5,  /* pick: the peer's name does not fit the buffer */
+  UPCHECK_ENOMEM = -6   /* out of memory, or another failure inside the library */
 };
 
 /* The message of this thread's last failed call ("" if none); valid until its next call. */
-const char *upcheck_last_error(void);
+const char* upcheck_last_error(void);
 
 /* Parent, before fork: creates and publishes upcheck.<name> with a dict of dict_size bytes
  * (lua_shared_dict's size; at least 8k). replace != 0 removes a leftover of that name. */
-int upcheck_shm_create(const char *name, size_t dict_size, int replace, upcheck_shm **out);
+int upcheck_shm_create(const char* name, size_t dict_size, int replace, upcheck_shm** out);
 /* A worker: opens the published segment by name. */
-int upcheck_shm_attach(const char *name, upcheck_shm **out);
+int upcheck_shm_attach(const char* name, upcheck_shm** out);
 /* Removes the name (the parent, on exit); mappings stay valid. */
-int upcheck_shm_remove(const upcheck_shm *shm);
+int upcheck_shm_remove(const upcheck_shm* shm);
 /* Drops this handle. Sets made from it keep their own reference to the mapping. */
-void upcheck_shm_free(upcheck_shm *shm);
+void upcheck_shm_free(upcheck_shm* shm);
 
 /* A set with no upstreams on loop (which must outlive it), logging to stderr at warn. */
-int upcheck_set_create(struct uv_loop_s *loop, const upcheck_shm *shm, upcheck_set **out);
+int upcheck_set_create(struct uv_loop_s* loop, const upcheck_shm* shm, upcheck_set** out);
 
 /* A peer as nginx's `server` writes it: "ipv4:port", "[ipv6]:port" or "unix:/path". */
 typedef struct upcheck_peer {
-  const char *address;
+  const char* address;
   int backup; /* a backup peer */
   int down;   /* starts down */
 } upcheck_peer;
@@ -55,17 +56,17 @@ typedef struct upcheck_peer {
  * check_words are `upcheck_check`'s words, "key=value" each ("type=http", "interval=2000",
  * "valid_statuses=200,302", "http_req=GET / HTTP/1.0\r\n\r\n" with real CR LF), with
  * spawn_checker's names, defaults and error strings; shm and upstream come from the set. */
-int upcheck_set_add_upstream(upcheck_set *set, const char *upstream, const upcheck_peer *peers,
-                             size_t npeers, const char *const *check_words, size_t nwords);
+int upcheck_set_add_upstream(upcheck_set* set, const char* upstream, const upcheck_peer* peers,
+                             size_t npeers, const char* const* check_words, size_t nwords);
 /* Applies what other workers published to this view. */
-void upcheck_set_sync(upcheck_set *set);
+void upcheck_set_sync(upcheck_set* set);
 /* Syncs, then writes the picked peer's name, NUL-terminated, into buf of size bytes. */
-int upcheck_set_pick(upcheck_set *set, const char *upstream, char *buf, size_t size);
+int upcheck_set_pick(upcheck_set* set, const char* upstream, char* buf, size_t size);
 /* No more cycles; picks keep working on the last states. */
-void upcheck_set_stop(upcheck_set *set);
+void upcheck_set_stop(upcheck_set* set);
 /* Stops the checkers and hands their handles to the loop: run the loop until it is empty
  * before uv_loop_close(). */
-void upcheck_set_free(upcheck_set *set);
+void upcheck_set_free(upcheck_set* set);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,7 @@
 #include <upcheck.h>
 
 int main(void) {
-  upcheck_shm *shm = NULL;
+  upcheck_shm* shm = NULL;
   int rc = upcheck_shm_attach("upcheck-install-check-no-such-segment", &shm);
   printf("%d %s\n", rc, upcheck_last_error());
   return rc == UPCHECK_ESHM ? 0 : 1;

@@ -41,8 +41,7 @@ class CheckerSet {
  public:
   using Options = CheckerSetOptions;
 
-  // A set with no upstreams on `loop`, which must outlive the set. Never fails today; a
-  // Result so that a set which must reserve something in the segment can say why not.
+  // A set with no upstreams on `loop`, which must outlive the set. Error: "no loop given".
   static Result<std::unique_ptr<CheckerSet>> Create(uv_loop_s* loop, HealthShm shm,
                                                     Options options = {});
 

@@ -1,8 +1,10 @@
 // The C API (upcheck.h) over HealthShm and CheckerSet. Nothing throws out of here: each
-// entry point catches what the C++ side may throw (std::bad_alloc) and returns a code.
+// entry point catches what the C++ side may throw (std::bad_alloc) and returns a code;
+// the void ones leave it in upcheck_last_error().
 #include "upcheck.h"
 
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <new>
 #include <string>
@@ -38,13 +40,15 @@ int NewShm(upcheck::Result<upcheck::HealthShm> shm, upcheck_shm** out) {
   return UPCHECK_OK;
 }
 
-// Runs `body`, turning an allocation failure into a code.
+// Runs `body`; nothing may unwind into C, so what the C++ side throws becomes a code.
 template <typename F>
 int Guarded(F&& body) {
   try {
     return body();
   } catch (const std::bad_alloc&) {
-    return Fail(UPCHECK_ECONFIG, "out of memory");
+    return Fail(UPCHECK_ENOMEM, "out of memory");
+  } catch (const std::exception& e) {
+    return Fail(UPCHECK_ENOMEM, e.what());
   }
 }
 
@@ -113,7 +117,11 @@ int upcheck_set_add_upstream(upcheck_set* set, const char* upstream, const upche
 }
 
 void upcheck_set_sync(upcheck_set* set) {
-  if (set != nullptr) set->set->SyncAll();
+  if (set == nullptr) return;
+  (void)Guarded([&]() -> int {
+    set->set->SyncAll();
+    return UPCHECK_OK;
+  });
 }
 
 int upcheck_set_pick(upcheck_set* set, const char* upstream, char* buf, size_t size) {
@@ -133,7 +141,11 @@ int upcheck_set_pick(upcheck_set* set, const char* upstream, char* buf, size_t s
 }
 
 void upcheck_set_stop(upcheck_set* set) {
-  if (set != nullptr) set->set->Stop();
+  if (set == nullptr) return;
+  (void)Guarded([&]() -> int {
+    set->set->Stop();
+    return UPCHECK_OK;
+  });
 }
 
 void upcheck_set_free(upcheck_set* set) { delete set; }
