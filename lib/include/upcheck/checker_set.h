@@ -78,8 +78,8 @@ class CheckerSet {
  private:
   CheckerSet(uv_loop_s* loop, HealthShm shm, Options options);
 
-  // Declared in teardown order, last first: the checkers go before the view they flip and
-  // the logger they write to, and the segment's mapping goes last.
+  // Members are destroyed bottom-up, which is the teardown order: the checkers before the
+  // view they flip and the logger they write to, the segment's mapping last.
   uv_loop_s* loop_;
   HealthShm shm_;
   Options options_;
