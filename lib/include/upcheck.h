@@ -1,0 +1,78 @@
+/* upcheck.h: the engine's C API, for servers written in C (an nginx module, DESIGN.md §8).
+ *
+ * The C++ API (upcheck/health_shm.h, upcheck/checker_set.h) behind opaque handles: the
+ * parent creates the segment before it forks; each worker attaches, makes a checker set on
+ * its own libuv loop, adds upstreams and picks. Functions return UPCHECK_OK or a negative
+ * upcheck_error; upcheck_last_error() then says why. A set is used from its loop's thread
+ * only. Plain C99, no libuv header needed: the loop is passed as struct uv_loop_s *. */
+#ifndef UPCHECK_C_API_H_
+#define UPCHECK_C_API_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_EMBED)
+#error "upcheck.h belongs to embed/, a layer above this one (see lib/meson.build)"
+#endif
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct uv_loop_s;
+
+typedef struct upcheck_shm upcheck_shm; /* a mapping of the segment */
+typedef struct upcheck_set upcheck_set; /* one process's checkers and peer view */
+
+enum upcheck_error {
+  UPCHECK_OK = 0,
+  UPCHECK_EINVAL = -1,  /* a NULL handle or argument */
+  UPCHECK_ESHM = -2,    /* the segment could not be created, opened or removed */
+  UPCHECK_ECONFIG = -3, /* an upstream, peer or check option was refused */
+  UPCHECK_ENOPEER = -4, /* pick: unknown upstream, or every peer is down */
+  UPCHECK_ERANGE = -5,  /* pick: the peer's name does not fit the buffer */
+  UPCHECK_ENOMEM = -6   /* out of memory, or another failure inside the library */
+};
+
+/* The message of this thread's last failed call ("" if none); valid until its next call. */
+const char* upcheck_last_error(void);
+
+/* Parent, before fork: creates and publishes upcheck.<name> with a dict of dict_size bytes
+ * (lua_shared_dict's size; at least 8k). replace != 0 removes a leftover of that name. */
+int upcheck_shm_create(const char* name, size_t dict_size, int replace, upcheck_shm** out);
+/* A worker: opens the published segment by name. */
+int upcheck_shm_attach(const char* name, upcheck_shm** out);
+/* Removes the name (the parent, on exit); mappings stay valid. */
+int upcheck_shm_remove(const upcheck_shm* shm);
+/* Drops this handle. Sets made from it keep their own reference to the mapping. */
+void upcheck_shm_free(upcheck_shm* shm);
+
+/* A set with no upstreams on loop (which must outlive it), logging to stderr at warn. */
+int upcheck_set_create(struct uv_loop_s* loop, const upcheck_shm* shm, upcheck_set** out);
+
+/* A peer as nginx's `server` writes it: "ipv4:port", "[ipv6]:port" or "unix:/path". */
+typedef struct upcheck_peer {
+  const char* address;
+  int backup; /* a backup peer */
+  int down;   /* starts down */
+} upcheck_peer;
+
+/* Adds an upstream to the view and, unless check_words is NULL, spawns its checker.
+ * check_words are `upcheck_check`'s words, "key=value" each ("type=http", "interval=2000",
+ * "valid_statuses=200,302", "http_req=GET / HTTP/1.0\r\n\r\n" with real CR LF), with
+ * spawn_checker's names, defaults and error strings; shm and upstream come from the set. */
+int upcheck_set_add_upstream(upcheck_set* set, const char* upstream, const upcheck_peer* peers,
+                             size_t npeers, const char* const* check_words, size_t nwords);
+/* Applies what other workers published to this view. */
+void upcheck_set_sync(upcheck_set* set);
+/* Syncs, then writes the picked peer's name, NUL-terminated, into buf of size bytes. */
+int upcheck_set_pick(upcheck_set* set, const char* upstream, char* buf, size_t size);
+/* No more cycles; picks keep working on the last states. */
+void upcheck_set_stop(upcheck_set* set);
+/* Stops the checkers and hands their handles to the loop: run the loop until it is empty
+ * before uv_loop_close(). */
+void upcheck_set_free(upcheck_set* set);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UPCHECK_C_API_H_ */

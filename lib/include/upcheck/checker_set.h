@@ -1,0 +1,96 @@
+// CheckerSet: one process's checkers, its peer view and its picks, for a server that
+// embeds the engine in its own workers (DESIGN.md §7).
+//
+// Each worker makes one set on its own libuv loop from the segment it attached, adds its
+// upstreams (with their peers and check options, or all of them from a Config) and picks.
+// The set owns the view and the checkers and holds the segment: destroying it stops every
+// checker and hands their handles back to the loop, the view and the segment going last.
+// The caller then runs the loop until it is empty before uv_loop_close(), as with any
+// handle. Loop thread only; not copyable, not movable (the checkers point into it).
+#ifndef UPCHECK_CHECKER_SET_H_
+#define UPCHECK_CHECKER_SET_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_EMBED)
+#error "upcheck/checker_set.h belongs to embed/, a layer above this one (see lib/meson.build)"
+#endif
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "upcheck/check_options.h"
+#include "upcheck/checker.h"
+#include "upcheck/config.h"
+#include "upcheck/health_shm.h"
+#include "upcheck/log.h"
+#include "upcheck/status.h"
+#include "upcheck/upstreams.h"
+
+struct uv_loop_s;
+
+namespace upcheck {
+
+struct CheckerSetOptions {
+  // The checkers' log. At debug it also carries the original's debug lines.
+  Logger logger = Logger::Stderr(LogLevel::kWarn);
+  std::function<void(const PeerCheckEvent&)> on_check = nullptr;  // optional, see CheckerEnv
+  std::function<void(const CycleEvent&)> on_cycle = nullptr;      // optional
+};
+
+class CheckerSet {
+ public:
+  using Options = CheckerSetOptions;
+
+  // A set with no upstreams on `loop`, which must outlive the set. Error: "no loop given".
+  static Result<std::unique_ptr<CheckerSet>> Create(uv_loop_s* loop, HealthShm shm,
+                                                    Options options = {});
+
+  ~CheckerSet();
+  CheckerSet(const CheckerSet&) = delete;
+  CheckerSet& operator=(const CheckerSet&) = delete;
+
+  // Adds `name` to the view and, with `check`, spawns its checker: check.shm and
+  // check.upstream are filled in from this set (any value given is replaced). Errors: the
+  // view's (bad peer, duplicate name) with nothing added, or Spawn's, prefixed
+  // `upstream NAME: failed to spawn health checker: `; the upstream then stays in the view
+  // unchecked, and the caller usually gives the set up.
+  Status AddUpstream(std::string name, std::vector<PeerConfig> primary,
+                     std::vector<PeerConfig> backup, std::optional<CheckOptions> check);
+  // Every upstream of a loaded config, in file order (those without a check are only
+  // picked). Error: the config's shm.name is not this set's segment, or AddUpstream's;
+  // it stops at the first.
+  Status AddUpstreams(const Config& config);
+
+  // Applies what other processes published to this view (check_peers_updates, at once).
+  void SyncAll();
+  // Syncs `upstream` and picks round-robin among its up primary peers, else its up backup
+  // peers. nullopt: unknown upstream, or every peer down.
+  std::optional<PeerInfo> Pick(std::string_view upstream);
+  // No more cycles; probes in flight are aborted. The view keeps its last states and picks
+  // still work. Idempotent.
+  void Stop();
+
+  // For the status page renderers (status_pages.h); they sync it first.
+  Upstreams& view() { return view_; }
+  const HealthShm& shm() const { return shm_; }
+  size_t checker_count() const { return checkers_.size(); }
+
+ private:
+  CheckerSet(uv_loop_s* loop, HealthShm shm, Options options);
+
+  // Members are destroyed bottom-up, which is the teardown order: the checkers before the
+  // view they flip and the logger they write to, the segment's mapping last.
+  uv_loop_s* loop_;
+  HealthShm shm_;
+  Options options_;
+  Upstreams view_;
+  bool picking_ = false;  // Pick() synced its upstream: the view's hook need not sync all
+  std::map<std::string, std::unique_ptr<Checker>, std::less<>> checkers_;
+};
+
+}  // namespace upcheck
+
+#endif  // UPCHECK_CHECKER_SET_H_
