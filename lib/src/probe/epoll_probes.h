@@ -1,8 +1,8 @@
 // EpollProbes: plain-HTTP probes over TCP on an epoll set of their own, for the fewest
-// system calls per probe: connect, send, read, then connect(AF_UNSPEC) to pool the socket.
-// Prober runs kHttp TCP targets here (TLS and unix: on Probe); same outcomes, texts and step
-// timeouts as Probe (ProbeState), and Prober's tests run against both. Loop thread only;
-// Close() frees the object once libuv has closed its handles.
+// system calls per probe (Probe takes nine): connect, send, read, and connect(AF_UNSPEC)
+// to pool the socket. Prober runs kHttp TCP targets here, TLS and unix: ones on Probe;
+// outcomes, texts and step timeouts are Probe's (ProbeState), and Prober's tests run both.
+// Loop thread only; Close() frees the object once libuv has closed its handles.
 #ifndef UPCHECK_PROBE_EPOLL_PROBES_H_
 #define UPCHECK_PROBE_EPOLL_PROBES_H_
 

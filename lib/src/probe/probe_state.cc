@@ -16,17 +16,6 @@ ProbeKind StepKind(ProbeStep step) {
   return ProbeKind::kReceive;
 }
 
-bool ProbeState::Finish(ProbeKind kind, const std::string& name, std::string error,
-                        bool timed_out) {
-  if (finished_) {
-    return false;
-  }
-  finished_ = true;
-  result_.duration_ms = static_cast<double>(uv_hrtime() - start_ns_) / 1e6;
-  SetOutcome(&result_, kind, name, std::move(error), timed_out);
-  return true;
-}
-
 bool ProbeState::TakeAnswer(const char* data, size_t size, const ProbeEnv& env,
                             const std::string& name) {
   switch (line_.Feed(data, size)) {

@@ -56,7 +56,15 @@ class ProbeState {
 
   // Records the outcome (see SetOutcome) and the duration. False, and nothing changes, if
   // the probe has finished already: the engine then leaves its socket alone.
-  bool Finish(ProbeKind kind, const std::string& name, std::string error, bool timed_out = false);
+  bool Finish(ProbeKind kind, const std::string& name, std::string&& error,
+              bool timed_out = false) {
+    if (std::exchange(finished_, true)) {
+      return false;
+    }
+    result_.duration_ms = static_cast<double>(uv_hrtime() - start_ns_) / 1e6;
+    SetOutcome(&result_, kind, name, std::move(error), timed_out);
+    return true;
+  }
   // The current step ran out of time: "timeout", of StepKind(step()).
   bool TimeOut(const std::string& name) { return Finish(StepKind(step_), name, "timeout", true); }
   // The probe ends with nothing to report (aborted). False if it had finished already.
