@@ -15,19 +15,6 @@ constexpr int kEventsPerWait = 128;
 
 }  // namespace
 
-// The kind of a failure in `step` (a timeout, or an error with no better owner).
-ProbeKind EpollProbes::KindOf(Step step) {
-  switch (step) {
-    case Step::kConnect:
-      return ProbeKind::kConnect;
-    case Step::kSend:
-      return ProbeKind::kSend;
-    case Step::kReceive:
-      break;
-  }
-  return ProbeKind::kReceive;
-}
-
 // ---- Life cycle -----------------------------------------------------------------------
 
 EpollProbes* EpollProbes::Create(const ProbeEnv& env) {
@@ -36,6 +23,7 @@ EpollProbes* EpollProbes::Create(const ProbeEnv& env) {
     return nullptr;
   }
   auto* probes = new EpollProbes(env, fd);
+  // libuv watches the epoll set's descriptor: the probes still run on the checker's loop.
   if (uv_poll_init(env.loop, &probes->poll_, fd) != 0) {
     delete probes;  // no handle registered yet
     return nullptr;
@@ -81,7 +69,9 @@ std::vector<uint32_t>* EpollProbes::IdleOf(int family) {
   return family == AF_INET ? &idle_v4_ : family == AF_INET6 ? &idle_v6_ : nullptr;
 }
 
-// A slot with a pooled socket of `family` if there is one, else one without a socket.
+// A slot with a pooled socket of `family` if there is one, else one without a socket. So a
+// socket is created only when none of its family is idle: the sockets of a family never
+// outnumber the most probes ever in flight at once, and need no cap of their own.
 uint32_t EpollProbes::Acquire(int family) {
   uint32_t index;
   std::vector<uint32_t>* idle = IdleOf(family);
@@ -104,14 +94,11 @@ void EpollProbes::Release(uint32_t index) {
   Slot& s = *slots_[index];
   ++s.generation;
   s.in_use = false;
-  s.finished = false;
   s.connected = false;
   s.peer_closed = false;
-  s.answered = false;
   s.sent = 0;
   s.target = nullptr;
-  s.line.Clear();
-  s.result = ProbeResult{};
+  s.state.Reset();
   std::vector<uint32_t>* idle = s.fd >= 0 ? IdleOf(s.family) : nullptr;
   (idle != nullptr ? *idle : free_).push_back(index);
 }
@@ -123,7 +110,7 @@ void EpollProbes::Start(const ProbeTarget& target, ProbeCallback done) {
   Slot& s = *slots_[index];
   s.target = &target;
   s.done = std::move(done);
-  s.start_ns = uv_hrtime();
+  s.state.Start();
   s.started_wait = wait_count_;
   ++active_;
   starting_ = true;
@@ -144,7 +131,7 @@ void EpollProbes::Begin(uint32_t index) {
     }
     s.family = address.ss_family;
   }
-  EnterStep(index, Step::kConnect);
+  EnterStep(index, ProbeStep::kConnect);
   socklen_t length = address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   if (connect(s.fd, reinterpret_cast<const sockaddr*>(&address), length) == 0) {
     s.connected = true;
@@ -155,9 +142,9 @@ void EpollProbes::Begin(uint32_t index) {
   SendRequest(index);
 }
 
-void EpollProbes::EnterStep(uint32_t index, Step step) {
+void EpollProbes::EnterStep(uint32_t index, ProbeStep step) {
   Slot& s = *slots_[index];
-  s.step = step;
+  s.state.Enter(step);
   Unlink(index);
   // uv_hrtime, not the loop's cached time: a step may start long after the loop last
   // woke up (a checker starts probes from its own timer or before the loop runs).
@@ -202,9 +189,9 @@ void EpollProbes::SendRequest(uint32_t index) {
     ssize_t n =
         send(s.fd, request.data() + s.sent, request.size() - s.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n >= 0) {
-      if (s.step == Step::kConnect) {
+      if (s.state.step() == ProbeStep::kConnect) {
         s.connected = true;
-        EnterStep(index, Step::kSend);
+        EnterStep(index, ProbeStep::kSend);
       }
       s.sent += static_cast<size_t>(n);
       continue;
@@ -219,22 +206,23 @@ void EpollProbes::SendRequest(uint32_t index) {
       }
       return;
     }
-    bool connect_error =
-        s.step == Step::kConnect && !s.connected && error != EPIPE && error != ECONNRESET;
+    bool connect_error = s.state.step() == ProbeStep::kConnect && !s.connected && error != EPIPE &&
+                         error != ECONNRESET;
     Finish(index, connect_error ? ProbeKind::kConnect : ProbeKind::kSend, SocketErrorText(-error));
     return;
   }
-  if (s.step == Step::kConnect) {
-    EnterStep(index, Step::kSend);  // an empty request, once connected
+  if (s.state.step() == ProbeStep::kConnect) {
+    EnterStep(index, ProbeStep::kSend);  // an empty request, once connected
   }
-  EnterStep(index, Step::kReceive);
+  EnterStep(index, ProbeStep::kReceive);
   if (!s.registered) {
     Register(index);
   }
 }
 
 // Edge-triggered: the socket reports each change once, so reads go on until EAGAIN. Once
-// per socket, for every event any step waits for: a pooled socket stays registered.
+// per socket, for every event any step waits for: a pooled socket stays registered, keyed
+// by its slot, so no epoll_ctl runs per probe.
 void EpollProbes::Register(uint32_t index) {
   Slot& s = *slots_[index];
   epoll_event event{};
@@ -242,7 +230,7 @@ void EpollProbes::Register(uint32_t index) {
   ++s.socket_generation;
   event.data.u64 = (uint64_t{s.socket_generation} << 32) | index;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s.fd, &event) < 0) {
-    Finish(index, KindOf(s.step), SocketErrorText(-errno));
+    Finish(index, StepKind(s.state.step()), SocketErrorText(-errno));
     return;
   }
   s.registered = true;
@@ -251,13 +239,13 @@ void EpollProbes::Register(uint32_t index) {
 void EpollProbes::OnEvents(uint32_t index, uint32_t events) {
   Slot& s = *slots_[index];
   constexpr uint32_t kInbound = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
-  if (s.step == Step::kReceive && (events & kInbound) == 0) {
+  if (s.state.step() == ProbeStep::kReceive && (events & kInbound) == 0) {
     return;  // EPOLLOUT alone: nothing to read
   }
   if ((events & (EPOLLRDHUP | EPOLLHUP)) != 0) {
     s.peer_closed = true;
   }
-  if (s.step == Step::kConnect && !s.connected) {
+  if (s.state.step() == ProbeStep::kConnect && !s.connected) {
     if ((events & EPOLLERR) != 0) {
       int error = 0;
       socklen_t length = sizeof(error);
@@ -272,12 +260,12 @@ void EpollProbes::OnEvents(uint32_t index, uint32_t events) {
     }
     s.connected = true;
   }
-  if (s.step != Step::kReceive) {
+  if (s.state.step() != ProbeStep::kReceive) {
     uint32_t generation = s.generation;
     SendRequest(index);
     // A finished probe was delivered (Finish runs no deferral here): the slot was
     // released, and bumped its generation, even if a callback took it again.
-    if (s.generation != generation || s.step != Step::kReceive) {
+    if (s.generation != generation || s.state.step() != ProbeStep::kReceive) {
       return;
     }
     if ((events & kInbound) == 0) {
@@ -293,21 +281,12 @@ void EpollProbes::ReadLine(uint32_t index) {
   for (;;) {
     ssize_t n = read(s.fd, read_buffer_, sizeof(read_buffer_));
     if (n > 0) {
-      switch (s.line.Feed(read_buffer_, static_cast<size_t>(n))) {
-        case FirstLine::Progress::kMore:
-          progress = true;
-          continue;
-        case FirstLine::Progress::kTooLong:
-          Finish(index, ProbeKind::kReceive, "status line too long");
-          return;
-        case FirstLine::Progress::kComplete: {
-          s.answered = true;
-          std::string error;
-          ProbeKind kind = s.line.Judge(*env_.options, *env_.parser, &s.result, &error);
-          Finish(index, kind, std::move(error));
-          return;
-        }
+      if (s.state.TakeAnswer(read_buffer_, static_cast<size_t>(n), env_, s.target->name)) {
+        Settle(index);
+        return;
       }
+      progress = true;
+      continue;
     }
     if (n == 0) {
       s.peer_closed = true;
@@ -320,8 +299,7 @@ void EpollProbes::ReadLine(uint32_t index) {
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       Finish(index, ProbeKind::kReceive, SocketErrorText(-errno));
     } else if (progress) {
-      // As ngx_lua's receive: the timeout bounds the silence, not the whole line.
-      EnterStep(index, Step::kReceive);
+      EnterStep(index, ProbeStep::kReceive);  // bytes came: the receive timeout restarts
     }
     return;
   }
@@ -329,18 +307,22 @@ void EpollProbes::ReadLine(uint32_t index) {
 
 // ---- Outcomes -------------------------------------------------------------------------
 
-void EpollProbes::Finish(uint32_t index, ProbeKind kind, std::string error, bool timed_out) {
+void EpollProbes::Finish(uint32_t index, ProbeKind kind, std::string error) {
   Slot& s = *slots_[index];
-  if (s.finished) {
-    return;
+  if (s.state.Finish(kind, s.target->name, std::move(error))) {
+    Settle(index);
   }
-  s.finished = true;
-  s.result.duration_ms = static_cast<double>(uv_hrtime() - s.start_ns) / 1e6;
-  SetOutcome(&s.result, kind, s.target->name, std::move(error), timed_out);
+}
+
+// The outcome is recorded: the socket is pooled or closed, then the outcome delivered. The
+// peer closing its side is the usual HTTP/1.0 answer; the connection is then reset, so the
+// peer keeps no TIME_WAIT entry per probe.
+void EpollProbes::Settle(uint32_t index) {
+  Slot& s = *slots_[index];
   Unlink(index);
   if (s.fd >= 0) {
-    bool pool = s.answered && s.peer_closed && s.step == Step::kReceive && s.registered &&
-                IdleOf(s.family) != nullptr;
+    bool pool = s.state.answered() && s.peer_closed && s.state.step() == ProbeStep::kReceive &&
+                s.registered && IdleOf(s.family) != nullptr;
     if (!pool || !Disconnect(index)) {
       CloseSocket(index);
     }
@@ -367,8 +349,9 @@ bool EpollProbes::Disconnect(uint32_t index) {
 
 void EpollProbes::CloseSocket(uint32_t index) {
   Slot& s = *slots_[index];
-  if (s.peer_closed && s.step == Step::kReceive) {
-    // The peer has closed its side: an RST frees both ends at once (see the header).
+  if (s.peer_closed && s.state.step() == ProbeStep::kReceive) {
+    // The peer has closed its side: an RST frees both ends at once. Otherwise a FIN, in
+    // order, as the peer may still be sending.
     linger abortive{.l_onoff = 1, .l_linger = 0};
     setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof(abortive));
   }
@@ -380,7 +363,7 @@ void EpollProbes::CloseSocket(uint32_t index) {
 void EpollProbes::Deliver(uint32_t index) {
   Slot& s = *slots_[index];
   ProbeCallback done = std::move(s.done);
-  ProbeResult result = std::move(s.result);
+  ProbeResult result = s.state.TakeResult();
   Release(index);
   --active_;
   if (done) {
@@ -406,11 +389,13 @@ void EpollProbes::OnPoll(uv_poll_t* handle, int /*status*/, int /*events*/) {
         continue;
       }
       const Slot& s = *self->slots_[index];
-      if (!s.in_use || s.finished || s.socket_generation != generation) {
+      if (!s.in_use || s.state.finished() || s.socket_generation != generation) {
         continue;  // an idle slot, or a probe that finished earlier in this batch
       }
       if (s.started_wait == self->wait_count_) {
-        continue;  // started in this batch: the event is of the socket's previous owner
+        // Started in this batch, on a pooled socket: epoll_wait saw the socket's previous
+        // owner (a disconnect reports EPOLLHUP|EPOLLERR|EPOLLOUT). Later events wake the set.
+        continue;
       }
       self->OnEvents(index, events[k].events);
       if (self->closing_) {
@@ -441,7 +426,10 @@ void EpollProbes::OnTimer(uv_timer_t* handle) {
   uint64_t now = uv_hrtime();
   while (self->head_ != kNone && self->slots_[self->head_]->deadline_ns <= now) {
     uint32_t index = self->head_;
-    self->Finish(index, KindOf(self->slots_[index]->step), "timeout", /*timed_out=*/true);
+    Slot& s = *self->slots_[index];
+    if (s.state.TimeOut(s.target->name)) {
+      self->Settle(index);
+    }
     if (self->closing_) {
       return;
     }

@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace upcheck {
@@ -36,14 +36,14 @@ Probe::Probe(const ProbeEnv& env, const ProbeTarget& target, ProbeCallback done)
 Probe::~Probe() { SSL_free(ssl_); }
 
 void Probe::Begin() {
-  start_ns_ = uv_hrtime();
+  state_.Start();
   uv_timer_init(env_.loop, &timer_);  // cannot fail on Unix
   timer_.data = this;
   ++open_handles_;
   if (!OpenSocket()) {
     return;
   }
-  StartStep(Step::kConnect);
+  StartStep(ProbeStep::kConnect);
   connect_req_.data = this;
   if (target_->kind == ProbeTarget::Kind::kUnix) {
     // Errors, synchronous ones included, arrive through OnConnect.
@@ -102,9 +102,7 @@ void Probe::Abort() {
   }
   aborted_ = true;
   done_ = nullptr;  // release what the callback holds now, not at close time
-  if (!finished_) {
-    finished_ = true;
-    step_ = Step::kDone;
+  if (state_.Abandon()) {
     Close();
   }
 }
@@ -129,7 +127,7 @@ void Probe::OnClosed() {
   }
   // The callback may start probes, shut the owner down or destroy it: leave first.
   ProbeCallback done = std::move(done_);
-  ProbeResult result = std::move(result_);
+  ProbeResult result = state_.TakeResult();
   bool report = !aborted_;
   delete this;
   if (report && done) {
@@ -139,28 +137,18 @@ void Probe::OnClosed() {
 
 // ---- Outcomes -------------------------------------------------------------------------
 
-void Probe::Fail(ProbeKind kind, std::string error, bool timed_out) {
-  if (finished_) {
-    return;
+void Probe::Fail(ProbeKind kind, std::string error) {
+  if (state_.Finish(kind, target_->name, std::move(error))) {
+    Settle();
   }
-  finished_ = true;
-  step_ = Step::kDone;
-  result_.duration_ms = static_cast<double>(uv_hrtime() - start_ns_) / 1e6;
-  SetOutcome(&result_, kind, target_->name, std::move(error), timed_out);
-  if (kind == ProbeKind::kStatusLine || kind == ProbeKind::kStatusCode) {
-    SendCloseNotify();  // the connection itself is fine
-  }
-  Close();
 }
 
-void Probe::Succeed() {
-  if (finished_) {
-    return;
+// The outcome is recorded: the handles close, after a close_notify if an answer came (the
+// connection itself is fine, whatever the verdict).
+void Probe::Settle() {
+  if (state_.answered()) {
+    SendCloseNotify();
   }
-  finished_ = true;
-  step_ = Step::kDone;
-  result_.duration_ms = static_cast<double>(uv_hrtime() - start_ns_) / 1e6;
-  SendCloseNotify();
   Close();
 }
 
@@ -181,36 +169,23 @@ void Probe::SendCloseNotify() {
   ERR_clear_error();
 }
 
-void Probe::StartStep(Step step) {
-  step_ = step;
+void Probe::StartStep(ProbeStep step) {
+  state_.Enter(step);
   uv_timer_start(&timer_, OnTimeout, env_.timeout_ms, 0);
 }
 
 void Probe::OnTimeout(uv_timer_t* timer) {
   auto* probe = static_cast<Probe*>(timer->data);
-  ProbeKind kind = ProbeKind::kReceive;
-  switch (probe->step_) {
-    case Step::kConnect:
-      kind = ProbeKind::kConnect;
-      break;
-    case Step::kHandshake:
-      kind = ProbeKind::kTls;
-      break;
-    case Step::kSend:
-      kind = ProbeKind::kSend;
-      break;
-    case Step::kReceive:
-    case Step::kDone:
-      break;
+  if (probe->state_.TimeOut(probe->target_->name)) {
+    probe->Settle();
   }
-  probe->Fail(kind, "timeout", /*timed_out=*/true);
 }
 
 // ---- Connect, send --------------------------------------------------------------------
 
 void Probe::OnConnect(uv_connect_t* req, int status) {
   auto* probe = static_cast<Probe*>(req->data);
-  if (probe->finished_) {
+  if (probe->state_.finished()) {
     return;  // UV_ECANCELED while closing
   }
   if (status < 0) {
@@ -223,7 +198,7 @@ void Probe::OnConnect(uv_connect_t* req, int status) {
 }
 
 void Probe::BeginSend() {
-  StartStep(Step::kSend);
+  StartStep(ProbeStep::kSend);
   const std::string& request = env_.options->request;
   if (ssl_ != nullptr) {
     if (!request.empty()) {
@@ -270,15 +245,15 @@ void Probe::BeginSend() {
 void Probe::OnWrite(uv_write_t* req, int status) {
   auto* probe = static_cast<Probe*>(req->data);
   probe->writing_ = false;
-  if (probe->finished_) {
+  if (probe->state_.finished()) {
     return;
   }
   if (status < 0) {
-    switch (probe->step_) {
-      case Step::kHandshake:
+    switch (probe->state_.step()) {
+      case ProbeStep::kHandshake:
         probe->Fail(ProbeKind::kTls, std::string(kHandshakeFailed));
         break;
-      case Step::kReceive:
+      case ProbeStep::kReceive:
         probe->Fail(ProbeKind::kReceive, SocketErrorText(status));
         break;
       default:
@@ -294,7 +269,7 @@ void Probe::OnWrite(uv_write_t* req, int status) {
       return;
     }
   }
-  if (probe->step_ == Step::kSend) {
+  if (probe->state_.step() == ProbeStep::kSend) {
     probe->BeginReceive();
   }
 }
@@ -302,7 +277,7 @@ void Probe::OnWrite(uv_write_t* req, int status) {
 // ---- Receive --------------------------------------------------------------------------
 
 void Probe::BeginReceive() {
-  StartStep(Step::kReceive);
+  StartStep(ProbeStep::kReceive);
   if (ssl_ != nullptr) {
     DrainTls();  // reading has been on since the handshake; bytes may be waiting
     return;
@@ -323,14 +298,15 @@ void Probe::OnAlloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
 
 void Probe::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
   auto* probe = static_cast<Probe*>(stream->data);
-  if (probe->finished_ || nread == 0) {
+  if (probe->state_.finished() || nread == 0) {
     return;
   }
   if (probe->ssl_ == nullptr) {
     if (nread < 0) {
       // Plain TCP reads from the connect on: an error while the request is still being
       // written is the send's.
-      ProbeKind kind = probe->step_ == Step::kSend ? ProbeKind::kSend : ProbeKind::kReceive;
+      ProbeKind kind =
+          probe->state_.step() == ProbeStep::kSend ? ProbeKind::kSend : ProbeKind::kReceive;
       probe->Fail(kind, SocketErrorText(static_cast<int>(nread)));
     } else {
       probe->ConsumeLine(probe->read_buffer_, static_cast<size_t>(nread));
@@ -343,11 +319,11 @@ void Probe::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) 
   } else {
     BIO_write(probe->network_in_, probe->read_buffer_, static_cast<int>(nread));
   }
-  switch (probe->step_) {
-    case Step::kHandshake:
+  switch (probe->state_.step()) {
+    case ProbeStep::kHandshake:
       probe->DriveHandshake();
       break;
-    case Step::kReceive:
+    case ProbeStep::kReceive:
       probe->DrainTls();
       break;
     default:
@@ -355,31 +331,20 @@ void Probe::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) 
   }
 }
 
+// Plain TCP reads from the connect on: bytes may come while the request is being sent,
+// and do not restart the send's timeout.
 void Probe::ConsumeLine(const char* data, size_t size) {
-  switch (line_.Feed(data, size)) {
-    case FirstLine::Progress::kMore:
-      // As ngx_lua's receive: the timeout bounds the silence, not the whole line.
-      if (step_ == Step::kReceive) StartStep(Step::kReceive);
-      return;
-    case FirstLine::Progress::kTooLong:
-      Fail(ProbeKind::kReceive, "status line too long");
-      return;
-    case FirstLine::Progress::kComplete:
-      break;
-  }
-  std::string error;
-  ProbeKind kind = line_.Judge(*env_.options, *env_.parser, &result_, &error);
-  if (kind == ProbeKind::kOk) {
-    Succeed();
-  } else {
-    Fail(kind, std::move(error));
+  if (state_.TakeAnswer(data, size, env_, target_->name)) {
+    Settle();
+  } else if (state_.step() == ProbeStep::kReceive) {
+    StartStep(ProbeStep::kReceive);
   }
 }
 
 // ---- TLS ------------------------------------------------------------------------------
 
 void Probe::BeginHandshake() {
-  StartStep(Step::kHandshake);
+  StartStep(ProbeStep::kHandshake);
   ERR_clear_error();
   ssl_ = SSL_new(env_.ssl_ctx);
   network_in_ = ssl_ != nullptr ? BIO_new(BIO_s_mem()) : nullptr;
@@ -460,7 +425,7 @@ void Probe::DrainTls() {
     int n = SSL_read(ssl_, read_buffer_, sizeof(read_buffer_));
     if (n > 0) {
       ConsumeLine(read_buffer_, static_cast<size_t>(n));
-      if (finished_) {
+      if (state_.finished()) {
         return;
       }
       continue;
@@ -496,7 +461,7 @@ bool Probe::FlushTls() {
   if (!writing_ && !out_pending_.empty()) {
     SubmitWrite();
   }
-  return !finished_;
+  return !state_.finished();
 }
 
 void Probe::SubmitWrite() {
@@ -508,8 +473,9 @@ void Probe::SubmitWrite() {
   int rc = uv_write(&write_req_, &socket_.stream, &buf, 1, OnWrite);
   if (rc < 0) {
     writing_ = false;
-    Fail(step_ == Step::kHandshake ? ProbeKind::kTls : ProbeKind::kSend,
-         step_ == Step::kHandshake ? std::string(kHandshakeFailed) : SocketErrorText(rc));
+    bool handshake = state_.step() == ProbeStep::kHandshake;
+    Fail(handshake ? ProbeKind::kTls : ProbeKind::kSend,
+         handshake ? std::string(kHandshakeFailed) : SocketErrorText(rc));
   }
 }
 

@@ -1,15 +1,9 @@
-// Probe: one health probe in flight on a libuv loop (protocol.md §8).
-//
-// Connect (TCP or unix socket), TLS handshake for https, send the request verbatim, read
-// the first line up to LF (every CR dropped), check the status line. Each step gets the
-// whole timeout, as a deadline for the step (ngx_lua restarts its read timer whenever
-// bytes arrive; a peer trickling one byte at a time cannot stretch a probe here). The
-// socket is always closed before the outcome is reported (Q18 fixed). Error texts are
-// ngx_lua's (protocol.md §8); where ngx_lua has none to copy, they say what happened:
-// "status line too long" (see kMaxLineBytes), "ssl read failed: <OpenSSL reason>".
-// Probes are created by Prober, which owns the shared state they borrow (ProbeEnv); a
-// probe owns its libuv handles and frees itself in the close callback of the last one.
-// Loop thread only.
+// Probe: one health probe in flight on libuv handles (protocol.md §8): connect (TCP or unix
+// socket), TLS handshake for https, send the request verbatim, then read and judge the first
+// line (ProbeState, shared with EpollProbes). Where ngx_lua has no error text to copy, ours
+// say what happened: "status line too long", "ssl read failed: <OpenSSL reason>". Created by
+// Prober, which owns the ProbeEnv it borrows; a probe closes its socket before it reports
+// and frees itself in the close callback of its last handle. Loop thread only.
 #ifndef UPCHECK_PROBE_PROBE_H_
 #define UPCHECK_PROBE_PROBE_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_PROBE)
@@ -21,35 +15,17 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 
-#include "probe/first_line.h"
-#include "probe/probe_options.h"
-#include "probe/probe_result.h"
+#include "probe/probe_state.h"
 #include "probe/probe_target.h"
-#include "probe/status_line.h"
 
 namespace upcheck {
-
-using ProbeCallback = std::function<void(ProbeResult result)>;
-
-// What the probes of one owner share. Borrowed: the owner keeps it alive while any of
-// its probes may still use it, i.e. until each has reported or been aborted.
-struct ProbeEnv {
-  uv_loop_t* loop = nullptr;
-  const ProbeOptions* options = nullptr;
-  uint64_t timeout_ms = 1000;  // EffectiveTimeoutMs(*options)
-  SSL_CTX* ssl_ctx = nullptr;  // https only; each probe takes a reference through SSL_new
-  StatusLineParser* parser = nullptr;
-};
 
 class ProbeList;
 
 class Probe {
  public:
-  static constexpr size_t kReadBufferBytes = size_t{8} * 1024;
-
   // Starts probing `target` and adds the probe to `list`. `done` runs exactly once, from
   // a loop callback (never inside Start), after the probe's handles are closed, unless
   // Abort() is called first. REQUIRES: `env`'s pointees and `target` stay valid until
@@ -67,14 +43,12 @@ class Probe {
 
  private:
   friend class ProbeList;
-  enum class Step : uint8_t { kConnect, kHandshake, kSend, kReceive, kDone };
-
   Probe(const ProbeEnv& env, const ProbeTarget& target, ProbeCallback done);
   ~Probe();
 
   void Begin();
   bool OpenSocket();
-  void StartStep(Step step);
+  void StartStep(ProbeStep step);
   void BeginHandshake();
   void DriveHandshake();
   bool CheckPeerCertificate();
@@ -84,8 +58,8 @@ class Probe {
   void ConsumeLine(const char* data, size_t size);
   bool FlushTls();
   void SubmitWrite();
-  void Fail(ProbeKind kind, std::string error, bool timed_out = false);
-  void Succeed();
+  void Fail(ProbeKind kind, std::string error);
+  void Settle();
   void Close();
   void SendCloseNotify();
   void OnClosed();
@@ -116,12 +90,8 @@ class Probe {
   int open_handles_ = 0;  // handles initialised and not yet closed
   bool socket_open_ = false;
   bool writing_ = false;  // write_req_ in flight
-  bool finished_ = false;
   bool aborted_ = false;
-  Step step_ = Step::kConnect;
-  uint64_t start_ns_ = 0;
-
-  FirstLine line_;
+  ProbeState state_;
 
   // https: the network side of `ssl_` is a pair of memory BIOs that this probe pumps.
   SSL* ssl_ = nullptr;
@@ -131,8 +101,7 @@ class Probe {
   std::string out_in_flight_;   // TLS bytes of write_req_
   int peer_closed_ = 0;         // the libuv error (UV_EOF, ...) that ended reading
 
-  ProbeResult result_;
-  char read_buffer_[kReadBufferBytes];
+  char read_buffer_[kProbeReadBufferBytes];
 };
 
 // The probes in flight of one owner. Intrusive: adding and removing allocate nothing.

@@ -57,7 +57,6 @@ class Prober {
   // Sockets kept for reuse by the epoll engine, and probes that reused one (for tests).
   size_t idle_sockets() const;
   uint64_t sockets_reused() const;
-  const ProbeOptions& options() const { return options_; }
 
  private:
   Prober(uv_loop_t* loop, ProbeOptions options, std::unique_ptr<TlsContext> tls,

@@ -51,7 +51,7 @@ Result<std::unique_ptr<StatusLineParser>> StatusLineParser::Create(std::string_v
   }
   // The JIT is an optimisation only: without it (or on a platform lacking it) pcre2_match()
   // interprets the pattern, with the same results.
-  bool jit = pcre2_jit_compile(impl->code, PCRE2_JIT_COMPLETE) == 0;
+  (void)pcre2_jit_compile(impl->code, PCRE2_JIT_COMPLETE);
   impl->match_data = pcre2_match_data_create_from_pattern(impl->code, nullptr);
   if (impl->match_data == nullptr) {
     return Result<std::unique_ptr<StatusLineParser>>::Error(
@@ -65,11 +65,10 @@ Result<std::unique_ptr<StatusLineParser>> StatusLineParser::Create(std::string_v
     }
     pcre2_set_match_limit(impl->match_context, match_limit);
   }
-  return std::unique_ptr<StatusLineParser>(new StatusLineParser(std::move(impl), jit));
+  return std::unique_ptr<StatusLineParser>(new StatusLineParser(std::move(impl)));
 }
 
-StatusLineParser::StatusLineParser(std::unique_ptr<Impl> impl, bool jit)
-    : impl_(std::move(impl)), jit_(jit) {}
+StatusLineParser::StatusLineParser(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 StatusLineParser::~StatusLineParser() = default;
 

@@ -44,13 +44,10 @@ class StatusLineParser {
   // exceeded"); the original logs it and then treats the line as a bad status line.
   Result<StatusLineMatch> Parse(std::string_view line);
 
-  bool jit() const { return jit_; }
-
  private:
   struct Impl;
-  explicit StatusLineParser(std::unique_ptr<Impl> impl, bool jit);
+  explicit StatusLineParser(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-  bool jit_;
 };
 
 // Lua's `tonumber` of a run of ASCII digits: "007" -> 7, 20 digits -> 1e20, and a number
