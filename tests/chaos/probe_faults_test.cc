@@ -19,6 +19,7 @@
 #include "chaos_util.h"
 #include "loopback_http_server.h"
 #include "probe/prober.h"
+#include "probe_target_for.h"
 #include "probe_uv_test_loop.h"
 #include "tls_test_cert.h"
 
@@ -175,7 +176,7 @@ class ProbeFaultsTest : public ::testing::Test {
   // One target per address, made once: the leak run measures the prober, not the test.
   void Start(const Fault& f, int64_t timeout_ms, std::function<void(const ProbeResult&)> done) {
     std::unique_ptr<ProbeTarget>& slot = targets_[f.name];
-    if (!slot) slot = std::make_unique<ProbeTarget>(*ParseProbeTarget(f.address, std::nullopt));
+    if (!slot) slot = std::make_unique<ProbeTarget>(*ProbeTargetFor(f.address));
     const ProbeTarget* target = slot.get();
     Status st = ProberFor(f.client, timeout_ms)->Start(*target, std::move(done));
     ASSERT_TRUE(st.ok()) << st.message();

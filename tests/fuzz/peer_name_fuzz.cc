@@ -1,12 +1,13 @@
-// Fuzz target: peer names, as the upstream view (ParsePeerAddress, Upstreams::AddUpstream)
-// and the prober (ParseProbeTarget) read them. Invariants: an accepted address has a
-// canonical name that parses back to the same address and name; the prober accepts every
-// canonical name; AddUpstream accepts exactly what ParsePeerAddress accepts and names the
-// peer canonically.
+// Fuzz target: peer names, as the one parser (ParsePeerAddress) reads them for the config,
+// the upstream view (Upstreams::AddUpstream) and the prober (MakeProbeTarget). Invariants:
+// an accepted address has a canonical name that parses back to the same address and name;
+// the prober builds a target for every accepted address, with or without a port override;
+// AddUpstream accepts exactly what ParsePeerAddress accepts and names the peer canonically.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,9 +28,6 @@ namespace {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
 
-  (void)upcheck::ParseProbeTarget(text);
-  (void)upcheck::ParseProbeTarget(text, 8080);
-
   upcheck::Result<upcheck::PeerAddress> address = upcheck::ParsePeerAddress(text);
   upcheck::Upstreams view;
   upcheck::Status added = view.AddUpstream("fuzz", {upcheck::PeerConfig{std::string(text)}}, {});
@@ -48,7 +46,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (view.primary_peers(0).size() != 1 || view.primary_peers(0)[0].name != name) {
     Fail("AddUpstream names the peer differently", text, name);
   }
-  upcheck::Result<upcheck::ProbeTarget> target = upcheck::ParseProbeTarget(name);
-  if (!target.ok()) Fail("prober refuses a canonical name", text, target.error());
+  for (const std::optional<int> port : {std::optional<int>(), std::optional<int>(8080)}) {
+    upcheck::Result<upcheck::ProbeTarget> target = upcheck::MakeProbeTarget(name, *address, port);
+    if (!target.ok()) Fail("prober refuses a parsed address", text, target.error());
+  }
   return 0;
 }

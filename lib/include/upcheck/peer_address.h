@@ -1,5 +1,5 @@
 // PeerAddress: a peer's parsed address, "ipv4:port", "[ipv6]:port" or "unix:/path", and
-// the one parser the upstream view and the probes take it from.
+// the one parser the configuration, the upstream view and the probes take it from.
 //
 // Pure functions of their input, safe from any thread. Only IP literals are accepted:
 // resolving a host name is the caller's business (nginx does it at config time).
@@ -28,8 +28,10 @@ struct PeerAddress {
   bool operator==(const PeerAddress&) const = default;
 };
 
-// Parses `text`. A unix path is never split at a trailing ":<digits>" (protocol.md Q23).
-// Errors read `invalid peer address "<text>": <why>`.
+// Parses `text`: an IPv4 literal or a bracketed IPv6 literal and a port of 1..65535 (one
+// to five digits), or "unix:" and an absolute path of at most 107 bytes with no control
+// characters. A unix path is never split at a trailing ":<digits>" (protocol.md Q23).
+// Errors read `bad peer address "<text>" (<why and what is allowed>)`.
 Result<PeerAddress> ParsePeerAddress(std::string_view text);
 
 // The canonical name of `address`: "127.0.0.1:80", "[::1]:80" or "unix:/run/app.sock".

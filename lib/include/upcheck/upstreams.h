@@ -52,7 +52,8 @@ class Upstreams {
 
   // Appends an upstream. Every address is validated and canonicalised ("[0:0::1]:80" is
   // named "[::1]:80"). Errors: an empty or duplicate name, no primary peers, or a bad
-  // address: `upstream "u": invalid peer address "x": <why>`. On error nothing changes.
+  // address: `upstream "u": bad peer address "x" (<why>)` (ParsePeerAddress). On error nothing
+  // changes.
   Status AddUpstream(std::string name, std::vector<PeerConfig> primary,
                      std::vector<PeerConfig> backup);
 

@@ -1,4 +1,5 @@
-// Peer address syntax (DESIGN.md §4): "ipv4:port", "[ipv6]:port" or "unix:/path".
+// A config peer address in canonical form, through ParsePeerAddress (upcheck/peer_address.h),
+// the one parser of the peer-address syntax (DESIGN.md §4).
 //
 // Pure string checks, no name resolution; safe from any thread. Listen addresses are
 // handled by ParseListenAddress() in upcheck/config.h.
@@ -15,12 +16,9 @@
 
 namespace upcheck::config {
 
-// Returns the address in canonical form: IP literals as inet_ntop prints them ("[::1]:80"
-// for "[0:0::1]:80", as nginx names its peers), unix paths as written. Host names are
-// refused: nothing resolves them (see upcheck/peer_address.h, which the same strings
-// must also pass).
-// A unix path is never split at a trailing ":<digits>" (protocol.md Q23).
-// Errors read `bad peer address "x" (<why and what is allowed>)`.
+// Returns PeerAddressName(ParsePeerAddress(text)): IP literals as inet_ntop prints them
+// ("[::1]:80" for "[0:0::1]:80", as nginx names its peers), unix paths as written.
+// Errors are ParsePeerAddress's: `bad peer address "x" (<why and what is allowed>)`.
 Result<std::string> CanonicalPeerAddress(std::string_view text);
 
 }  // namespace upcheck::config

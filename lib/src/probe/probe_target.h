@@ -1,7 +1,7 @@
-// ProbeTarget: where a probe connects, parsed once from a peer's configured name.
+// ProbeTarget: where a probe connects, built once from a peer's parsed address.
 //
-// Peer names are nginx's canonical socket-address text: "127.0.0.1:80", "[::1]:80" or
-// "unix:/path" (protocol.md §10). ParseProbeTarget() splits a name once, when a checker
+// Peer names are parsed by ParsePeerAddress (upcheck/peer_address.h), the one parser of
+// the syntax; MakeProbeTarget() turns the result into a sockaddr once, when a checker
 // starts, so that a probe needs no parsing, no DNS and no allocation to connect.
 // Plain data; safe to copy and to share read-only between threads.
 #ifndef UPCHECK_PROBE_PROBE_TARGET_H_
@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include "upcheck/peer_address.h"
 #include "upcheck/status.h"
@@ -30,24 +29,14 @@ struct ProbeTarget {
   Kind kind = Kind::kTcp;
   std::string host;            // kTcp: the address literal, brackets stripped ("::1", Q29)
   int port = 0;                // kTcp: the port probed (the override when one is given)
-  std::string path;            // kUnix: the socket path, without "unix:"
+  std::string path;            // kUnix: the socket path (PeerAddress::host)
   sockaddr_storage address{};  // kTcp: host and port, ready for connect()
 };
 
-// Splits `name` like the original's greedy `^(.*):\d+$` (the split is at the last ':'
-// followed only by digits), then:
-//  - names starting with "unix:" are never split (Q23 fixed) and ignore `port_override`;
-//  - "[::1]:123" gives host "::1" (brackets stripped, Q29);
-//  - `port_override`, when set, replaces the port of every host:port name.
-// Errors (the config layer should have caught them, since nginx would): a host that is
-// not an IPv4/IPv6 literal (names are resolved at config time), a port outside 1..65535,
-// a name with no port, an empty or too long unix socket path.
-Result<ProbeTarget> ParseProbeTarget(std::string_view name,
-                                     std::optional<int> port_override = std::nullopt);
-
-// The target of a peer whose address is already parsed (the Upstreams view holds every
-// peer's): only the sockaddr is built. `port_override`, when set, replaces the port of an
-// IP peer, never of a unix one. Error: an override outside 1..65535, worded as above.
+// The target of peer `name` whose address is already parsed (the Upstreams view holds
+// every peer's): only the sockaddr is built. `port_override`, when set, replaces the port
+// of an IP peer, never of a unix one (Q23), and the name stays (Q8). Error: an override
+// outside 1..65535, worded like ParsePeerAddress's `bad peer address "x" (<why>)`.
 Result<ProbeTarget> MakeProbeTarget(std::string name, const PeerAddress& address,
                                     std::optional<int> port_override = std::nullopt);
 

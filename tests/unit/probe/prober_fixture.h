@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "probe/prober.h"
+#include "probe_target_for.h"
 #include "probe_uv_test_loop.h"
 
 namespace upcheck {
@@ -48,7 +49,7 @@ class ProberFixture : public ::testing::Test {
     if (prober == nullptr) {
       return failed;
     }
-    auto target = ParseProbeTarget(name, port_override);
+    auto target = ProbeTargetFor(name, port_override);
     EXPECT_TRUE(target.ok()) << target.error();
     if (!target.ok()) {
       return failed;

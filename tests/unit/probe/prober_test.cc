@@ -158,7 +158,7 @@ class ProberTest : public ProberFixture {
   // Returns the result, and the peer's connection in `*peer`.
   ProbeResult ProbeManually(Prober* prober, ManualListener& listener, bool close_side, int* peer,
                             const std::string& answer = kOk) {
-    auto target = ParseProbeTarget(listener.address());
+    auto target = ProbeTargetFor(listener.address());
     EXPECT_TRUE(target.ok());
     std::optional<ProbeResult> result;
     EXPECT_TRUE(prober->Start(*target, [&](ProbeResult r) { result = std::move(r); }).ok());
@@ -208,8 +208,8 @@ TEST_F(ProberTest, FailingToCreateTheSocketIsReportedApart) {
   LoopbackClosedPort closed;
   ASSERT_TRUE(closed.ok());
   Prober* prober = MakeProber(HttpOptions());
-  auto tcp = ParseProbeTarget(closed.address());
-  auto unix_socket = ParseProbeTarget("unix:/nonexistent/upcheck.sock");
+  auto tcp = ProbeTargetFor(closed.address());
+  auto unix_socket = ProbeTargetFor("unix:/nonexistent/upcheck.sock");
   ASSERT_TRUE(tcp.ok() && unix_socket.ok());
   rlimit saved{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
@@ -306,7 +306,7 @@ TEST_F(ProberTest, PeerThatKeepsItsSideOpenSeesAnOrderlyClose) {
   std::string name = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
 
   Prober* prober = MakeProber(HttpOptions({{200}}));
-  auto target = ParseProbeTarget(name);
+  auto target = ProbeTargetFor(name);
   ASSERT_TRUE(target.ok());
   std::optional<ProbeResult> result;
   ASSERT_TRUE(prober->Start(*target, [&](ProbeResult r) { result = std::move(r); }).ok());
@@ -446,10 +446,10 @@ TEST_F(ProberTest, SocketsThatEndedBadlyAreClosedNotPooled) {
 TEST_F(ProberTest, StaleEventOfAPooledSocketIsNotTheNextProbesAnswer) {
   ManualListener la, lb, lc, ld;
   ASSERT_TRUE(la.ok() && lb.ok() && lc.ok() && ld.ok());
-  auto ta = ParseProbeTarget(la.address());
-  auto tb = ParseProbeTarget(lb.address());
-  auto tc = ParseProbeTarget(lc.address());
-  auto td = ParseProbeTarget(ld.address());
+  auto ta = ProbeTargetFor(la.address());
+  auto tb = ProbeTargetFor(lb.address());
+  auto tc = ProbeTargetFor(lc.address());
+  auto td = ProbeTargetFor(ld.address());
   ASSERT_TRUE(ta.ok() && tb.ok() && tc.ok() && td.ok());
   Prober* prober = MakeProber(HttpOptions({{200}}));
   std::optional<ProbeResult> a, b, c, d;
@@ -501,7 +501,7 @@ TEST_F(ProberTest, StaleEventOfAPooledSocketIsNotTheNextProbesAnswer) {
 TEST_F(ProberTest, PooledSocketsKeepDescriptorsFlatAndCloseAtShutdown) {
   ManualListener listener;
   ASSERT_TRUE(listener.ok());
-  auto target = ParseProbeTarget(listener.address());
+  auto target = ProbeTargetFor(listener.address());
   ASSERT_TRUE(target.ok());
   auto created = Prober::Create(loop_.get(), HttpOptions({{200}}));
   ASSERT_TRUE(created.ok());
@@ -720,7 +720,7 @@ TEST_F(ProberTest, ManyConcurrentProbes) {
   LoopbackHttpServer server(Family::kV4, "HTTP/1.1 200 OK\r\n\r\n");
   ASSERT_TRUE(server.ok()) << server.error();
   Prober* prober = MakeProber(HttpOptions({{200}}));
-  auto target = ParseProbeTarget(server.address());
+  auto target = ProbeTargetFor(server.address());
   ASSERT_TRUE(target.ok());
   constexpr int kProbes = 200;
   int ok = 0;
@@ -744,7 +744,7 @@ TEST_F(ProberTest, CallbackMayStartTheNextProbe) {
   LoopbackHttpServer server(Family::kV4, "HTTP/1.1 200 OK\r\n\r\n");
   ASSERT_TRUE(server.ok()) << server.error();
   Prober* prober = MakeProber(HttpOptions({{200}}));
-  auto target = ParseProbeTarget(server.address());
+  auto target = ProbeTargetFor(server.address());
   ASSERT_TRUE(target.ok());
   int remaining = 5;
   std::function<void(ProbeResult)> next = [&](const ProbeResult& r) {
@@ -765,8 +765,8 @@ TEST_F(ProberTest, CallbackMayDestroyTheProber) {
   auto created = Prober::Create(loop_.get(), HttpOptions({{200}}, 30000));
   ASSERT_TRUE(created.ok());
   std::unique_ptr<Prober> prober = std::move(created).value();
-  auto hanging = ParseProbeTarget(server.address());
-  auto refused = ParseProbeTarget(closed.address());
+  auto hanging = ProbeTargetFor(server.address());
+  auto refused = ProbeTargetFor(closed.address());
   int hanging_calls = 0;
   bool refused_called = false;
   ASSERT_TRUE(prober->Start(*hanging, [&](const ProbeResult&) { ++hanging_calls; }).ok());
@@ -786,7 +786,7 @@ TEST_F(ProberTest, ShutdownAbortsProbesInFlightWithoutCallbacks) {
   LoopbackHttpServer server({.mode = Mode::kHang});
   ASSERT_TRUE(server.ok()) << server.error();
   Prober* prober = MakeProber(HttpOptions({{200}}, 30000));
-  auto target = ParseProbeTarget(server.address());
+  auto target = ProbeTargetFor(server.address());
   ASSERT_TRUE(target.ok());
   int calls = 0;
   for (int i = 0; i < 5; ++i) {
@@ -805,7 +805,7 @@ TEST_F(ProberTest, ShutdownRightAfterStart) {
   LoopbackHttpServer server(Family::kV4, "HTTP/1.1 200 OK\r\n\r\n");
   ASSERT_TRUE(server.ok()) << server.error();
   Prober* prober = MakeProber(HttpOptions());
-  auto target = ParseProbeTarget(server.address());
+  auto target = ProbeTargetFor(server.address());
   int calls = 0;
   ASSERT_TRUE(prober->Start(*target, [&](const ProbeResult&) { ++calls; }).ok());
   prober->Shutdown();

@@ -193,7 +193,7 @@ TEST_F(ProberTlsTest, ManyConcurrentHandshakes) {
   LoopbackHttpServer server(TlsServer());
   ASSERT_TRUE(server.ok()) << server.error();
   Prober* prober = MakeProber(HttpsOptions(true, "localhost"));
-  auto target = ParseProbeTarget(server.address());
+  auto target = ProbeTargetFor(server.address());
   ASSERT_TRUE(target.ok());
   constexpr int kProbes = 50;
   int ok = 0;
@@ -216,7 +216,7 @@ TEST_F(ProberTlsTest, ShutdownDuringHandshakesClosesClean) {
   LoopbackHttpServer server({.mode = Mode::kHang});
   ASSERT_TRUE(server.ok()) << server.error();
   Prober* prober = MakeProber(HttpsOptions(false, "", false, 30000));
-  auto target = ParseProbeTarget(server.address());
+  auto target = ProbeTargetFor(server.address());
   int calls = 0;
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(prober->Start(*target, [&](const ProbeResult&) { ++calls; }).ok());

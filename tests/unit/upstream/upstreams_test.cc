@@ -96,10 +96,11 @@ TEST(UpstreamsTest, AddUpstreamErrors) {
   EXPECT_EQ(upstreams.AddUpstream("bar.com", {}, {{"127.0.0.1:1"}}).message(),
             "upstream \"bar.com\" has no primary peers");
   EXPECT_EQ(upstreams.AddUpstream("bar.com", {{"127.0.0.1:1"}, {"x"}}, {}).message(),
-            "upstream \"bar.com\": invalid peer address \"x\": missing port");
+            "upstream \"bar.com\": bad peer address \"x\" (expected IPv4:port, [IPv6]:port or "
+            "unix:/path)");
   EXPECT_EQ(upstreams.AddUpstream("bar.com", {{"127.0.0.1:1"}}, {{"example.com:80"}}).message(),
-            "upstream \"bar.com\": invalid peer address \"example.com:80\": \"example.com\" is "
-            "not an IP literal; use an address");
+            "upstream \"bar.com\": bad peer address \"example.com:80\" (host names are not "
+            "resolved; use an IPv4 or [IPv6] address)");
   // Failed adds left nothing behind.
   EXPECT_EQ(upstreams.GetUpstreams(), (std::vector<std::string>{"foo.com"}));
   EXPECT_TRUE(upstreams.AddUpstream("bar.com", {{"127.0.0.1:1"}}, {}).ok());
