@@ -23,9 +23,10 @@ if [ $# -ne 1 ]; then
   echo "upcheck.pc gives more Cflags than its include directory: $upcheck_cflags" >&2
   exit 1
 fi
-incdir=${upcheck_cflags#-I}
-if [ -e "$incdir/upcheck/internal" ] || grep -rlE '#include.*upcheck/internal' "$incdir"; then
-  echo "the install carries or includes upcheck/internal/ headers under $incdir" >&2
+incdir=${1#-I}
+if [ ! -d "$incdir/upcheck" ] || [ -e "$incdir/upcheck/internal" ] ||
+  grep -rlE '#include.*upcheck/internal' "$incdir"; then
+  echo "$incdir: want the public headers, none of upcheck/internal/ nor an #include of it" >&2
   exit 1
 fi
 shared_libs=$(pkg-config --libs upcheck)
