@@ -11,7 +11,8 @@
 
 #include "cli_common.h"
 #include "upcheck/config.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
+#include "upcheck/internal/segment_setup.h"
 #include "worker_table.h"
 
 namespace upcheck::shmctl {
@@ -197,7 +198,9 @@ Status RunInfo(Segment& segment, const InfoArgs& args, std::ostream& out) {
   const std::optional<WorkerCount> workers = CountWorkers(segment);
   // The registry (the daemon's peers, their check details and the worker table), if any.
   size_t registry_bytes = 0;
-  if (segment.area(SegmentArea::kRegistry, &registry_bytes) == nullptr) registry_bytes = 0;
+  if (SegmentSetUp::Area(segment, SegmentArea::kRegistry, &registry_bytes) == nullptr) {
+    registry_bytes = 0;
+  }
   if (args.json) {
     json doc = {
         {"name", info.name},

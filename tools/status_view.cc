@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "upcheck/internal/status_details.h"
 #include "upcheck/protocol_keys.h"
-#include "upcheck/status_details.h"
 #include "upcheck/status_pages.h"
 #include "worker_table.h"
 

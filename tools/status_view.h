@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <string>
 
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/segment.h"
 #include "upcheck/shared_dict.h"
 #include "upcheck/status.h"

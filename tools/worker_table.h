@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 
 namespace upcheck::cli {
 

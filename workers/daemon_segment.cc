@@ -27,10 +27,8 @@ Result<DaemonSegment> CreateFresh(const Config& config, bool replace) {
   std::vector<RegistryUpstreamSpec> specs = BuildSpecs(config);
   uint32_t slots = MaxWorkerSlots(config);
   Result<std::unique_ptr<Segment>> segment =
-      Segment::Create({.name = config.shm.name,
-                       .size = config.shm.size,
-                       .reserved_bytes = Registry::BytesNeeded(specs, slots),
-                       .replace = replace});
+      SegmentSetUp::Create({.name = config.shm.name, .size = config.shm.size, .replace = replace},
+                           Registry::BytesNeeded(specs, slots));
   if (!segment.ok()) return segment.status();
   Result<Registry> registry = Registry::Create(**segment, specs, slots);
   if (!registry.ok()) {
@@ -59,7 +57,7 @@ std::optional<DaemonSegment> Reattach(std::unique_ptr<Segment>& segment, const C
                               config.shm.name));
     return std::nullopt;
   }
-  uint32_t generation = segment->BumpGeneration(getpid());
+  uint32_t generation = SegmentSetUp::BumpGeneration(*segment, getpid());
   // The previous master's workers died with it (PR_SET_PDEATHSIG); free their rows.
   for (const WorkerRow& row : registry->Workers()) registry->ReleaseWorkerSlot(row.slot);
   logger.Notice(fmt::format("reattached to segment '{}' (generation {}); dict state kept",

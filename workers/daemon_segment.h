@@ -15,8 +15,9 @@
 #include <vector>
 
 #include "upcheck/config.h"
+#include "upcheck/internal/registry.h"
+#include "upcheck/internal/segment_setup.h"
 #include "upcheck/log.h"
-#include "upcheck/registry.h"
 #include "upcheck/segment.h"
 #include "upcheck/status.h"
 

@@ -17,8 +17,10 @@
 
 #include "log_setup.h"
 #include "upcheck/checker.h"
+#include "upcheck/internal/checker_internals.h"
+#include "upcheck/internal/dict_test_hooks.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/log.h"
-#include "upcheck/registry.h"
 #include "upcheck/shared_dict.h"
 #include "upcheck/upstreams.h"
 #include "worker_net.h"
@@ -34,7 +36,7 @@ Logger WorkerLogger(const DaemonConfig& daemon) {
 }
 
 // UPCHECK_TEST_STOP_AT=<point>[:<nth>], for fault tests only: worker 1 raises SIGSTOP
-// the nth time (default 1) it reaches <point>, a CheckerEnv::test_hook point ("probing",
+// the nth time (default 1) it reaches <point>, a CheckerInternals::test_hook point ("probing",
 // "after_d_write", "before_publish") or "dict_lock" (inside the dict lock, in the middle
 // of a mutation), so that a test can SIGKILL it exactly there. A respawned worker 1 stops
 // again at its own nth time.
@@ -143,32 +145,33 @@ Status Worker::SpawnCheckers() {
   std::optional<StopAt> stop_at = TestStopAt(launch_.number);
   if (stop_at) {
     g_stop_at = *stop_at;
-    if (g_stop_at.point == "dict_lock") SharedDict::SetLockedHookForTesting(&StopInsideDictLock);
+    if (g_stop_at.point == "dict_lock") SetDictLockedHookForTesting(&StopInsideDictLock);
   }
   for (const UpstreamConfig& u : config.upstreams) {
     if (!u.check) continue;
     CheckerEnv env;
+    CheckerInternals internals;
     env.loop = &loop_;
     env.shm_name = config.shm.name;
     env.dict = &launch_.segment->dict();
     env.upstreams = &view_;
     // SyncNow() reads this word (one atomic load) before every pick and status page.
     if (std::optional<size_t> index = registry_->FindUpstream(u.name)) {
-      env.version_hint = registry_->version_hint(*index);
+      internals.version_hint = registry_->version_hint(*index);
     }
     env.logger = &logger_;
     env.debug_events = logger_.enabled(LogLevel::kDebug);
     env.on_check = [this](const PeerCheckEvent& e) { registry_->RecordCheck(e); };
     env.on_cycle = [this](const CycleEvent& e) { registry_->RecordCycle(slot_, e); };
     if (stop_at && stop_at->point != "dict_lock") {
-      env.test_hook = [](std::string_view point) {
+      internals.test_hook = [](std::string_view point) {
         if (point == g_stop_at.point) StopHere();
       };
     }
     CheckOptions options = *u.check;
     options.shm = config.shm.name;
     options.upstream = u.name;
-    Result<std::unique_ptr<Checker>> checker = Checker::Spawn(env, options);
+    Result<std::unique_ptr<Checker>> checker = SpawnChecker(env, options, internals);
     if (!checker.ok()) {
       return Status::Error(
           fmt::format("upstream {}: failed to spawn health checker: {}", u.name, checker.error()));

@@ -14,8 +14,8 @@
 
 #include "listeners.h"
 #include "upcheck/config.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/log.h"
-#include "upcheck/registry.h"
 #include "upcheck/shared_dict.h"
 #include "upcheck/status.h"
 #include "upcheck/upstreams.h"

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
+#include "upcheck/internal/status_details.h"
 #include "upcheck/segment.h"
-#include "upcheck/status_details.h"
 #include "upcheck/status_pages.h"
 
 namespace upcheck {
@@ -33,10 +33,8 @@ struct Fixture {
       spec.primary.push_back({"127.0.0.1:" + std::to_string(20000 + i)});
     }
     std::vector<RegistryUpstreamSpec> specs{spec};
-    auto seg = Segment::Create({.name = name,
-                                .size = 16 << 20,
-                                .reserved_bytes = Registry::BytesNeeded(specs, 2),
-                                .replace = true});
+    auto seg = SegmentSetUp::Create({.name = name, .size = 16 << 20, .replace = true},
+                                    Registry::BytesNeeded(specs, 2));
     if (!seg.ok()) std::abort();
     segment = std::move(*seg);
     auto reg = Registry::Create(*segment, specs, 2);

@@ -33,8 +33,9 @@
 #include <vector>
 
 #include "upcheck/checker.h"
+#include "upcheck/internal/checker_internals.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/log.h"
-#include "upcheck/registry.h"
 #include "upcheck/segment.h"
 
 namespace upcheck {
@@ -153,12 +154,13 @@ void Poll(uv_idle_t* handle) {
   env.dict = &(*segment)->dict();
   env.upstreams = &*view;
   env.logger = &logger;
-  env.version_hint = registry->version_hint(0);
+  CheckerInternals internals;
+  internals.version_hint = registry->version_hint(0);
   env.on_check = [&](const PeerCheckEvent& e) {
     if (e.id == 0 && !e.backup && e.transition != HealthTransition::kUnchanged)
       worker.turned = true;
   };
-  env.test_hook = [&](std::string_view point) {
+  internals.test_hook = [&](std::string_view point) {
     if (point != "before_publish" || !worker.turned) return;
     worker.turned = false;
     const int round = s.round.load();
@@ -179,7 +181,7 @@ void Poll(uv_idle_t* handle) {
   options.fall = 1;
   options.rise = 1;
   options.valid_statuses = std::vector<double>{200};
-  auto checker = Checker::Spawn(env, options);
+  auto checker = SpawnChecker(env, options, internals);
   if (!checker.ok()) {
     std::fprintf(stderr, "worker %d: %s\n", worker.index, checker.error().c_str());
     _exit(6);
@@ -236,10 +238,8 @@ int Main(int argc, char** argv) {
        {{"127.0.0.1:" + std::to_string(ports[0])}, {"127.0.0.1:" + std::to_string(ports[1])}},
        {},
        check}};
-  auto segment = Segment::Create({.name = name,
-                                  .size = 1 << 20,
-                                  .reserved_bytes = Registry::BytesNeeded(specs, kMaxWorkers),
-                                  .replace = true});
+  auto segment = SegmentSetUp::Create({.name = name, .size = 1 << 20, .replace = true},
+                                      Registry::BytesNeeded(specs, kMaxWorkers));
   if (!segment.ok()) {
     std::fprintf(stderr, "%s\n", segment.error().c_str());
     return 1;

@@ -39,6 +39,8 @@
 #include "self_exec.h"
 #include "test_names.h"
 #include "upcheck/checker.h"
+#include "upcheck/internal/checker_internals.h"
+#include "upcheck/internal/dict_test_hooks.h"
 #include "upcheck/log.h"
 #include "upcheck/segment.h"
 #include "upcheck/upstreams.h"
@@ -128,7 +130,7 @@ int RunWorker(const std::vector<std::string>& args) {
   g_arm = static_cast<ArmShm*>(page);
   auto seg = Segment::Open(shm);
   if (!seg.ok()) return 3;
-  SharedDict::SetLockedHookForTesting(&StopInsideDictLock);
+  SetDictLockedHookForTesting(&StopInsideDictLock);
   uv_loop_t loop;
   uv_loop_init(&loop);
   Upstreams view;
@@ -145,7 +147,8 @@ int RunWorker(const std::vector<std::string>& args) {
     if (!e.end && e.probing) lock_cycle = g_arm->lock_cycles.fetch_add(1) + 1;
     if (e.end && lock_cycle != 0) RecordCycle(std::exchange(lock_cycle, 0), *env.dict);
   };
-  env.test_hook = [](std::string_view point) {
+  CheckerInternals internals;
+  internals.test_hook = [](std::string_view point) {
     if (point == "probing") MaybeStop(kProbing);
     if (point == "after_d_write") MaybeStop(kAfterDWrite);
     if (point == "before_publish") MaybeStop(kBeforePublish);
@@ -160,7 +163,7 @@ int RunWorker(const std::vector<std::string>& args) {
   o.fall = kFall;
   o.rise = kRise;
   o.valid_statuses = std::vector<double>{200};
-  auto checker = Checker::Spawn(env, o);
+  auto checker = SpawnChecker(env, o, internals);
   if (!checker.ok()) return 5;
   uv_run(&loop, UV_RUN_DEFAULT);
   _exit(0);  // the checker and the loop are left as they are

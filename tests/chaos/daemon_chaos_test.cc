@@ -29,7 +29,7 @@
 #include "daemon_process.h"
 #include "loopback_http_server.h"
 #include "test_names.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/segment.h"
 
 namespace upcheck::testing {

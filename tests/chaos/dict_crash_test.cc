@@ -19,6 +19,7 @@
 
 #include "chaos_util.h"
 #include "test_names.h"
+#include "upcheck/internal/dict_test_hooks.h"
 #include "upcheck/segment.h"
 
 namespace upcheck::testing {
@@ -178,7 +179,7 @@ TEST_F(DictCrashTest, KillInsideAnyOperationLosesAtMostThatOperation) {
       if (!seg.ok()) _exit(2);
       g_ack_fd = fds[1];
       g_countdown = countdown;
-      SharedDict::SetLockedHookForTesting(&KillInsideLock);
+      SetDictLockedHookForTesting(&KillInsideLock);
       ChaosRandom r(trial_seed);
       for (uint32_t i = 0; i < 200; ++i) {
         Apply(MakeOp(r), (*seg)->dict());

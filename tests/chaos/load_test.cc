@@ -43,7 +43,7 @@
 #include "load_schedule.h"
 #include "multi_port_http_server.h"
 #include "test_names.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/segment.h"
 #include "upcheck/shared_dict.h"
 

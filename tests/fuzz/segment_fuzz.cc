@@ -34,10 +34,10 @@
 
 #include "shm/dict_layout.h"
 #include "shm/segment_header.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
+#include "upcheck/internal/status_details.h"
 #include "upcheck/segment.h"
 #include "upcheck/shared_dict.h"
-#include "upcheck/status_details.h"
 
 namespace {
 
@@ -89,9 +89,8 @@ std::vector<char> BuildImage() {
   Segment::CreateOptions options;
   options.name = name;
   options.size = kImageDictBytes;
-  options.reserved_bytes = upcheck::Registry::BytesNeeded(specs, 2);
   options.replace = true;
-  auto segment = Segment::Create(options);
+  auto segment = upcheck::SegmentSetUp::Create(options, upcheck::Registry::BytesNeeded(specs, 2));
   if (!segment.ok()) Die(segment.error());
   auto registry = upcheck::Registry::Create(**segment, specs, 2);
   if (!registry.ok()) Die(registry.error());

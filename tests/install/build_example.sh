@@ -4,6 +4,8 @@
 #   OUT/embed_example_shared  the README's example, linked to libupcheck.so.0
 #   OUT/embed_example_static  the same, linked to libupcheck.a
 #   OUT/c_api_check           <upcheck.h> compiled as C99, linked to the shared library
+# and checks the installed headers: no upcheck/internal/ among them or included by them, and
+# <upcheck/upcheck.h> compiles on its own.
 # Usage: build_example.sh MESON BUILD_ROOT SOURCE_DIR DESTDIR LIBDIR OUT
 # (CC, CXX and UPCHECK_EXTRA_FLAGS, the build's sanitizer flags, from the environment)
 set -eu
@@ -21,6 +23,12 @@ if [ $# -ne 1 ]; then
   echo "upcheck.pc gives more Cflags than its include directory: $upcheck_cflags" >&2
   exit 1
 fi
+incdir=${1#-I}
+if [ ! -d "$incdir/upcheck" ] || [ -e "$incdir/upcheck/internal" ] ||
+  grep -rlE '#include.*upcheck/internal' "$incdir"; then
+  echo "$incdir: want the public headers, none of upcheck/internal/ nor an #include of it" >&2
+  exit 1
+fi
 shared_libs=$(pkg-config --libs upcheck)
 static_libs=$(pkg-config --static --libs upcheck | sed 's/-lupcheck\b/-l:libupcheck.a/')
 uv_flags=$(pkg-config --cflags --libs libuv)
@@ -28,6 +36,9 @@ rpath="-Wl,-rpath,$destdir$libdir"
 extra=${UPCHECK_EXTRA_FLAGS:-}
 
 # shellcheck disable=SC2086  # the flags are lists of words
+echo '#include <upcheck/upcheck.h>' |
+  $CXX -std=c++20 -Wall -Wextra -Werror $extra $upcheck_cflags -fsyntax-only -x c++ -
+# shellcheck disable=SC2086
 $CXX -std=c++20 -Wall -Wextra -Werror $extra $upcheck_cflags "$source_dir/embed_example.cc" \
   $shared_libs $uv_flags $rpath -o "$out/embed_example_shared"
 # shellcheck disable=SC2086

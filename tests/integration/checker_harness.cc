@@ -52,8 +52,9 @@ Result<Checker*> CheckerHarness::Spawn(const CheckOptions& options) {
     int n = ++cycles_[std::string(e.upstream)];
     if (e.upstream == stop_upstream_ && n >= stop_at_) uv_stop(&loop_);
   };
-  env.test_hook = test_hook_;
-  auto checker = Checker::Spawn(env, options);
+  CheckerInternals internals;
+  internals.test_hook = test_hook_;
+  auto checker = SpawnChecker(env, options, internals);
   if (!checker.ok()) return checker.status();
   checkers_.push_back(std::move(*checker));
   return checkers_.back().get();

@@ -18,6 +18,7 @@
 
 #include "upcheck/check_options.h"
 #include "upcheck/checker.h"
+#include "upcheck/internal/checker_internals.h"
 #include "upcheck/log.h"
 #include "upcheck/segment.h"
 #include "upcheck/upstreams.h"
@@ -42,7 +43,7 @@ class CheckerHarness {
   // The standard options of original-tests.md: type http, the request R, shm, upstream.
   CheckOptions Options(const std::string& upstream = "foo.com") const;
   Result<Checker*> Spawn(const CheckOptions& options);
-  // CheckerEnv::test_hook for the checkers spawned from now on ("probing", ...): lets a
+  // CheckerInternals::test_hook for the checkers spawned from now on ("probing", ...): lets a
   // test act at an exact point of a cycle, e.g. as another worker would meanwhile.
   void SetTestHook(std::function<void(std::string_view point)> hook) { test_hook_ = hook; }
 

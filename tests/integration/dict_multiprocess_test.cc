@@ -16,6 +16,7 @@
 #include "shm/dict_layout.h"
 #include "shm/segment_header.h"
 #include "test_names.h"
+#include "upcheck/internal/dict_test_hooks.h"
 #include "upcheck/segment.h"
 
 namespace upcheck {
@@ -132,7 +133,7 @@ pid_t ForkHolderThatStops(const std::string& name, int nth, int* ready_fd) {
     if (!seg.ok()) _exit(2);
     g_hook_fd = fds[1];
     g_hook_countdown = nth;
-    SharedDict::SetLockedHookForTesting(&StopInsideLock);
+    SetDictLockedHookForTesting(&StopInsideLock);
     SharedDict& d = (*seg)->dict();
     for (int i = 0;; ++i) {
       std::string key = "k" + std::to_string(i % 37);

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "http_request.h"
-#include "upcheck/status_details.h"
+#include "upcheck/internal/status_details.h"
 #include "upcheck/status_pages.h"
 
 namespace upcheck {

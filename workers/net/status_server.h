@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/shared_dict.h"
 #include "upcheck/status.h"
 #include "upcheck/upstreams.h"

@@ -12,12 +12,9 @@
 #error "upcheck/checker.h belongs to check/, a layer above this one (see lib/meson.build)"
 #endif
 
-#include <atomic>
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "upcheck/check_event.h"
 #include "upcheck/check_options.h"
@@ -40,16 +37,9 @@ struct CheckerEnv {
   bool debug_events = false;  // the original's debug_mode: the debug lines and no_timer
   std::function<void(const PeerCheckEvent&)> on_check;  // optional
   std::function<void(const CycleEvent&)> on_cycle;      // optional
-  // Optional, shared by every process: the bit pattern of the last version published for
-  // this upstream (Registry::version_hint). The publisher stores it; SyncNow() compares
-  // it with one atomic load and reads the dict only when it differs.
-  std::atomic<uint64_t>* version_hint = nullptr;
-  // Optional, for fault tests: called at named points of a cycle so that a test can stop
-  // or kill the process exactly there. "probing": a probe is about to start;
-  // "after_d_write": SetPeerDownGlobally wrote (or deleted) the `d:` key, before the
-  // publish; "before_publish": a new version is about to be published.
-  std::function<void(std::string_view point)> test_hook;
 };
+
+struct CheckerInternals;
 
 class Checker {
  public:
@@ -74,14 +64,18 @@ class Checker {
   void Stop();
 
   // check_peers_updates() outside the timer: applies a newer shared version to this
-  // process's view at once. With a version_hint it costs one atomic load when nothing
-  // changed; without one, one dict read.
+  // process's view at once. One dict read, or one atomic load when the daemon's shared
+  // version word says nothing changed.
   void SyncNow();
 
   const std::string& upstream() const;
   double version() const;
 
  private:
+  // Spawn() with the daemon's and the tests' extras (upcheck/internal/checker_internals.h).
+  friend Result<std::unique_ptr<Checker>> SpawnChecker(const CheckerEnv& env,
+                                                       const CheckOptions& options,
+                                                       const CheckerInternals& internals);
   class Impl;
   explicit Checker(Impl* impl);
   Impl* impl_;  // owned; frees itself once its handles are closed

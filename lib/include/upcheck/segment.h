@@ -1,13 +1,12 @@
 // Segment: the named POSIX shared-memory object that upcheck's processes share.
 //
 // One process (the master, or a tool for tests and operators) creates the segment as
-// `upcheck.<name>`, mode 0600, and lays it out once: a versioned header, the shared dict,
-// and optional areas (registry, worker table) that it allocates before calling Publish().
-// Its size is asked for as lua_shared_dict's is: the dict's capacity. The header, the
-// dict's index and the areas come on top, so the object is bigger than that.
+// `upcheck.<name>`, mode 0600, and lays it out once: a versioned header and the shared dict
+// (the daemon adds areas of its own) before calling Publish(). Its size is asked for as
+// lua_shared_dict's is: the dict's capacity; the header and the dict's index come on top.
 // Any other process opens it by name; Open() checks the magic, the layout version and the
 // header's bounds before trusting anything in it. After set-up no process allocates in the
-// segment again; all later coordination goes through SharedDict and atomics in the areas.
+// segment again; all later coordination goes through SharedDict.
 #ifndef UPCHECK_SEGMENT_H_
 #define UPCHECK_SEGMENT_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_SHM)
@@ -24,13 +23,6 @@
 #include "upcheck/status.h"
 
 namespace upcheck {
-
-// Areas a segment may hold besides the dict. The values are stored in shm: never reuse one
-// (2 and 3 were given out once).
-enum class SegmentArea : uint32_t {
-  kRegistry = 1,  // upstreams, peers, roles, check options, details, workers (the daemon)
-};
-inline constexpr uint32_t kMaxSegmentAreas = 8;
 
 struct SegmentInfo {
   std::string name;             // shm.name, without the "upcheck." prefix
@@ -55,8 +47,7 @@ class Segment {
     // The dict's capacity (shm.size): this many bytes of 64-byte chunks (rounded down to a
     // chunk), as a lua_shared_dict of that size. The segment is bigger (SegmentBytes()).
     size_t size = 1024 * 1024;
-    size_t reserved_bytes = 0;  // for AllocateArea(), on top of the dict
-    bool replace = false;       // remove an existing segment of that name first
+    bool replace = false;  // remove an existing segment of that name first
   };
 
   ~Segment();
@@ -67,8 +58,8 @@ class Segment {
   // (unless replace), if the name is not valid ([A-Za-z0-9_.-], 1 to 64 bytes) or if the
   // size is outside kMinSize..kMaxSize (the error names both bounds).
   static Result<std::unique_ptr<Segment>> Create(const CreateOptions& options);
-  // The object's size for `options`: header page, dict (index and chunks), reserved bytes
-  // and the set-up heap's own overhead, rounded up to a page.
+  // The object's size for `options`: header page, dict (index and chunks) and the set-up
+  // heap's own overhead, rounded up to a page.
   static size_t SegmentBytes(const CreateOptions& options);
   // Opens a published segment: "segment 'x' not found", "segment 'x' has layout version
   // 3; this build reads 1", "segment 'x' is not an upcheck segment", and so on.
@@ -77,21 +68,20 @@ class Segment {
   static Status Remove(std::string_view name);
   static Status ValidateName(std::string_view name);
 
-  // Set-up only, in the creating process, before Publish(): a zeroed block for `area`.
-  Result<void*> AllocateArea(SegmentArea area, size_t bytes);
   // Makes the segment visible to Open(). Set-up ends here.
   void Publish();
-  // Bumps the generation (a master reattaching to a persistent segment).
-  uint32_t BumpGeneration(int32_t new_creator_pid);
 
-  // The area's block, or nullptr when the segment has none. *bytes gets its size.
-  void* area(SegmentArea area, size_t* bytes = nullptr) const;
   SharedDict& dict() { return *dict_; }
   SegmentInfo info() const;
   const std::string& name() const { return name_; }
 
  private:
+  friend class SegmentSetUp;  // the daemon's areas (upcheck/internal/segment_setup.h)
   struct Mapping;
+  // Create() and SegmentBytes() with reserved_bytes for the areas on top of the dict.
+  static Result<std::unique_ptr<Segment>> Create(const CreateOptions& options,
+                                                 size_t reserved_bytes);
+  static size_t SegmentBytes(const CreateOptions& options, size_t reserved_bytes);
   Segment(std::string name, std::unique_ptr<Mapping> mapping);
   std::string name_;
   std::unique_ptr<Mapping> mapping_;

@@ -116,10 +116,6 @@ class SharedDict {
   // chains and counts. OK, or the first violation found.
   Status Verify();
 
-  // Test hook: when set, called with the lock held in the middle of every mutation, after
-  // the storage was changed in part. Lets a test kill a process at that instant.
-  static void SetLockedHookForTesting(void (*hook)());
-
  private:
   int64_t Now() const;
   // set (only_if_absent = false) and add (true).

@@ -1,9 +1,10 @@
 // upcheck.h: the whole public C++ API of the engine, for servers that embed it.
 //
 // Start from health_shm.h (the segment, named once) and checker_set.h (checkers, view and
-// picks per process). The rest is what those take and give, plus the pieces the daemon is
-// built from. Nothing here includes Boost, libuv, OpenSSL or PCRE2. The C API is
-// <upcheck.h> at the top of the include directory.
+// picks per process). The rest is what those take and give, plus the building blocks under
+// them. Nothing here includes Boost, libuv, OpenSSL or PCRE2. The C API is <upcheck.h> at
+// the top of the include directory. What only upcheckd, its tools and tests use is in
+// upcheck/internal/, which is not installed.
 #ifndef UPCHECK_UPCHECK_H_
 #define UPCHECK_UPCHECK_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_EMBED)
@@ -17,11 +18,9 @@
 #include "upcheck/config.h"
 #include "upcheck/health_shm.h"
 #include "upcheck/log.h"
-#include "upcheck/registry.h"
 #include "upcheck/segment.h"
 #include "upcheck/shared_dict.h"
 #include "upcheck/status.h"
-#include "upcheck/status_details.h"
 #include "upcheck/status_pages.h"
 #include "upcheck/upstreams.h"
 

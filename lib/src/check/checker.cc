@@ -13,6 +13,7 @@
 
 #include "check/probe_groups.h"
 #include "probe/prober.h"
+#include "upcheck/internal/checker_internals.h"
 #include "upcheck/log.h"
 #include "upcheck/protocol_keys.h"
 #include "upcheck/shared_dict.h"
@@ -46,7 +47,8 @@ struct GroupRun {
 
 class Checker::Impl {
  public:
-  Impl(const CheckerEnv& env, std::string upstream) : env_(env), upstream_(std::move(upstream)) {}
+  Impl(const CheckerEnv& env, const CheckerInternals& internals, std::string upstream)
+      : env_(env), internals_(internals), upstream_(std::move(upstream)) {}
 
   Status Init(const CheckOptions& o);
   void Start(bool synchronous_first_cycle);
@@ -88,6 +90,7 @@ class Checker::Impl {
               HealthTransition transition = HealthTransition::kUnchanged);
 
   CheckerEnv env_;
+  CheckerInternals internals_;
   std::string upstream_;
   std::string v_key_, l_key_;
   int64_t interval_ms_ = 1000;
@@ -244,8 +247,8 @@ void Checker::Impl::FinishCycle() {
 
 void Checker::Impl::SyncNow() {
   if (stopped_) return;
-  if (env_.version_hint != nullptr &&
-      std::bit_cast<double>(env_.version_hint->load(std::memory_order_acquire)) == version_) {
+  if (internals_.version_hint != nullptr &&
+      std::bit_cast<double>(internals_.version_hint->load(std::memory_order_acquire)) == version_) {
     return;
   }
   CheckPeersUpdates();
@@ -270,11 +273,11 @@ void Checker::Impl::CheckPeersUpdates() {
   // A hint behind the dict (a persisted segment) would send every SyncNow() to the dict:
   // raise it so the fast path holds again. Only raise: a racing publisher's newer value
   // must win, and Publish() itself stores lower values after a flush.
-  if (env_.version_hint != nullptr) {
-    uint64_t seen = env_.version_hint->load(std::memory_order_relaxed);
+  if (internals_.version_hint != nullptr) {
+    uint64_t seen = internals_.version_hint->load(std::memory_order_relaxed);
     while (std::bit_cast<double>(seen) < *v &&
-           !env_.version_hint->compare_exchange_weak(seen, std::bit_cast<uint64_t>(*v),
-                                                     std::memory_order_release)) {
+           !internals_.version_hint->compare_exchange_weak(seen, std::bit_cast<uint64_t>(*v),
+                                                           std::memory_order_release)) {
     }
   }
   if (*v == version_) return;
@@ -350,7 +353,7 @@ void Checker::Impl::RunGroup(size_t k) {
     return;
   }
   PeerSlot& peer = (*g.peers)[g.next++];
-  if (env_.test_hook) env_.test_hook("probing");
+  if (internals_.test_hook) internals_.test_hook("probing");
   Status st = prober_->Start(
       peer.target, [this, k, &peer](ProbeResult result) { OnProbeDone(k, peer, result); });
   if (!st.ok()) {
@@ -470,7 +473,7 @@ void Checker::Impl::SetPeerDownGlobally(PeerSlot& peer, bool down) {
   Status stored =
       down ? env_.dict->Set(peer.d_key, DictValue(true)).status : env_.dict->Delete(peer.d_key);
   if (!stored.ok()) Err("failed to set peer down state: " + stored.message());
-  if (env_.test_hook) env_.test_hook("after_d_write");
+  if (internals_.test_hook) internals_.test_hook("after_d_write");
 }
 
 // A counter's value, or nothing when it is missing, not a number or unreadable.
@@ -521,7 +524,7 @@ void Checker::Impl::ReconcileDownKeys() {
 // Q1's fuller fix (after `v:` vanished, our `d:` view is written back before publishing).
 void Checker::Impl::Publish() {
   if (!new_version_) return;
-  if (env_.test_hook) env_.test_hook("before_publish");
+  if (internals_.test_hook) internals_.test_hook("before_publish");
   if (debug()) Debug("publishing peers version " + Num(version_ + 1));  // predicted (Q13)
   if (rewrite_down_keys_) {
     // Only the peers down by a flag: one down by the config alone never had a key, and
@@ -550,8 +553,8 @@ void Checker::Impl::Publish() {
   if (!lost_update) version_ = *v;
   new_version_ = false;
   rewrite_down_keys_ = false;
-  if (env_.version_hint != nullptr) {
-    env_.version_hint->store(std::bit_cast<uint64_t>(*v), std::memory_order_release);
+  if (internals_.version_hint != nullptr) {
+    internals_.version_hint->store(std::bit_cast<uint64_t>(*v), std::memory_order_release);
   }
   if (lost_update) CheckPeersUpdates();
 }
@@ -578,6 +581,11 @@ void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result,
 // ---- Checker -------------------------------------------------------------------------
 
 Result<std::unique_ptr<Checker>> Checker::Spawn(const CheckerEnv& env, const CheckOptions& o) {
+  return SpawnChecker(env, o, CheckerInternals{});
+}
+
+Result<std::unique_ptr<Checker>> SpawnChecker(const CheckerEnv& env, const CheckOptions& o,
+                                              const CheckerInternals& internals) {
   using R = Result<std::unique_ptr<Checker>>;
   // The original's validation order and strings (protocol.md §3).
   // Lua's truth: only a missing option fails the "required" tests; "" goes on to the next.
@@ -592,7 +600,7 @@ Result<std::unique_ptr<Checker>> Checker::Spawn(const CheckerEnv& env, const Che
   }
   if (!o.upstream) return R::Error("no upstream specified");
 
-  auto* impl = new Impl(env, *o.upstream);
+  auto* impl = new Checker::Impl(env, internals, *o.upstream);
   if (Status st = impl->Init(o); !st.ok()) {
     impl->Detach();
     return st;

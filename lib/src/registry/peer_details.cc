@@ -9,7 +9,7 @@
 #include "probe/probe_result.h"
 #include "registry/registry_access.h"
 #include "registry/registry_layout.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 
 namespace upcheck {
 

@@ -1,4 +1,4 @@
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 
 #include <bit>
 #include <cstring>
@@ -6,6 +6,7 @@
 
 #include "registry/registry_access.h"
 #include "registry/registry_layout.h"
+#include "upcheck/internal/segment_setup.h"
 
 namespace upcheck {
 
@@ -100,7 +101,7 @@ Result<Registry> Registry::Create(Segment& segment,
   Result<Prepared> prepared = Prepare(upstreams);
   if (!prepared.ok()) return prepared.status();
   Layout l = Plan(upstreams.size(), prepared->peers, max_workers, prepared->pool.size());
-  Result<void*> area = segment.AllocateArea(SegmentArea::kRegistry, l.total);
+  Result<void*> area = SegmentSetUp::AllocateArea(segment, SegmentArea::kRegistry, l.total);
   if (!area.ok()) return area.status();
   char* base = static_cast<char*>(*area);
   auto* h = new (base) RegistryHeaderShm{};
@@ -151,7 +152,8 @@ Result<Registry> Registry::Create(Segment& segment,
 
 Result<Registry> Registry::Attach(const Segment& segment) {
   size_t bytes = 0;
-  auto* h = static_cast<RegistryHeaderShm*>(segment.area(SegmentArea::kRegistry, &bytes));
+  auto* h =
+      static_cast<RegistryHeaderShm*>(SegmentSetUp::Area(segment, SegmentArea::kRegistry, &bytes));
   std::string who = "segment '" + segment.name() + "'";
   if (h == nullptr) {
     return Result<Registry>::Error(who + " has no registry: it was created without a daemon");

@@ -1,4 +1,4 @@
-// The registry area as it lies in the segment (see upcheck/registry.h).
+// The registry area as it lies in the segment (see upcheck/internal/registry.h).
 //
 // header | UpstreamShm[upstream_count] | PeerShm[peer_count] | WorkerSlotShm[max_workers]
 //        | versions: atomic<uint64_t>[max_workers * upstream_count] | string pool
@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "upcheck/peer_fields.h"
+#include "upcheck/internal/peer_fields.h"
 
 namespace upcheck::shm {
 

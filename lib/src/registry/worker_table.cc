@@ -6,7 +6,7 @@
 
 #include "registry/registry_access.h"
 #include "registry/registry_layout.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 #include "util/clock.h"
 
 namespace upcheck {

@@ -11,6 +11,7 @@
 
 #include "shm/dict_layout.h"
 #include "shm/segment_header.h"
+#include "upcheck/internal/segment_setup.h"
 #include "upcheck/size.h"
 
 namespace upcheck {
@@ -89,14 +90,20 @@ Segment::Segment(std::string name, std::unique_ptr<Mapping> mapping)
 
 Segment::~Segment() = default;
 
-size_t Segment::SegmentBytes(const CreateOptions& options) {
+size_t Segment::SegmentBytes(const CreateOptions& options) { return SegmentBytes(options, 0); }
+
+size_t Segment::SegmentBytes(const CreateOptions& options, size_t reserved_bytes) {
   const size_t dict_bytes = shm::DictAreaBytes(options.size / shm::kChunkSize);
-  return AlignUp(
-      shm::kSegmentHeaderBytes + dict_bytes + AlignUp(options.reserved_bytes, 64) + kHeapSlack,
-      kPageBytes);
+  return AlignUp(shm::kSegmentHeaderBytes + dict_bytes + AlignUp(reserved_bytes, 64) + kHeapSlack,
+                 kPageBytes);
 }
 
 Result<std::unique_ptr<Segment>> Segment::Create(const CreateOptions& options) {
+  return Create(options, 0);
+}
+
+Result<std::unique_ptr<Segment>> Segment::Create(const CreateOptions& options,
+                                                 size_t reserved_bytes) {
   using R = Result<std::unique_ptr<Segment>>;
   if (Status st = ValidateName(options.name); !st) return st;
   if (options.size < kMinSize) {
@@ -107,11 +114,10 @@ Result<std::unique_ptr<Segment>> Segment::Create(const CreateOptions& options) {
     return R::Error("dict size " + std::to_string(options.size) + " is above the maximum of " +
                     std::to_string(kMaxSize) + " bytes (" + FormatSize(kMaxSize) + ")");
   }
-  if (options.reserved_bytes > kMaxReservedBytes) {
-    return R::Error("cannot reserve " + std::to_string(options.reserved_bytes) +
-                    " bytes in a segment");
+  if (reserved_bytes > kMaxReservedBytes) {
+    return R::Error("cannot reserve " + std::to_string(reserved_bytes) + " bytes in a segment");
   }
-  const size_t total = SegmentBytes(options);
+  const size_t total = SegmentBytes(options, reserved_bytes);
   std::string object = SegmentObjectName(options.name);
   if (options.replace) bip::shared_memory_object::remove(object.c_str());
   auto m = std::make_unique<Mapping>();
@@ -163,9 +169,19 @@ Result<std::unique_ptr<Segment>> Segment::Create(const CreateOptions& options) {
   return std::unique_ptr<Segment>(new Segment(options.name, std::move(m)));
 }
 
-Result<void*> Segment::AllocateArea(SegmentArea area, size_t bytes) {
-  if (!mapping_->heap) return Result<void*>::Error("areas can be allocated only during set-up");
-  SegmentHeaderShm* h = mapping_->header();
+Result<std::unique_ptr<Segment>> SegmentSetUp::Create(const Segment::CreateOptions& options,
+                                                      size_t reserved_bytes) {
+  return Segment::Create(options, reserved_bytes);
+}
+
+size_t SegmentSetUp::SegmentBytes(const Segment::CreateOptions& options, size_t reserved_bytes) {
+  return Segment::SegmentBytes(options, reserved_bytes);
+}
+
+Result<void*> SegmentSetUp::AllocateArea(Segment& segment, SegmentArea area, size_t bytes) {
+  Segment::Mapping& mapping = *segment.mapping_;
+  if (!mapping.heap) return Result<void*>::Error("areas can be allocated only during set-up");
+  SegmentHeaderShm* h = mapping.header();
   SegmentAreaShm* slot = nullptr;
   for (uint32_t k = 1; k <= kMaxSegmentAreas; ++k) {
     if (h->areas[k].id == static_cast<uint32_t>(area)) {
@@ -174,14 +190,15 @@ Result<void*> Segment::AllocateArea(SegmentArea area, size_t bytes) {
     if (slot == nullptr && h->areas[k].id == 0) slot = &h->areas[k];
   }
   if (slot == nullptr) return Result<void*>::Error("no free area slot");
-  void* p = mapping_->heap->allocate_aligned(bytes, 64, std::nothrow);
+  void* p = mapping.heap->allocate_aligned(bytes, 64, std::nothrow);
   if (p == nullptr) {
-    return Result<void*>::Error(Quoted(name_) + " has no room for " + std::to_string(bytes) +
+    return Result<void*>::Error(Quoted(segment.name_) + " has no room for " +
+                                std::to_string(bytes) +
                                 " more bytes: reserve them when creating it");
   }
   std::memset(p, 0, bytes);
   *slot = SegmentAreaShm{static_cast<uint32_t>(area), 0,
-                         static_cast<uint64_t>(static_cast<char*>(p) - mapping_->base()), bytes};
+                         static_cast<uint64_t>(static_cast<char*>(p) - mapping.base()), bytes};
   return p;
 }
 
@@ -190,18 +207,19 @@ void Segment::Publish() {
   mapping_->header()->ready.store(1, std::memory_order_release);
 }
 
-uint32_t Segment::BumpGeneration(int32_t new_creator_pid) {
-  SegmentHeaderShm* h = mapping_->header();
+uint32_t SegmentSetUp::BumpGeneration(Segment& segment, int32_t new_creator_pid) {
+  SegmentHeaderShm* h = segment.mapping_->header();
   h->creator_pid.store(new_creator_pid);
   return h->generation.fetch_add(1) + 1;
 }
 
-void* Segment::area(SegmentArea area, size_t* bytes) const {
-  SegmentHeaderShm* h = mapping_->header();
+void* SegmentSetUp::Area(const Segment& segment, SegmentArea area, size_t* bytes) {
+  Segment::Mapping& mapping = *segment.mapping_;
+  SegmentHeaderShm* h = mapping.header();
   for (uint32_t k = 1; k <= kMaxSegmentAreas; ++k) {
     if (h->areas[k].id == static_cast<uint32_t>(area)) {
       if (bytes != nullptr) *bytes = h->areas[k].bytes;
-      return mapping_->base() + h->areas[k].offset;
+      return mapping.base() + h->areas[k].offset;
     }
   }
   if (bytes != nullptr) *bytes = 0;

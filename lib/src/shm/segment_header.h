@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "upcheck/segment.h"
+#include "upcheck/internal/segment_setup.h"
 
 namespace upcheck::shm {
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "shm/dict_storage.h"
+#include "upcheck/internal/dict_test_hooks.h"
 
 namespace upcheck {
 
@@ -168,7 +169,7 @@ int64_t MonotonicMs() {
 SharedDict::SharedDict(shm::DictShm* storage, Clock clock)
     : storage_(storage), clock_(std::move(clock)) {}
 
-void SharedDict::SetLockedHookForTesting(void (*hook)()) { shm::SetLockedHook(hook); }
+void SetDictLockedHookForTesting(void (*hook)()) { shm::SetLockedHook(hook); }
 
 int64_t SharedDict::Now() const { return clock_ ? clock_() : MonotonicMs(); }
 

@@ -11,8 +11,8 @@
 #include <span>
 #include <string_view>
 
+#include "upcheck/internal/status_details.h"
 #include "upcheck/protocol_keys.h"
-#include "upcheck/status_details.h"
 
 namespace upcheck {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "status/upcheck_version.h"
-#include "upcheck/status_details.h"
+#include "upcheck/internal/status_details.h"
 
 namespace upcheck {
 namespace {

@@ -14,7 +14,7 @@
 #include "loopback_http_server.h"
 #include "slow_tool.h"
 #include "test_names.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/segment.h"
 
 namespace upcheck::testing {

@@ -14,7 +14,8 @@
 #include "daemon_process.h"
 #include "loopback_http_server.h"
 #include "test_names.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
+#include "upcheck/internal/segment_setup.h"
 #include "upcheck/segment.h"
 
 namespace upcheck::testing {
@@ -128,7 +129,7 @@ TEST_F(DaemonDictTest, A64kDictStartsProbesAndEvictsTheOldestEntriesWhenFull) {
   ASSERT_TRUE(seg.ok()) << seg.error();
   const SegmentInfo info = (*seg)->info();
   size_t registry_bytes = 0;
-  ASSERT_NE((*seg)->area(SegmentArea::kRegistry, &registry_bytes), nullptr);
+  ASSERT_NE(SegmentSetUp::Area(**seg, SegmentArea::kRegistry, &registry_bytes), nullptr);
   EXPECT_EQ(info.dict_size, 64u * 1024);
   EXPECT_EQ((*seg)->dict().Stats().capacity_bytes, 64u * 1024);
   EXPECT_GT(info.size, 64u * 1024 + registry_bytes);

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "slow_tool.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/segment.h"
 
 namespace upcheck::testing {

@@ -15,7 +15,7 @@
 #include "loopback_http_server.h"
 #include "subprocess.h"
 #include "test_names.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/segment.h"
 
 namespace upcheck::testing {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "net_test_util.h"
-#include "upcheck/status_details.h"
+#include "upcheck/internal/status_details.h"
 #include "upcheck/status_pages.h"
 
 namespace upcheck {

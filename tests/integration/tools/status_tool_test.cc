@@ -18,7 +18,7 @@
 #include "shm/segment_header.h"
 #include "test_names.h"
 #include "tool_fixture.h"
-#include "upcheck/status_details.h"
+#include "upcheck/internal/status_details.h"
 #include "upcheck/status_pages.h"
 #include "upcheck/upstreams.h"
 

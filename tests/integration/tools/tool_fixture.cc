@@ -35,10 +35,8 @@ DaemonlessSegment::DaemonlessSegment(std::string name,
                                      const std::vector<RegistryUpstreamSpec>& specs)
     : name_(std::move(name)) {
   Result<std::unique_ptr<Segment>> segment =
-      Segment::Create({.name = name_,
-                       .size = 1024 * 1024,
-                       .reserved_bytes = Registry::BytesNeeded(specs, kMaxWorkers),
-                       .replace = true});
+      SegmentSetUp::Create({.name = name_, .size = 1024 * 1024, .replace = true},
+                           Registry::BytesNeeded(specs, kMaxWorkers));
   if (!segment.ok()) {
     ADD_FAILURE() << segment.error();
     return;

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "subprocess.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/segment.h"
 
 namespace upcheck::testing {

@@ -16,8 +16,8 @@ namespace {
 // A published segment with a registry of `specs` and a dict of `dict_size` bytes.
 struct TestSegment {
   TestSegment(const std::vector<RegistryUpstreamSpec>& specs, size_t dict_size = 64 * 1024) {
-    auto seg = Segment::Create(
-        {.name = name, .size = dict_size, .reserved_bytes = Registry::BytesNeeded(specs, 2)});
+    auto seg =
+        SegmentSetUp::Create({.name = name, .size = dict_size}, Registry::BytesNeeded(specs, 2));
     EXPECT_TRUE(seg.ok()) << seg.error();
     if (!seg.ok()) return;
     segment = std::move(*seg);

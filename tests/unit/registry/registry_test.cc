@@ -1,5 +1,5 @@
 // Registry: written at set-up by the creator, read by any process attached by name.
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -24,7 +24,7 @@ class RegistryTest : public ::testing::Test {
               {"bar.com", {{"127.0.0.1:3"}}, {}, std::nullopt}};
     size_t reserved = Registry::BytesNeeded(specs_, 4);
     ASSERT_GT(reserved, 0u);
-    auto seg = Segment::Create({.name = name_, .size = 1 << 20, .reserved_bytes = reserved});
+    auto seg = SegmentSetUp::Create({.name = name_, .size = 1 << 20}, reserved);
     ASSERT_TRUE(seg.ok()) << seg.error();
     segment_ = std::move(*seg);
     auto reg = Registry::Create(*segment_, specs_, 4);

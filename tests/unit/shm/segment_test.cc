@@ -9,6 +9,7 @@
 
 #include "shm/segment_header.h"
 #include "test_names.h"
+#include "upcheck/internal/segment_setup.h"
 
 namespace upcheck {
 namespace {
@@ -112,18 +113,18 @@ TEST_F(SegmentTest, UnpublishedSegmentIsNotReady) {
 }
 
 TEST_F(SegmentTest, AreasAreAllocatedAtSetUpOnly) {
-  auto s = Segment::Create({.name = name_, .size = 1 << 20, .reserved_bytes = 8192});
+  auto s = SegmentSetUp::Create({.name = name_, .size = 1 << 20}, 8192);
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ((*s)->area(SegmentArea::kRegistry), nullptr);  // none allocated yet
-  auto area = (*s)->AllocateArea(SegmentArea::kRegistry, 4000);
+  EXPECT_EQ(SegmentSetUp::Area(**s, SegmentArea::kRegistry), nullptr);  // none allocated yet
+  auto area = SegmentSetUp::AllocateArea(**s, SegmentArea::kRegistry, 4000);
   ASSERT_TRUE(area.ok()) << area.error();
   static_cast<char*>(*area)[3999] = 'z';
   (*s)->Publish();
-  EXPECT_FALSE((*s)->AllocateArea(SegmentArea::kRegistry, 100).ok());
+  EXPECT_FALSE(SegmentSetUp::AllocateArea(**s, SegmentArea::kRegistry, 100).ok());
   auto opened = Segment::Open(name_);
   ASSERT_TRUE(opened.ok());
   size_t bytes = 0;
-  char* p = static_cast<char*>((*opened)->area(SegmentArea::kRegistry, &bytes));
+  char* p = static_cast<char*>(SegmentSetUp::Area(**opened, SegmentArea::kRegistry, &bytes));
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(bytes, 4000u);
   EXPECT_EQ(p[3999], 'z');
@@ -146,13 +147,12 @@ TEST_F(SegmentTest, SizeIsTheDictsCapacityAndTheRestComesOnTop) {
   for (Case c : {Case{Segment::kMinSize, 0}, Case{64 * 1024, 0}, Case{64 * 1024, 300 * 1024},
                  Case{100000, 5000}, Case{1 << 20, 8192}}) {
     SCOPED_TRACE("size " + std::to_string(c.size) + ", reserved " + std::to_string(c.reserved));
-    const Segment::CreateOptions options{
-        .name = name_, .size = c.size, .reserved_bytes = c.reserved};
-    auto s = Segment::Create(options);
+    const Segment::CreateOptions options{.name = name_, .size = c.size};
+    auto s = SegmentSetUp::Create(options, c.reserved);
     ASSERT_TRUE(s.ok()) << s.error();
     EXPECT_EQ((*s)->dict().Stats().capacity_bytes, c.size / 64 * 64);
     if (c.reserved > 0) {
-      auto area = (*s)->AllocateArea(SegmentArea::kRegistry, c.reserved);
+      auto area = SegmentSetUp::AllocateArea(**s, SegmentArea::kRegistry, c.reserved);
       ASSERT_TRUE(area.ok()) << area.error();
     }
     (*s)->Publish();
@@ -160,7 +160,7 @@ TEST_F(SegmentTest, SizeIsTheDictsCapacityAndTheRestComesOnTop) {
     ASSERT_TRUE(opened.ok()) << opened.error();
     const SegmentInfo info = (*opened)->info();
     EXPECT_EQ(info.dict_size, c.size);
-    EXPECT_EQ(info.size, Segment::SegmentBytes(options));
+    EXPECT_EQ(info.size, SegmentSetUp::SegmentBytes(options, c.reserved));
     EXPECT_GT(info.size, c.size + c.reserved);
     EXPECT_EQ(info.size % 4096, 0u);
     EXPECT_EQ((*opened)->dict().Stats().capacity_bytes, c.size / 64 * 64);

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "test_names.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
+#include "upcheck/internal/status_details.h"
 #include "upcheck/segment.h"
-#include "upcheck/status_details.h"
 
 namespace upcheck {
 namespace {
@@ -22,8 +22,8 @@ class StatusJsonTest : public ::testing::Test {
     check.http_req = "GET / HTTP/1.0\r\n\r\n";
     specs_ = {{"foo.com", {{"127.0.0.1:1"}, {"[0:0::1]:2", true}}, {{"unix:/tmp/x.sock"}}, check},
               {"bar.com", {{"127.0.0.1:3"}}, {}, std::nullopt}};
-    auto seg = Segment::Create(
-        {.name = name_, .size = 1 << 20, .reserved_bytes = Registry::BytesNeeded(specs_, 2)});
+    auto seg =
+        SegmentSetUp::Create({.name = name_, .size = 1 << 20}, Registry::BytesNeeded(specs_, 2));
     ASSERT_TRUE(seg.ok()) << seg.error();
     segment_ = std::move(*seg);
     auto reg = Registry::Create(*segment_, specs_, 2);
@@ -64,7 +64,7 @@ class StatusJsonTest : public ::testing::Test {
     e.duration_ms = 1000;
     e.unix_ms = 1700000002000;
     registry_->RecordCheck(e);
-    // What a checker stores after publishing version 3 (CheckerEnv::version_hint).
+    // What a checker stores after publishing version 3 (CheckerInternals::version_hint).
     const double version = 3;
     uint64_t bits;
     std::memcpy(&bits, &version, sizeof(bits));

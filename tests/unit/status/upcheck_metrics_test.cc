@@ -5,9 +5,9 @@
 #include <cstdio>
 
 #include "test_names.h"
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
+#include "upcheck/internal/status_details.h"
 #include "upcheck/segment.h"
-#include "upcheck/status_details.h"
 
 namespace upcheck {
 namespace {
@@ -29,8 +29,8 @@ class UpcheckMetricsTest : public ::testing::Test {
     check.type = "http";
     check.http_req = "GET / HTTP/1.0\r\n\r\n";
     specs_ = {{"foo.com", {{"127.0.0.1:1"}, {"[::1]:2", true}}, {{"unix:/tmp/x.sock"}}, check}};
-    auto seg = Segment::Create(
-        {.name = name_, .size = 1 << 20, .reserved_bytes = Registry::BytesNeeded(specs_, 2)});
+    auto seg =
+        SegmentSetUp::Create({.name = name_, .size = 1 << 20}, Registry::BytesNeeded(specs_, 2));
     ASSERT_TRUE(seg.ok()) << seg.error();
     segment_ = std::move(*seg);
     auto reg = Registry::Create(*segment_, specs_, 2);
@@ -144,8 +144,8 @@ TEST(UpcheckMetricsScale, TenThousandPeersWithRegistry) {
   check.http_req = "GET / HTTP/1.0\r\n\r\n";
   std::vector<RegistryUpstreamSpec> specs = {{"big", peers, {}, check}};
   const std::string name = testing::UniqueSegmentName("umetbig");
-  auto seg = Segment::Create(
-      {.name = name, .size = 16 << 20, .reserved_bytes = Registry::BytesNeeded(specs, 2)});
+  auto seg =
+      SegmentSetUp::Create({.name = name, .size = 16 << 20}, Registry::BytesNeeded(specs, 2));
   ASSERT_TRUE(seg.ok()) << seg.error();
   auto reg = Registry::Create(**seg, specs, 2);
   ASSERT_TRUE(reg.ok()) << reg.error();

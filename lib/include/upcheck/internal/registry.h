@@ -1,3 +1,4 @@
+// Internal to this source tree (upcheckd, the tools and the tests); not installed.
 // Registry: what a daemon publishes in the segment for every process to read: the
 // upstreams with their peers, roles and check options; one details record per peer
 // (written by whichever worker probed it); and the worker table.
@@ -6,10 +7,10 @@
 // (workers, upcheck-status, upcheck-shmctl) then reads it without locks: every field that
 // changes after set-up is an atomic, and the few multi-field records (peer details) use a
 // sequence counter so that a reader never shows a torn record.
-#ifndef UPCHECK_REGISTRY_H_
-#define UPCHECK_REGISTRY_H_
+#ifndef UPCHECK_INTERNAL_REGISTRY_H_
+#define UPCHECK_INTERNAL_REGISTRY_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_REGISTRY)
-#error "upcheck/registry.h belongs to registry/, a layer above this one (see lib/meson.build)"
+#error "upcheck/internal/registry.h belongs to registry/, a layer above (see lib/meson.build)"
 #endif
 
 #include <atomic>
@@ -22,8 +23,8 @@
 
 #include "upcheck/check_event.h"
 #include "upcheck/check_options.h"
-#include "upcheck/peer_fields.h"
-#include "upcheck/segment.h"
+#include "upcheck/internal/peer_fields.h"
+#include "upcheck/internal/segment_setup.h"
 #include "upcheck/status.h"
 #include "upcheck/upstreams.h"
 
@@ -63,7 +64,7 @@ struct WorkerRow {
 
 class Registry {
  public:
-  // Bytes to reserve in the segment (Segment::CreateOptions::reserved_bytes).
+  // Bytes to reserve in the segment (SegmentSetUp::Create's reserved_bytes).
   static size_t BytesNeeded(const std::vector<RegistryUpstreamSpec>& upstreams,
                             uint32_t max_workers);
   // Set-up, in the creating process, before Publish(). Peers are validated and named as
@@ -109,9 +110,10 @@ class Registry {
   std::vector<WorkerRow> Workers() const;  // slots in use
 
   // The last version published for upstream u, as checkers store it through
-  // CheckerEnv::version_hint; readers that must not take the dict lock use it. 0: none yet.
+  // CheckerInternals::version_hint; readers that must not take the dict lock use it.
+  // 0: none yet.
   double published_version(size_t u) const;
-  // The shared word behind published_version(u), for CheckerEnv::version_hint.
+  // The shared word behind published_version(u), for CheckerInternals::version_hint.
   std::atomic<uint64_t>* version_hint(size_t u);
 
  private:
@@ -122,4 +124,4 @@ class Registry {
 
 }  // namespace upcheck
 
-#endif  // UPCHECK_REGISTRY_H_
+#endif  // UPCHECK_INTERNAL_REGISTRY_H_

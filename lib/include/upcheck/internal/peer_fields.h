@@ -1,3 +1,4 @@
+// Internal to this source tree (upcheckd, the tools and the tests); not installed.
 // The per-peer check fields, declared once. PeerDetails (registry.h) is made of this list,
 // the registry's shm record stores it, /status.json prints it in this order and the
 // upcheck_* metrics read its members: a field added here reaches every one of them.
@@ -10,10 +11,10 @@
 //   json  Int, Time (RFC 3339 with ms, null for 0), Double, String, or None (not shown).
 // The order also packs the shm record without padding (a static_assert holds it to 256
 // bytes).
-#ifndef UPCHECK_PEER_FIELDS_H_
-#define UPCHECK_PEER_FIELDS_H_
+#ifndef UPCHECK_INTERNAL_PEER_FIELDS_H_
+#define UPCHECK_INTERNAL_PEER_FIELDS_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_REGISTRY)
-#error "upcheck/peer_fields.h belongs to registry/, a layer above this one (see lib/meson.build)"
+#error "upcheck/internal/peer_fields.h belongs to registry/, a layer above (see lib/meson.build)"
 #endif
 
 #define UPCHECK_PEER_FIELDS(X)                                                                 \
@@ -29,4 +30,4 @@
   X(last_change_ms, int64_t, I64, "last_change", Time) /* last transition, Unix ms; 0: none */ \
   X(turned_down, uint64_t, U32, "turned_down", None)
 
-#endif  // UPCHECK_PEER_FIELDS_H_
+#endif  // UPCHECK_INTERNAL_PEER_FIELDS_H_

@@ -1,3 +1,4 @@
+// Internal to this source tree (upcheckd, the tools and the tests); not installed.
 // The extended status renderers of DESIGN §5: `/status.json` and the `upcheck_*` Prometheus
 // families that follow the original's lines on `/metrics`.
 //
@@ -6,16 +7,16 @@
 // worker probed) and SharedDict (the ok:/nok: streak counters). Like the original's pages
 // they run the view's before-read hook first; use them from the thread that owns the view.
 // The registry is read without locks (see registry.h); the dict takes its lock per key.
-#ifndef UPCHECK_STATUS_DETAILS_H_
-#define UPCHECK_STATUS_DETAILS_H_
+#ifndef UPCHECK_INTERNAL_STATUS_DETAILS_H_
+#define UPCHECK_INTERNAL_STATUS_DETAILS_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_STATUS)
-#error "upcheck/status_details.h belongs to status/, a layer above this one (see lib/meson.build)"
+#error "upcheck/internal/status_details.h belongs to status/, a layer above (see lib/meson.build)"
 #endif
 
 #include <string>
 #include <string_view>
 
-#include "upcheck/registry.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/shared_dict.h"
 #include "upcheck/upstreams.h"
 
@@ -36,7 +37,7 @@ std::string_view UpcheckVersion();
 //   from `dict`; 0 when missing or when dict is nullptr.
 // - checks ... last_change: registry->details(). Timestamps are RFC 3339 UTC with
 //   milliseconds ("2026-11-23T18:00:00.123Z"), null when never. Without a registry (a
-//   server embedding lib/ without the daemon), or for an upstream the registry does not
+//   segment no daemon set up), or for an upstream the registry does not
 //   know, these seven fields are omitted rather than faked, so that a reader can tell
 //   "unknown" from "zero".
 // Numbers that are whole (versions, counters) are printed as integers.
@@ -69,4 +70,4 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
 
 }  // namespace upcheck
 
-#endif  // UPCHECK_STATUS_DETAILS_H_
+#endif  // UPCHECK_INTERNAL_STATUS_DETAILS_H_
