@@ -63,6 +63,7 @@ Result<DictValue> ParseValueArg(std::string_view text, bool force_string) {
   // One DictValue assigned in place: returning a temporary variant per branch trips GCC 12's
   // -Wmaybe-uninitialized (a false positive) under -fsanitize.
   DictValue value;
+  // NOLINTNEXTLINE(bugprone-branch-clone): forced text, and text that is not a number below.
   if (force_string) {
     value = std::string(text);
   } else if (text == "true" || text == "false") {

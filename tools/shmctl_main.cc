@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <exception>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -237,4 +238,11 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace upcheck::shmctl
 
-int main(int argc, char** argv) { return upcheck::shmctl::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // Even a failure nobody expected (an allocation, a throwing library) is one line.
+  try {
+    return upcheck::shmctl::Main(argc, argv);
+  } catch (const std::exception& e) {
+    return upcheck::shmctl::Fail(e.what());
+  }
+}

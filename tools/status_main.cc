@@ -3,6 +3,7 @@
 // Parses the command line with CLI11, opens the segment named by -s or by -c's shm.name,
 // and prints one page. Every failure is one line on stderr, "upcheck-status: <message>",
 // and exit status 1; --help exits 0.
+#include <exception>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -79,4 +80,11 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace upcheck::status_tool
 
-int main(int argc, char** argv) { return upcheck::status_tool::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // Even a failure nobody expected (an allocation, a throwing library) is one line.
+  try {
+    return upcheck::status_tool::Main(argc, argv);
+  } catch (const std::exception& e) {
+    return upcheck::status_tool::Fail(e.what());
+  }
+}

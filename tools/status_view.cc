@@ -37,8 +37,9 @@ using Entries = std::map<std::string, DictValue, std::less<>>;
 // Live entries under `prefix`, by key; Snapshot() leaves the LRU order alone.
 Entries EntriesWithPrefix(SharedDict& dict, std::string_view prefix) {
   Entries entries;
-  for (DictEntry& e : dict.Snapshot(prefix, 0))
+  for (DictEntry& e : dict.Snapshot(prefix, 0)) {
     entries.emplace(std::move(e.key), std::move(e.value));
+  }
   return entries;
 }
 

@@ -174,8 +174,9 @@ Result<DaemonSegment> SetUpSegment(const Config& config, const Logger& logger) {
         fmt::format("upcheckd already running (pid {}) with segment '{}'", creator, name));
   }
   if (config.shm.persist) {
-    if (std::optional<DaemonSegment> kept = Reattach(*open, config, logger))
+    if (std::optional<DaemonSegment> kept = Reattach(*open, config, logger)) {
       return std::move(*kept);
+    }
   } else {
     logger.Notice(fmt::format("removing stale segment '{}' of pid {}", name, creator));
   }

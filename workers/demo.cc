@@ -94,8 +94,10 @@ std::string PageFromSegment(Master& master) {
 
 void PrintPage(Master& master) {
   std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
   char stamp[16];
-  std::strftime(stamp, sizeof(stamp), "%H:%M:%S", std::localtime(&now));
+  std::strftime(stamp, sizeof(stamp), "%H:%M:%S", &local);
   std::printf("\n--- /status at %s ---\n%s", stamp, PageFromSegment(master).c_str());
   std::fflush(stdout);
 }

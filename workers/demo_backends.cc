@@ -13,6 +13,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -87,7 +88,8 @@ Result<DemoBackends> StartDemoBackends() {
   DemoBackends out;
   int refusing_fd = RefusingSocket(&out.refusing);
   if (refusing_fd < 0) {
-    return Status::Error(fmt::format("demo backend: cannot bind: {}", std::strerror(errno)));
+    return Status::Error(
+        fmt::format("demo backend: cannot bind: {}", std::generic_category().message(errno)));
   }
   auto port = [](const ListenSocket& s) {
     return std::stoi(s.bound().substr(s.bound().rfind(':') + 1));
@@ -99,7 +101,9 @@ Result<DemoBackends> StartDemoBackends() {
   out.pid = fork();
   if (out.pid == 0) Serve(parent, sockets[0]->fd(), sockets[1]->fd(), sockets[2]->fd());
   close(refusing_fd);  // the child holds the port now
-  if (out.pid < 0) return Status::Error(fmt::format("fork: {}", std::strerror(errno)));
+  if (out.pid < 0) {
+    return Status::Error(fmt::format("fork: {}", std::generic_category().message(errno)));
+  }
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
@@ -18,7 +19,7 @@ namespace upcheck::daemon {
 namespace {
 
 std::string ErrnoText(int error) {
-  std::string text = std::strerror(error);
+  std::string text = std::generic_category().message(error);
   if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   return text;
 }

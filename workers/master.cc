@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -53,7 +54,7 @@ const Listeners& Master::listeners() const { return current_->listeners; }
 int Master::Run() {
   pid_ = getpid();
   sigset_t set = MasterSignals();
-  sigprocmask(SIG_BLOCK, &set, nullptr);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);  // inherited by the workers: a closed peer is an error value
   if (Status st = Start(); !st) {
     std::fprintf(stderr, "upcheckd: %s\n", st.message().c_str());
@@ -67,7 +68,7 @@ int Master::Run() {
 
 Status Master::Start() {
   if (pipe2(watch_, O_CLOEXEC) != 0) {
-    return Status::Error(fmt::format("pipe: {}", std::strerror(errno)));
+    return Status::Error(fmt::format("pipe: {}", std::generic_category().message(errno)));
   }
   Result<Logger> logger = MakeLogger(initial_.daemon);
   if (!logger.ok()) return logger.status();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -36,8 +37,8 @@ bool CleanExit(int status) {
 void Master::Spawn(Generation& generation, int number) {
   pid_t pid = fork();
   if (pid < 0) {
-    logger_.Error(
-        fmt::format("fork() failed while spawning worker {}: {}", number, std::strerror(errno)));
+    logger_.Error(fmt::format("fork() failed while spawning worker {}: {}", number,
+                              std::generic_category().message(errno)));
     respawn_[static_cast<size_t>(number) - 1].due_ms = NowMs() + 1000;
     return;
   }

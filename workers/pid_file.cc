@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -26,7 +27,8 @@ Status WriteAtomically(const std::string& path, const std::string& text) {
   std::string temp = path + ".tmp";
   int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return Status::Error(fmt::format("cannot write pid file {}: {}", temp, std::strerror(errno)));
+    return Status::Error(
+        fmt::format("cannot write pid file {}: {}", temp, std::generic_category().message(errno)));
   }
   bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   int saved = errno;
@@ -34,7 +36,8 @@ Status WriteAtomically(const std::string& path, const std::string& text) {
   if (!ok || rename(temp.c_str(), path.c_str()) != 0) {
     if (ok) saved = errno;
     unlink(temp.c_str());
-    return Status::Error(fmt::format("cannot write pid file {}: {}", path, std::strerror(saved)));
+    return Status::Error(
+        fmt::format("cannot write pid file {}: {}", path, std::generic_category().message(saved)));
   }
   return Status::Ok();
 }

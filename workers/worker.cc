@@ -53,6 +53,7 @@ void StopHere() {
 void StopInsideDictLock() { StopHere(); }
 
 std::optional<StopAt> TestStopAt(int worker_number) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing in the daemon sets the environment.
   const char* spec = std::getenv("UPCHECK_TEST_STOP_AT");
   if (spec == nullptr || *spec == '\0' || worker_number != 1) return std::nullopt;
   std::string s(spec);
@@ -197,7 +198,7 @@ void Worker::WatchSignalsAndMaster() {
   // The handlers are in place: signals that arrived since fork() are delivered now.
   sigset_t all;
   sigfillset(&all);
-  sigprocmask(SIG_UNBLOCK, &all, nullptr);
+  pthread_sigmask(SIG_UNBLOCK, &all, nullptr);
 }
 
 void Worker::OnSignal(uv_signal_t* handle, int signum) {

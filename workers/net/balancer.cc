@@ -11,7 +11,7 @@
 namespace upcheck {
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kReadChunk = size_t{64} * 1024;
 
 template <typename T>
 uv_handle_t* AsHandle(T* handle) {

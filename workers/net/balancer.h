@@ -27,8 +27,8 @@ namespace upcheck {
 
 struct BalancerOptions {
   uint64_t connect_timeout_ms = 5000;
-  size_t max_queued_bytes = 256 * 1024;  // per direction, before reading pauses
-  size_t max_connections = 4096;         // clients at once; more are closed at once
+  size_t max_queued_bytes = size_t{256} * 1024;  // per direction, before reading pauses
+  size_t max_connections = 4096;                 // clients at once; more are closed at once
 };
 
 // Counters for tests and diagnostics.

@@ -51,7 +51,7 @@ struct ShmConfig {
   std::string name = "healthcheck";  // [A-Za-z0-9_.-], 1 to 64 bytes
   // The dict's capacity, as lua_shared_dict's size: kMinShmSize..kMaxShmSize. The segment
   // holds the registry and worker table on top of it.
-  size_t size = 1024 * 1024;
+  size_t size = size_t{1024} * 1024;
   bool persist = false;  // keep the segment across daemon restarts
   ReloadState reload_state = ReloadState::kPositional;
 };
@@ -88,7 +88,7 @@ struct Config {
 };
 
 // ngx_lua refuses a lua_shared_dict below 8k ("invalid lua shared dict size").
-inline constexpr size_t kMinShmSize = 8 * 1024;
+inline constexpr size_t kMinShmSize = size_t{8} * 1024;
 inline constexpr size_t kMaxShmSize = size_t{1024} * 1024 * 1024;
 inline constexpr int kMaxWorkers = 1024;
 

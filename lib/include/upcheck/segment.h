@@ -39,14 +39,14 @@ class Segment {
   // 3: the size asked for is the dict's capacity, recorded in the header.
   static constexpr uint32_t kLayoutVersion = 3;
   // Bounds of CreateOptions::size. ngx_lua refuses a lua_shared_dict below 8k.
-  static constexpr size_t kMinSize = 8 * 1024;
+  static constexpr size_t kMinSize = size_t{8} * 1024;
   static constexpr size_t kMaxSize = size_t{1024} * 1024 * 1024;
 
   struct CreateOptions {
     std::string name;
     // The dict's capacity (shm.size): this many bytes of 64-byte chunks (rounded down to a
     // chunk), as a lua_shared_dict of that size. The segment is bigger (SegmentBytes()).
-    size_t size = 1024 * 1024;
+    size_t size = size_t{1024} * 1024;
     bool replace = false;  // remove an existing segment of that name first
   };
 

@@ -355,7 +355,7 @@ void Checker::Impl::RunGroup(size_t k) {
   PeerSlot& peer = (*g.peers)[g.next++];
   if (internals_.test_hook) internals_.test_hook("probing");
   Status st = prober_->Start(
-      peer.target, [this, k, &peer](ProbeResult result) { OnProbeDone(k, peer, result); });
+      peer.target, [this, k, &peer](const ProbeResult& result) { OnProbeDone(k, peer, result); });
   if (!st.ok()) {
     // The prober is shut down: this checker is stopping.
     return;

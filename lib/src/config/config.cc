@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -498,8 +499,8 @@ Result<Config> LoadConfig(const std::string& path, ConfigFiles files) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return Result<Config>::Error(
-        fmt::format("{}: cannot open config file: {}", path, std::strerror(errno)));
+    return Result<Config>::Error(fmt::format("{}: cannot open config file: {}", path,
+                                             std::generic_category().message(errno)));
   }
   std::ostringstream text;
   text << in.rdbuf();

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <system_error>
 #include <utility>
 
 #include "upcheck/log.h"
@@ -48,7 +49,8 @@ void WriteAll(int fd, const char* data, size_t size) {
 Result<int> OpenForAppend(const std::string& path) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return Result<int>::Error("cannot open log file \"" + path + "\": " + strerror(errno));
+    return Result<int>::Error("cannot open log file \"" + path +
+                              "\": " + std::generic_category().message(errno));
   }
   return fd;
 }
@@ -58,7 +60,7 @@ Result<int> OpenForAppend(const std::string& path) {
 std::string_view LogLevelName(LogLevel level) { return kLevelNames[static_cast<uint8_t>(level)]; }
 
 Result<LogLevel> ParseLogLevel(std::string_view text) {
-  for (uint8_t i = 0; i < std::size(kLevelNames); ++i) {
+  for (size_t i = 0; i < std::size(kLevelNames); ++i) {
     if (text == kLevelNames[i]) return static_cast<LogLevel>(i);
   }
   return Result<LogLevel>::Error("unknown log level \"" + std::string(text) +
@@ -144,7 +146,8 @@ Status Logger::Reopen() {
   const int saved_errno = errno;
   close(*fd);
   if (result < 0) {
-    return Status::Error("cannot reopen log file \"" + path_ + "\": " + strerror(saved_errno));
+    return Status::Error("cannot reopen log file \"" + path_ +
+                         "\": " + std::generic_category().message(saved_errno));
   }
   return Status::Ok();
 }

@@ -35,6 +35,7 @@ Prober::Prober(uv_loop_t* loop, ProbeOptions options, std::unique_ptr<TlsContext
   env_.timeout_ms = EffectiveTimeoutMs(options_);
   env_.ssl_ctx = tls_ != nullptr ? tls_->get() : nullptr;
   env_.parser = parser_.get();
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing in upcheck sets the environment.
   const char* engine = std::getenv("UPCHECK_PROBE_ENGINE");
   use_epoll_ = options_.scheme == ProbeScheme::kHttp &&
                (engine == nullptr || std::string_view(engine) != "libuv");

@@ -122,8 +122,9 @@ PeerDetails Registry::details(size_t u, bool backup, uint32_t id) const {
   if (o.kind == 0 || o.kind > 1 + kLastKind) return out;
   const auto kind = static_cast<ProbeKind>(o.kind - 1);
   out.last_result = ProbeResultName(kind, o.timed_out);
-  if (kind != ProbeKind::kOk)
+  if (kind != ProbeKind::kOk) {
     out.last_error = ProbeMessage(kind, std::string(Str(h_, p.name)), o.detail);
+  }
   return out;
 }
 

@@ -94,8 +94,9 @@ std::vector<WorkerRow> Registry::Workers() const {
     r.last_cycle_start_ms = w.cycle_start_ms.load();
     r.last_cycle_end_ms = w.cycle_end_ms.load();
     r.cycles = w.cycles.load();
-    for (size_t u = 0; u < h_->upstream_count; ++u)
+    for (size_t u = 0; u < h_->upstream_count; ++u) {
       r.versions.push_back(std::bit_cast<double>(Version(h_, s, u).load()));
+    }
     rows.push_back(std::move(r));
   }
   return rows;

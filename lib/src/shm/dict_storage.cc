@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 #include <vector>
 
 namespace upcheck::shm {
@@ -44,6 +45,7 @@ DictLock::DictLock(DictShm* d) : d_(d) {
     pthread_mutex_consistent(&d_->mutex);
   } else if (rc != 0) {
     // ENOTRECOVERABLE cannot happen: every EOWNERDEAD path above calls consistent.
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): at worst a garbled message, then abort.
     std::fprintf(stderr, "upcheck: shared dict lock failed: %s\n", std::strerror(rc));
     std::abort();
   }
@@ -104,8 +106,8 @@ Result<DictShm*> FormatDict(void* memory, size_t bytes) {
   int rc = pthread_mutex_init(&d->mutex, &attr);
   pthread_mutexattr_destroy(&attr);
   if (rc != 0) {
-    return Result<DictShm*>::Error(std::string("cannot initialise the dict lock: ") +
-                                   std::strerror(rc));
+    return Result<DictShm*>::Error("cannot initialise the dict lock: " +
+                                   std::generic_category().message(rc));
   }
 
   uint32_t* buckets = Buckets(d);
@@ -128,8 +130,9 @@ Status ValidateDictHeader(const DictShm* d, size_t bytes) {
   if (d->magic != kDictMagic) return Status::Error("dict area has a bad magic number");
   if (d->bytes != bytes) return Status::Error("dict area size does not match the segment");
   uint32_t bc = d->bucket_count;
-  if (bc == 0 || (bc & (bc - 1)) != 0)
+  if (bc == 0 || (bc & (bc - 1)) != 0) {
     return Status::Error("dict bucket count is not a power of two");
+  }
   // Every term is checked against bytes before it is added, so no sum can wrap.
   if (d->buckets_offset < sizeof(DictShm) || d->buckets_offset % sizeof(uint32_t) != 0 ||
       d->chunks_offset > bytes || d->buckets_offset > d->chunks_offset ||
@@ -488,7 +491,7 @@ void DictStorage::RepairLocked() {
 
 Status DictStorage::VerifyLocked() {
   const uint32_t n = d_->chunk_count;
-  auto fail = [](std::string what) { return Status::Error("dict inconsistent: " + what); };
+  auto fail = [](const std::string& what) { return Status::Error("dict inconsistent: " + what); };
   std::vector<uint8_t> owner(n, 0);  // 1 head, 2 cont, 3 free
 
   uint32_t free_seen = 0;
@@ -512,8 +515,9 @@ Status DictStorage::VerifyLocked() {
       if (i >= n) return fail("bucket chain leaves the chunk array");
       if (owner[i]) return fail("chunk " + std::to_string(i) + " is listed twice");
       HeadChunkShm& h = chunks_[i].head;
-      if (h.kind != ChunkKind::kHead)
+      if (h.kind != ChunkKind::kHead) {
         return fail("bucket lists non-head chunk " + std::to_string(i));
+      }
       if ((h.hash & (d_->bucket_count - 1)) != b) return fail("entry in the wrong bucket");
       if ((h.value_type != ValueType::kNumber && h.value_type != ValueType::kBoolean &&
            h.value_type != ValueType::kString) ||
@@ -546,8 +550,9 @@ Status DictStorage::VerifyLocked() {
   uint32_t prev = kNil;
   for (uint32_t i = d_->lru_head; i != kNil; i = chunks_[i].head.lru_next) {
     if (i >= n || owner[i] != 1) return fail("LRU list holds a chunk that is not an entry");
-    if (chunks_[i].head.lru_prev != prev)
+    if (chunks_[i].head.lru_prev != prev) {
       return fail("LRU back link broken at " + std::to_string(i));
+    }
     if (++lru_seen > in_buckets) return fail("LRU list has a cycle");
     prev = i;
   }

@@ -8,6 +8,7 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cstring>
 #include <new>
+#include <system_error>
 
 #include "shm/dict_layout.h"
 #include "shm/segment_header.h"
@@ -261,7 +262,7 @@ Result<std::unique_ptr<Segment>> Segment::Open(std::string_view name) {
   }
   struct stat st;
   if (fstat(m->object.get_mapping_handle().handle, &st) != 0) {
-    return R::Error("cannot stat " + Quoted(name) + ": " + std::strerror(errno));
+    return R::Error("cannot stat " + Quoted(name) + ": " + std::generic_category().message(errno));
   }
   if (st.st_uid != geteuid() && geteuid() != 0) return R::Error(OwnedByAnother(name, st.st_uid));
   if (static_cast<size_t>(st.st_size) < shm::kSegmentHeaderBytes + kMinSize) {

@@ -227,8 +227,9 @@ DictStoreResult SharedDict::Store(std::string_view key, const DictValue& value, 
 Result<double> SharedDict::Incr(std::string_view key, double delta, std::optional<double> init,
                                 int64_t init_ttl_ms) {
   if (Status st = CheckKey(key); !st) return st;
-  if (std::isnan(delta) || (init && std::isnan(*init)))
+  if (std::isnan(delta) || (init && std::isnan(*init))) {
     return Result<double>::Error("value is NaN");
+  }
   if (init_ttl_ms < 0) return Result<double>::Error("bad ttl: must be >= 0");
   uint32_t hash = shm::HashKey(key);
   LazyNow now(clock_);

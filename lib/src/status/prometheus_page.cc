@@ -27,8 +27,8 @@ constexpr std::string_view kStatusUnknown = "\",status=\"UNKNOWN\"} ";
 // not counting the names. Used only to size the page.
 constexpr size_t kPeerLinesFixed = 2 * kNamePrefix.size() + 2 * kEndpoint.size() + kPeerUp.size() +
                                    kPeerDown.size() + 2 * kPrimaryUp1.size();
-constexpr size_t kSummaryFixed =
-    3 * kNamePrefix.size() + kStatusUp.size() + kStatusDown.size() + kStatusUnknown.size() + 3 * 2;
+constexpr size_t kSummaryFixed = 3 * kNamePrefix.size() + kStatusUp.size() + kStatusDown.size() +
+                                 kStatusUnknown.size() + size_t{3} * 2;
 
 bool NoCheckers(int count) { return count == 0; }
 

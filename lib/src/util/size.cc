@@ -20,7 +20,7 @@ Result<size_t> ParseSize(std::string_view text) {
         break;
       case 'm':
       case 'M':
-        unit = 1024 * 1024;
+        unit = size_t{1024} * 1024;
         break;
       default:
         break;
@@ -37,7 +37,7 @@ Result<size_t> ParseSize(std::string_view text) {
 }
 
 std::string FormatSize(size_t bytes) {
-  constexpr size_t kM = 1024 * 1024;
+  constexpr size_t kM = size_t{1024} * 1024;
   if (bytes != 0 && bytes % kM == 0) return fmt::format("{}m", bytes / kM);
   if (bytes != 0 && bytes % 1024 == 0) return fmt::format("{}k", bytes / 1024);
   return fmt::format("{}", bytes);
