@@ -8,7 +8,7 @@
 #ifndef UPCHECK_C_API_H_
 #define UPCHECK_C_API_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_EMBED)
-#error "upcheck.h belongs to embed/, a layer above this one (see lib/meson.build)"
+#error "upcheck.h belongs to embed/, a layer above (see lib/meson.build)"
 #endif
 
 #include <stddef.h>

@@ -7,7 +7,7 @@
 #ifndef UPCHECK_CHECK_OPTIONS_H_
 #define UPCHECK_CHECK_OPTIONS_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CHECK)
-#error "upcheck/check_options.h belongs to check/, a layer above this one (see lib/meson.build)"
+#error "upcheck/check_options.h belongs to check/, a layer above (see lib/meson.build)"
 #endif
 
 #include <cstdint>

@@ -8,7 +8,7 @@
 #ifndef UPCHECK_CHECK_WORDS_H_
 #define UPCHECK_CHECK_WORDS_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_EMBED)
-#error "upcheck/check_words.h belongs to embed/, a layer above this one (see lib/meson.build)"
+#error "upcheck/check_words.h belongs to embed/, a layer above (see lib/meson.build)"
 #endif
 
 #include <span>

@@ -9,7 +9,7 @@
 #ifndef UPCHECK_CHECKER_H_
 #define UPCHECK_CHECKER_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CHECK)
-#error "upcheck/checker.h belongs to check/, a layer above this one (see lib/meson.build)"
+#error "upcheck/checker.h belongs to check/, a layer above (see lib/meson.build)"
 #endif
 
 #include <functional>

@@ -10,7 +10,7 @@
 #ifndef UPCHECK_CHECKER_SET_H_
 #define UPCHECK_CHECKER_SET_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_EMBED)
-#error "upcheck/checker_set.h belongs to embed/, a layer above this one (see lib/meson.build)"
+#error "upcheck/checker_set.h belongs to embed/, a layer above (see lib/meson.build)"
 #endif
 
 #include <functional>

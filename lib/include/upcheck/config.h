@@ -11,7 +11,7 @@
 #ifndef UPCHECK_CONFIG_H_
 #define UPCHECK_CONFIG_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CONFIG)
-#error "upcheck/config.h belongs to config/, a layer above this one (see lib/meson.build)"
+#error "upcheck/config.h belongs to config/, a layer above (see lib/meson.build)"
 #endif
 
 #include <cstddef>

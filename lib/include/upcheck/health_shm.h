@@ -8,7 +8,7 @@
 #ifndef UPCHECK_HEALTH_SHM_H_
 #define UPCHECK_HEALTH_SHM_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_EMBED)
-#error "upcheck/health_shm.h belongs to embed/, a layer above this one (see lib/meson.build)"
+#error "upcheck/health_shm.h belongs to embed/, a layer above (see lib/meson.build)"
 #endif
 
 #include <memory>

@@ -7,7 +7,7 @@
 #ifndef UPCHECK_LOG_H_
 #define UPCHECK_LOG_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_LOG)
-#error "upcheck/log.h belongs to log/, a layer above this one (see lib/meson.build)"
+#error "upcheck/log.h belongs to log/, a layer above (see lib/meson.build)"
 #endif
 
 #include <atomic>

@@ -4,7 +4,7 @@
 #ifndef UPCHECK_PROBE_KIND_H_
 #define UPCHECK_PROBE_KIND_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_PROBE)
-#error "upcheck/probe_kind.h belongs to probe/, a layer above this one (see lib/meson.build)"
+#error "upcheck/probe_kind.h belongs to probe/, a layer above (see lib/meson.build)"
 #endif
 
 #include <cstdint>

@@ -10,7 +10,7 @@
 #ifndef UPCHECK_SEGMENT_H_
 #define UPCHECK_SEGMENT_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_SHM)
-#error "upcheck/segment.h belongs to shm/, a layer above this one (see lib/meson.build)"
+#error "upcheck/segment.h belongs to shm/, a layer above (see lib/meson.build)"
 #endif
 
 #include <cstddef>

@@ -14,7 +14,7 @@
 #ifndef UPCHECK_SHARED_DICT_H_
 #define UPCHECK_SHARED_DICT_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_SHM)
-#error "upcheck/shared_dict.h belongs to shm/, a layer above this one (see lib/meson.build)"
+#error "upcheck/shared_dict.h belongs to shm/, a layer above (see lib/meson.build)"
 #endif
 
 #include <cstddef>

@@ -7,7 +7,7 @@
 #ifndef UPCHECK_STATUS_PAGES_H_
 #define UPCHECK_STATUS_PAGES_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_STATUS)
-#error "upcheck/status_pages.h belongs to status/, a layer above this one (see lib/meson.build)"
+#error "upcheck/status_pages.h belongs to status/, a layer above (see lib/meson.build)"
 #endif
 
 #include <string>

@@ -8,7 +8,7 @@
 #ifndef UPCHECK_UPCHECK_H_
 #define UPCHECK_UPCHECK_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_EMBED)
-#error "upcheck/upcheck.h belongs to embed/, a layer above this one (see lib/meson.build)"
+#error "upcheck/upcheck.h belongs to embed/, a layer above (see lib/meson.build)"
 #endif
 
 #include "upcheck/check_options.h"

@@ -7,7 +7,7 @@
 #ifndef UPCHECK_UPSTREAMS_H_
 #define UPCHECK_UPSTREAMS_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_UPSTREAM)
-#error "upcheck/upstreams.h belongs to upstream/, a layer above this one (see lib/meson.build)"
+#error "upcheck/upstreams.h belongs to upstream/, a layer above (see lib/meson.build)"
 #endif
 
 #include <cstddef>

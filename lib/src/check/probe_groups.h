@@ -6,7 +6,7 @@
 #ifndef UPCHECK_CHECK_PROBE_GROUPS_H_
 #define UPCHECK_CHECK_PROBE_GROUPS_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CHECK)
-#error "check/probe_groups.h belongs to check/, a layer above this one (see lib/meson.build)"
+#error "check/probe_groups.h belongs to check/, a layer above (see lib/meson.build)"
 #endif
 
 #include <cstdint>

@@ -6,7 +6,7 @@
 #ifndef UPCHECK_CONFIG_ADDRESS_H_
 #define UPCHECK_CONFIG_ADDRESS_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CONFIG)
-#error "config/address.h belongs to config/, a layer above this one (see lib/meson.build)"
+#error "config/address.h belongs to config/, a layer above (see lib/meson.build)"
 #endif
 
 #include <string>

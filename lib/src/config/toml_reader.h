@@ -6,7 +6,7 @@
 #ifndef UPCHECK_CONFIG_TOML_READER_H_
 #define UPCHECK_CONFIG_TOML_READER_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CONFIG)
-#error "config/toml_reader.h belongs to config/, a layer above this one (see lib/meson.build)"
+#error "config/toml_reader.h belongs to config/, a layer above (see lib/meson.build)"
 #endif
 
 #include <cstdint>

@@ -6,7 +6,7 @@
 #ifndef UPCHECK_PROBE_EPOLL_PROBES_H_
 #define UPCHECK_PROBE_EPOLL_PROBES_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_PROBE)
-#error "probe/epoll_probes.h belongs to probe/, a layer above this one (see lib/meson.build)"
+#error "probe/epoll_probes.h belongs to probe/, a layer above (see lib/meson.build)"
 #endif
 
 #include <sys/socket.h>

@@ -7,7 +7,7 @@
 #ifndef UPCHECK_PROBE_FIRST_LINE_H_
 #define UPCHECK_PROBE_FIRST_LINE_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_PROBE)
-#error "probe/first_line.h belongs to probe/, a layer above this one (see lib/meson.build)"
+#error "probe/first_line.h belongs to probe/, a layer above (see lib/meson.build)"
 #endif
 
 #include <cstddef>

@@ -7,7 +7,7 @@
 #ifndef UPCHECK_PROBE_PROBE_TARGET_H_
 #define UPCHECK_PROBE_PROBE_TARGET_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_PROBE)
-#error "probe/probe_target.h belongs to probe/, a layer above this one (see lib/meson.build)"
+#error "probe/probe_target.h belongs to probe/, a layer above (see lib/meson.build)"
 #endif
 
 #include <sys/socket.h>

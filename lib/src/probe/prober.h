@@ -15,7 +15,7 @@
 #ifndef UPCHECK_PROBE_PROBER_H_
 #define UPCHECK_PROBE_PROBER_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_PROBE)
-#error "probe/prober.h belongs to probe/, a layer above this one (see lib/meson.build)"
+#error "probe/prober.h belongs to probe/, a layer above (see lib/meson.build)"
 #endif
 
 #include <uv.h>

@@ -9,7 +9,7 @@
 #ifndef UPCHECK_PROBE_TLS_CONTEXT_H_
 #define UPCHECK_PROBE_TLS_CONTEXT_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_PROBE)
-#error "probe/tls_context.h belongs to probe/, a layer above this one (see lib/meson.build)"
+#error "probe/tls_context.h belongs to probe/, a layer above (see lib/meson.build)"
 #endif
 
 #include <openssl/ssl.h>

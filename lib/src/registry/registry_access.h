@@ -3,7 +3,7 @@
 #ifndef UPCHECK_REGISTRY_REGISTRY_ACCESS_H_
 #define UPCHECK_REGISTRY_REGISTRY_ACCESS_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_REGISTRY)
-#error "registry/registry_access.h belongs to registry/, a layer above this one (see lib/meson.build)"
+#error "registry/registry_access.h belongs to registry/, a layer above (see lib/meson.build)"
 #endif
 
 #include <atomic>

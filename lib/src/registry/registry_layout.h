@@ -7,7 +7,7 @@
 #ifndef UPCHECK_REGISTRY_REGISTRY_LAYOUT_H_
 #define UPCHECK_REGISTRY_REGISTRY_LAYOUT_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_REGISTRY)
-#error "registry/registry_layout.h belongs to registry/, a layer above this one (see lib/meson.build)"
+#error "registry/registry_layout.h belongs to registry/, a layer above (see lib/meson.build)"
 #endif
 
 #include <atomic>

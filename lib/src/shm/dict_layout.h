@@ -10,7 +10,7 @@
 #ifndef UPCHECK_SHM_DICT_LAYOUT_H_
 #define UPCHECK_SHM_DICT_LAYOUT_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_SHM)
-#error "shm/dict_layout.h belongs to shm/, a layer above this one (see lib/meson.build)"
+#error "shm/dict_layout.h belongs to shm/, a layer above (see lib/meson.build)"
 #endif
 
 #include <pthread.h>

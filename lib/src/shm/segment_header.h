@@ -6,7 +6,7 @@
 #ifndef UPCHECK_SHM_SEGMENT_HEADER_H_
 #define UPCHECK_SHM_SEGMENT_HEADER_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_SHM)
-#error "shm/segment_header.h belongs to shm/, a layer above this one (see lib/meson.build)"
+#error "shm/segment_header.h belongs to shm/, a layer above (see lib/meson.build)"
 #endif
 
 #include <atomic>

@@ -6,7 +6,7 @@
 #ifndef UPCHECK_UPSTREAM_ADDRESS_SYNTAX_H_
 #define UPCHECK_UPSTREAM_ADDRESS_SYNTAX_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_UPSTREAM)
-#error "upstream/address_syntax.h belongs to upstream/, a layer above this one (see lib/meson.build)"
+#error "upstream/address_syntax.h belongs to upstream/, a layer above (see lib/meson.build)"
 #endif
 
 #include <cstdint>

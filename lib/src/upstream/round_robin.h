@@ -7,7 +7,7 @@
 #ifndef UPCHECK_UPSTREAM_ROUND_ROBIN_H_
 #define UPCHECK_UPSTREAM_ROUND_ROBIN_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_UPSTREAM)
-#error "upstream/round_robin.h belongs to upstream/, a layer above this one (see lib/meson.build)"
+#error "upstream/round_robin.h belongs to upstream/, a layer above (see lib/meson.build)"
 #endif
 
 #include <cstddef>
