@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "check_events.h"
 #include "test_names.h"
 
 namespace upcheck {
@@ -65,15 +66,7 @@ TEST_F(RegistryTest, DetailsRecordTheLastCheck) {
   auto reg = Registry::Attach(*segment_);
   ASSERT_TRUE(reg.ok());
   EXPECT_EQ(reg->details(0, false, 0).last_result, "");
-  PeerCheckEvent e;
-  e.upstream = "foo.com";
-  e.id = 0;
-  e.peer = "127.0.0.1:1";
-  e.kind = ProbeKind::kConnect;
-  e.detail = "connection refused";
-  e.duration_ms = 0.25;
-  e.transition = HealthTransition::kTurnedDown;
-  e.unix_ms = 1700000000123;
+  PeerCheckEvent e = testing::RefusedConnectEvent();
   reg->RecordCheck(e);
   PeerDetails d = reg->details(0, false, 0);
   EXPECT_EQ(d.checks, 1u);

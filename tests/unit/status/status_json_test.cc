@@ -6,6 +6,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "check_events.h"
 #include "test_names.h"
 #include "upcheck/internal/registry.h"
 #include "upcheck/internal/status_details.h"
@@ -39,14 +40,7 @@ class StatusJsonTest : public ::testing::Test {
 
   // p0 failed (turned down), then passed; the backup timed out.
   void RecordChecks() {
-    PeerCheckEvent e;
-    e.upstream = "foo.com";
-    e.peer = "127.0.0.1:1";
-    e.kind = ProbeKind::kConnect;
-    e.detail = "connection refused";
-    e.duration_ms = 0.25;
-    e.transition = HealthTransition::kTurnedDown;
-    e.unix_ms = 1700000000123;
+    PeerCheckEvent e = testing::RefusedConnectEvent();
     registry_->RecordCheck(e);
     e.kind = ProbeKind::kOk;
     e.detail = "";

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "check_events.h"
 #include "test_names.h"
 #include "upcheck/internal/registry.h"
 #include "upcheck/internal/status_details.h"
@@ -42,14 +43,7 @@ class UpcheckMetricsTest : public ::testing::Test {
     view_ = std::move(*view);
     view_.AddChecker("foo.com", 1);
 
-    PeerCheckEvent e;
-    e.upstream = "foo.com";
-    e.peer = "127.0.0.1:1";
-    e.kind = ProbeKind::kConnect;
-    e.detail = "connection refused";
-    e.duration_ms = 0.25;
-    e.transition = HealthTransition::kTurnedDown;
-    e.unix_ms = 1700000000123;
+    PeerCheckEvent e = testing::RefusedConnectEvent();
     registry_->RecordCheck(e);
     e.kind = ProbeKind::kOk;
     e.detail = "";
