@@ -92,10 +92,9 @@ int CreateHost(const char* name, size_t dict_size, bool replace, const upcheck_u
       hosts[i].check = std::move(*check);
     }
   }
-  return NewShm(upcheck::HealthShm::CreateForHost({.name = name, .size = dict_size,
-                                                   .replace = replace},
-                                                  hosts, max_workers,
-                                                  carry_from ? &carry_from->shm : nullptr),
+  return NewShm(upcheck::HealthShm::CreateForHost(
+                    {.name = name, .size = dict_size, .replace = replace}, hosts, max_workers,
+                    carry_from ? &carry_from->shm : nullptr),
                 out);
 }
 
@@ -187,8 +186,8 @@ int upcheck_shm_create_host(const char* name, size_t dict_size, int replace,
     return FailNull();
   }
   return Guarded([&]() -> int {
-    return CreateHost(name, dict_size, replace != 0, upstreams, nupstreams, max_workers,
-                      carry_from, out);
+    return CreateHost(name, dict_size, replace != 0, upstreams, nupstreams, max_workers, carry_from,
+                      out);
   });
 }
 
@@ -201,8 +200,8 @@ int upcheck_validate_shm(const char* name, size_t dict_size) {
     if (dict_size < upcheck::Segment::kMinSize || dict_size > upcheck::Segment::kMaxSize) {
       return Fail(UPCHECK_ECONFIG, "size must be between " +
                                        upcheck::FormatSize(upcheck::Segment::kMinSize) + " and " +
-                                       upcheck::FormatSize(upcheck::Segment::kMaxSize) +
-                                       ", got " + upcheck::FormatSize(dict_size));
+                                       upcheck::FormatSize(upcheck::Segment::kMaxSize) + ", got " +
+                                       upcheck::FormatSize(dict_size));
     }
     return UPCHECK_OK;
   });
