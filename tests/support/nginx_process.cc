@@ -31,14 +31,15 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Polls `done` every 10 ms until it holds or the deadline (stretched under valgrind) passes.
+// Polls `done` every `every` until it holds or the deadline (stretched under valgrind)
+// passes.
 template <typename F>
-bool PollUntil(F done, milliseconds deadline) {
+bool PollUntil(F done, milliseconds deadline, milliseconds every = milliseconds(10)) {
   const auto end = Clock::now() + Slow(deadline);
   for (;;) {
     if (done()) return true;
     if (Clock::now() >= end) return false;
-    std::this_thread::sleep_for(milliseconds(10));
+    std::this_thread::sleep_for(every);
   }
 }
 
@@ -341,7 +342,8 @@ int NginxProcess::CountLog(const std::string& regex) const {
 }
 
 bool NginxProcess::WaitForLog(const std::string& regex, int count, milliseconds deadline) const {
-  return PollUntil([&] { return CountLog(regex) >= count; }, deadline);
+  // A debug log grows fast: scanning it every 50 ms is plenty.
+  return PollUntil([&] { return CountLog(regex) >= count; }, deadline, milliseconds(50));
 }
 
 }  // namespace upcheck::testing
