@@ -171,6 +171,7 @@ TEST_F(NginxBadInput, BadReloadKeepsTheOldConfiguration) {
   EXPECT_EQ(after->body.substr(0, 17), "Upstream foo.com\n");
   EXPECT_EQ(access(("/dev/shm/upcheck." + shm_).c_str(), F_OK), 0) << "the segment went away";
   ASSERT_TRUE(nginx.Stop().ok());
+  EXPECT_NE(access(("/dev/shm/upcheck." + shm_).c_str(), F_OK), 0) << "nginx's exit left it";
 }
 
 }  // namespace
