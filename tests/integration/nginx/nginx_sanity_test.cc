@@ -136,12 +136,12 @@ TEST_F(NginxScenario, S6_DownAfterOneFailureUpAfterTwoSuccesses) {
 // finds them at its first cycle, as the original's did after its flush and sets.
 class NginxSeededScenario : public NginxScenario {
  protected:
-  void StartSeeded(const UpstreamBlock& checked, const std::vector<Events>& sets) {
+  void StartSeeded(const UpstreamBlock& checked, const std::vector<Words>& sets) {
     UpstreamBlock unchecked = checked;
     unchecked.check.clear();
     ASSERT_NO_FATAL_FAILURE(Start({unchecked}));
     ShmctlOut({"flush"});
-    for (const Events& key_value : sets) {
+    for (const Words& key_value : sets) {
       ShmctlOut(Concat({{"set"}, key_value}));
     }
     Status reloaded = nginx_.Reload(HttpBody({checked}, "1m", "foo.com"));

@@ -192,7 +192,7 @@ Events NginxScenario::Picks(int n) {
   return picks;
 }
 
-std::string NginxScenario::ShmctlOut(const Events& args) {
+std::string NginxScenario::ShmctlOut(const Words& args) {
   const char* tool = std::getenv("UPCHECK_SHMCTL");
   EXPECT_NE(tool, nullptr) << "set UPCHECK_SHMCTL to the upcheck-shmctl binary";
   if (tool == nullptr) return "";

@@ -17,7 +17,8 @@
 
 namespace upcheck::testing {
 
-using Events = std::vector<std::string>;
+using Events = std::vector<std::string>;  // log tokens, lines or peer names, in order
+using Words = std::vector<std::string>;   // a command line's arguments
 
 // The standard probe request R, as upcheck_check's quoted word writes it.
 inline constexpr const char* kHttpReqWord =
@@ -78,7 +79,7 @@ class NginxScenario : public ::testing::Test {
     return LogEvents(nginx_.ErrorLog(), kinds);
   }
   // upcheck-shmctl -s <this test's segment> args...: its stdout (exit 0 expected).
-  std::string ShmctlOut(const Events& args);
+  std::string ShmctlOut(const Words& args);
   bool Logged(const std::string& text) const { return Count(text) > 0; }
   int Count(const std::string& text) const;
 
