@@ -11,6 +11,7 @@
 
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nginx_process.h"
@@ -57,6 +58,8 @@ Events Concat(std::initializer_list<Events> parts);
 
 class NginxScenario : public ::testing::Test {
  protected:
+  NginxScenario() = default;
+  explicit NginxScenario(NginxProcess::Options options) : nginx_(std::move(options)) {}
   void SetUp() override;
 
   // Starts nginx with these upstreams (and `shm_size` for upcheck_shm). Proxied requests
