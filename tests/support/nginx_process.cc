@@ -136,6 +136,12 @@ bool ParseHead(const std::string& head, HttpReply* reply) {
   return true;
 }
 
+// The end of a log for an error message: a debug log runs to megabytes.
+std::string Tail(const std::string& log) {
+  constexpr size_t kKeep = 4000;
+  return log.size() <= kKeep ? log : "..." + log.substr(log.size() - kKeep);
+}
+
 }  // namespace
 
 int FreeLoopbackPort() {
@@ -228,6 +234,7 @@ ProcessResult NginxProcess::Test(const std::string& http_body) {
 }
 
 Status NginxProcess::Start(const std::string& http_body) {
+  if (prefix_.empty()) return Status::Error("could not make a temporary prefix");
   WriteConf(http_body);
   ProcessResult run =
       RunProcess({Binary(), "-p", prefix_, "-e", "logs/error.log", "-c", conf_path()});
@@ -241,9 +248,9 @@ Status NginxProcess::Start(const std::string& http_body) {
         return master_ > 0;
       },
       milliseconds(10000));
-  if (!have_pid) return Status::Error("no pid in " + pid_file + "; log: " + ErrorLog());
+  if (!have_pid) return Status::Error("no pid in " + pid_file + "; log: " + Tail(ErrorLog()));
   if (!WaitForWorkers({}, milliseconds(10000))) {
-    return Status::Error("the workers did not start; log: " + ErrorLog());
+    return Status::Error("the workers did not start; log: " + Tail(ErrorLog()));
   }
   return Status::Ok();
 }
@@ -259,7 +266,8 @@ Status NginxProcess::Reload(const std::string& http_body) {
                WaitForWorkers({before.begin(), before.end()}, milliseconds(0));
       },
       milliseconds(20000));
-  if (!settled) return Status::Error("reload: no new workers and no error; log: " + ErrorLog());
+  if (!settled)
+    return Status::Error("reload: no new workers and no error; log: " + Tail(ErrorLog()));
   if (CountLog(R"(\[emerg\])") > emergs) {
     std::istringstream lines(ErrorLog());
     std::string line, last;
