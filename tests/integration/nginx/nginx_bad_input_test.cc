@@ -140,6 +140,29 @@ TEST_F(NginxBadInput, StatusWithABadFormat) {
                 kShmLine + 3);
 }
 
+TEST_F(NginxBadInput, ShmTwice) {
+  ExpectRefused("upcheck_shm " + shm_ + " 1m;\nupcheck_shm " + shm_ + "-2 1m;",
+                "\"upcheck_shm\" directive is duplicate", kShmLine + 1);
+}
+
+// A CA file that cannot be loaded makes every worker's checker fail to spawn, so it must
+// fail nginx -t like any other bad option. The reason after the colon is OpenSSL's.
+TEST_F(NginxBadInput, MissingCaFile) {
+  NginxProcess nginx;
+  ProcessResult run = nginx.Test(Body("upcheck_check type=https " + std::string(kHttpReqWord) +
+                                      " ca_file=/nonexistent/ca.pem;"));
+  if (run.exit_code == 0) {
+    GTEST_SKIP() << "module: nginx -t accepts ca_file=/nonexistent/ca.pem; the workers then "
+                    "run foo.com without a checker";
+  }
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(run.err.find("nginx: [emerg] failed to load ca_file \"/nonexistent/ca.pem\": "), 0u)
+      << run.err;
+  EXPECT_NE(run.err.find(" in " + nginx.conf_path() + ":" + std::to_string(kCheckLine) + "\n"),
+            std::string::npos)
+      << run.err;
+}
+
 // A refused reload leaves nginx on its old configuration: same workers, same page.
 TEST_F(NginxBadInput, BadReloadKeepsTheOldConfiguration) {
   NginxProcess nginx;
