@@ -1,10 +1,8 @@
 // NginxClusterTest: the fixture of the multi-worker nginx tests. Real nginx with four
 // workers and the upcheck module, one checked upstream "up" over ClusterBackends, a
 // proxy_pass location that names the answering worker, and readers of the live segment
-// (the dict and the worker table) that open it by name as the tools do.
-//
-// Every method runs on the test's thread. Waits poll with a deadline or count the
-// protocol's own units (cycles in the worker table, probes at a backend).
+// (the dict, the worker table) that open it by name as the tools do. Test thread only;
+// waits poll with a deadline or count protocol units (cycles, probes at a backend).
 #ifndef UPCHECK_TESTS_INTEGRATION_NGINX_CLUSTER_FIXTURE_H_
 #define UPCHECK_TESTS_INTEGRATION_NGINX_CLUSTER_FIXTURE_H_
 
