@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <string>
+#include <system_error>
 
 namespace upcheck::testing {
 namespace {
@@ -60,7 +61,7 @@ ClusterBackend::ClusterBackend(std::string probe_path) : probe_path_(std::move(p
       bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       listen(listen_fd_, 512) != 0 ||
       getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    error_ = std::string("backend: ") + std::strerror(errno);
+    error_ = "backend: " + std::error_code(errno, std::generic_category()).message();
     return;
   }
   port_ = ntohs(addr.sin_port);

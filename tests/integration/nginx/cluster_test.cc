@@ -24,8 +24,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ProbeMode = ClusterBackend::ProbeMode;
 
+// Read on the test's thread before any other starts.
 std::string EnvPath(const char* name) {
-  const char* path = std::getenv(name);
+  const char* path = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
   return path != nullptr ? path : "";
 }
 
