@@ -285,10 +285,10 @@ int upcheck_set_render(upcheck_set* set, int format, char** out, size_t* len) {
   return Guarded([&]() -> int {
     std::string page;
     set->set->AppendStatus(static_cast<upcheck::StatusFormat>(format), page);
-    // malloc(0) may return NULL: one byte more keeps NULL meaning "failed".
+    // With its NUL: a C caller may print it, and malloc(0) could have returned NULL.
     char* buf = static_cast<char*>(std::malloc(page.size() + 1));
     if (buf == nullptr) return Fail(UPCHECK_ENOMEM, "out of memory");
-    std::memcpy(buf, page.data(), page.size());
+    std::memcpy(buf, page.c_str(), page.size() + 1);
     *out = buf;
     *len = page.size();
     return UPCHECK_OK;
