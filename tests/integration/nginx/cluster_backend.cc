@@ -160,6 +160,8 @@ bool ClusterBackend::Answer(Conn& c, bool probe) {
     case ProbeMode::kFail:
       WriteAll(c.fd, Response(500, "failing"));
       return false;
+    case ProbeMode::kClose:
+      return false;
     case ProbeMode::kHang:
       if (!c.held) held_.fetch_add(1);
       c.held = true;

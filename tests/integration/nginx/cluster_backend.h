@@ -20,9 +20,10 @@ namespace upcheck::testing {
 class ClusterBackend {
  public:
   enum class ProbeMode : uint8_t {
-    kOk,    // 200
-    kFail,  // 500
-    kHang,  // read the probe, never answer; SetProbeMode() answers the held ones
+    kOk,     // 200
+    kFail,   // 500
+    kClose,  // read the probe, close without a word
+    kHang,   // read the probe, never answer; SetProbeMode() answers the held ones
   };
 
   explicit ClusterBackend(std::string probe_path = "/status");

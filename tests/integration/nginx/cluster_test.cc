@@ -59,7 +59,10 @@ TEST_F(NginxClusterTest, OneProbeCyclePerIntervalReachesEachBackend) {
   EXPECT_LE(std::abs(a_probes - b_probes), 1);
 }
 
-TEST_F(NginxClusterTest, APeerPublishedDownGetsNoProxiedRequestFromAnyWorker) {
+// The failing peer's probes answer 500, or see the connection closed.
+class NginxPickTest : public NginxClusterTest, public ::testing::WithParamInterface<ProbeMode> {};
+
+TEST_P(NginxPickTest, APeerPublishedDownGetsNoProxiedRequestFromAnyWorker) {
   ClusterBackend a(kProbePath), b(kProbePath);
   ASSERT_TRUE(a.ok() && b.ok()) << a.error() << b.error();
   ASSERT_NO_FATAL_FAILURE(StartCluster({.servers = {a.address(), b.address()}, .fall = 2}));
@@ -72,7 +75,7 @@ TEST_F(NginxClusterTest, APeerPublishedDownGetsNoProxiedRequestFromAnyWorker) {
   for (int i = 0; i < kRequests; ++i) {
     if (i == kFailAt) {
       ASSERT_GT(a.proxied(), 0) << "round robin never picked " << a.address();
-      a.SetProbeMode(ProbeMode::kFail);
+      a.SetProbeMode(GetParam());
     }
     const bool seen = i > kFailAt && !published_at && Version() >= 1 &&
                       nginx_.ErrorLog().find(turned_down) != std::string::npos;
@@ -97,6 +100,12 @@ TEST_F(NginxClusterTest, APeerPublishedDownGetsNoProxiedRequestFromAnyWorker) {
   EXPECT_EQ(workers_after.size(), static_cast<size_t>(kWorkers)) << "turned down by " << turned_by;
   EXPECT_GE(kRequests - *published_at, kRequests - kLatestPublish);
 }
+
+INSTANTIATE_TEST_SUITE_P(FailingProbes, NginxPickTest,
+                         ::testing::Values(ProbeMode::kFail, ProbeMode::kClose),
+                         [](const ::testing::TestParamInfo<ProbeMode>& info) {
+                           return info.param == ProbeMode::kFail ? "Answers500" : "Closes";
+                         });
 
 TEST_F(NginxClusterTest, AWorkerKilledMidProbeIsRespawnedAndFollowsTheNextTransition) {
   ClusterBackend a(kProbePath), b(kProbePath);
