@@ -149,8 +149,9 @@ bool ClusterBackend::Read(Conn& c) {
 
 bool ClusterBackend::Answer(Conn& c, bool probe) {
   if (!probe) {
-    WriteAll(c.fd, Response(200, std::to_string(port_)));
+    // Counted before the answer leaves, so a client that has its answer sees it counted.
     proxied_.fetch_add(1);
+    WriteAll(c.fd, Response(200, std::to_string(port_)));
     return false;
   }
   switch (mode_.load()) {

@@ -36,7 +36,7 @@ class ClusterBackend {
   int port() const { return port_; }
   std::string address() const;  // "127.0.0.1:PORT", as nginx names the peer
 
-  // Probes read (answered or held) and proxied requests answered, so far.
+  // Probes and proxied requests read so far; each is counted before its answer is sent.
   int probes() const { return probes_.load(); }
   int proxied() const { return proxied_.load(); }
   int held() const { return held_.load(); }  // probes held open now (kHang)
