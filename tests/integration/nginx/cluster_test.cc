@@ -181,8 +181,13 @@ TEST_F(NginxReloadTest, TheSameConfigKeepsTheDict) {
   EXPECT_EQ(Marker(), 42);
   EXPECT_EQ(Version(), 1);
   EXPECT_TRUE(IsTrue(DictGet("d:up:p0")));
-  // The new workers take A's state from the dict: its probes pass and it starts up.
+  // A passes its probes and its server line says up: only the dict holds it down now.
   EXPECT_TRUE(WaitForEveryPage({PeerLine(a_.address(), false), PeerLine(b_.address(), true)}));
+  for (int i = 0; i < 40; ++i) {
+    Result<Proxied> sent = Proxy(i);
+    ASSERT_TRUE(sent.ok()) << "request " << i << ": " << sent.error();
+    EXPECT_EQ(sent->backend_port, b_.port()) << "request " << i;
+  }
 }
 
 TEST_F(NginxReloadTest, ReorderedServersTakeTheFlagsByPosition) {
