@@ -5,10 +5,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -20,7 +20,6 @@
 namespace upcheck::testing {
 namespace {
 
-using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ProbeMode = ClusterBackend::ProbeMode;
 
