@@ -1,11 +1,9 @@
-// NginxProcess: Debian's stock nginx ($NGINX, else /usr/sbin/nginx) with the upcheck module
+// NginxProcess: Debian's nginx ($NGINX, else /usr/sbin/nginx) with the upcheck module
 // ($UPCHECK_NGINX_MODULE) in a temporary prefix, for end-to-end tests of the module.
-//
-// The caller gives the body of http{}; the harness writes the rest of nginx.conf (the
-// module, pid file, debug error log, worker count, events{}, temp paths inside the prefix).
-// Start() runs nginx as users do (daemon, master and workers) and waits on pid files and
-// /proc, never on time; the destructor stops it and removes every `upcheck_shm` segment the
-// configurations named. Use from the test's thread only.
+// The caller gives http{}'s body; the harness writes the rest of nginx.conf. Start() runs
+// nginx as users do (daemon, master, workers) and waits on the pid file and /proc; the
+// destructor stops it and removes every `upcheck_shm` segment the configurations named.
+// Use from the test's thread only.
 #ifndef UPCHECK_TESTS_SUPPORT_NGINX_PROCESS_H_
 #define UPCHECK_TESTS_SUPPORT_NGINX_PROCESS_H_
 
