@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "loopback_exchange.h"
 #include "subprocess.h"
 #include "upcheck/status.h"
 
@@ -23,12 +24,6 @@ namespace upcheck::testing {
 // A loopback TCP port that was free a moment ago (bound to port 0, then closed), for nginx
 // to listen on: nginx cannot be told to pick one and say which.
 int FreeLoopbackPort();
-
-struct HttpReply {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
-};
 
 // GET http://127.0.0.1:port/path as HTTP/1.0, read to the close. Error: connect, a
 // deadline, or no complete head.
