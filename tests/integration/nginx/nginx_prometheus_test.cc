@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "expected_pages.h"
 #include "loopback_http_server.h"
 #include "nginx_scenario.h"
 #include "nginx_tokens.h"
@@ -13,23 +14,6 @@ namespace upcheck::testing {
 namespace {
 
 using Server = LoopbackHttpServer;
-
-const char* kPromHeader =
-    "# HELP nginx_upstream_status_info The running status of nginx upstream\n"
-    "# TYPE nginx_upstream_status_info gauge\n";
-
-std::string PromPeer(const std::string& u, const std::string& p, bool up, const char* role) {
-  std::string base =
-      "nginx_upstream_status_info{name=\"" + u + "\",endpoint=\"" + p + "\",status=\"";
-  return base + "UP\",role=\"" + role + "\"} " + (up ? "1" : "0") + "\n" + base + "DOWN\",role=\"" +
-         role + "\"} " + (up ? "0" : "1") + "\n";
-}
-
-std::string PromSummary(const std::string& u, int up, int down, int unknown) {
-  std::string base = "nginx_upstream_status_info{name=\"" + u + "\",status=\"";
-  return base + "UP\"} " + std::to_string(up) + "\n" + base + "DOWN\"} " + std::to_string(down) +
-         "\n" + base + "UNKNOWN\"} " + std::to_string(unknown) + "\n";
-}
 
 // The original's page, then nothing or upcheck's own families.
 ::testing::AssertionResult OriginalPageThenOurs(const std::string& body,

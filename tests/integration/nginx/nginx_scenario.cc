@@ -19,16 +19,6 @@ std::string RegexQuote(const std::string& text) {
   return out;
 }
 
-std::string Page(const std::string& upstream, const std::vector<std::string>& primary,
-                 const std::vector<std::string>& backup, bool no_checkers) {
-  std::string s =
-      "Upstream " + upstream + (no_checkers ? " (NO checkers)" : "") + "\n    Primary Peers\n";
-  for (const auto& p : primary) s += "        " + p + "\n";
-  s += "    Backup Peers\n";
-  for (const auto& p : backup) s += "        " + p + "\n";
-  return s;
-}
-
 namespace {
 
 // Whole lines only: the last one may still be being written.

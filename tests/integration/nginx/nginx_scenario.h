@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "expected_pages.h"
 #include "nginx_process.h"
 
 namespace upcheck::testing {
@@ -39,10 +40,6 @@ struct UpstreamBlock {
 
 // `text` with the regex metacharacters escaped, for NginxProcess::WaitForLog.
 std::string RegexQuote(const std::string& text);
-
-// The original's status_page() for one upstream.
-std::string Page(const std::string& upstream, const std::vector<std::string>& primary,
-                 const std::vector<std::string>& backup, bool no_checkers = false);
 
 // The log's `healthcheck:` lines as tokens: OK(x), FAIL(x), DOWN(x,n), UP(x,n), PUB(n),
 // UPG(n), BADCODE(x,c), with full peer names. Only `kinds` are kept.
