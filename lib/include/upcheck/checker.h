@@ -42,7 +42,8 @@ struct CheckerEnv {
 struct CheckerInternals;
 
 // Spawn()'s checks that need neither a segment nor an upstream, in its order and with its
-// strings: type, http_req, then the timeout. For hosts that validate at configuration time
+// strings: type, http_req, then the timeout; then the TLS keys of DESIGN §9, loading the
+// client certificate when one is given. For hosts that validate at configuration time
 // (`nginx -t`) what they spawn later, after fork.
 Status ValidateCheckOptions(const CheckOptions& options);
 
