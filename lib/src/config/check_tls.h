@@ -4,6 +4,9 @@
 // only; pure but for reading the client certificate files with ConfigFiles::kLoad.
 #ifndef UPCHECK_CONFIG_CHECK_TLS_H_
 #define UPCHECK_CONFIG_CHECK_TLS_H_
+#if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_CONFIG)
+#error "config/check_tls.h belongs to config/, a layer above (see lib/meson.build)"
+#endif
 
 #include "config/toml_reader.h"
 #include "upcheck/check_options.h"

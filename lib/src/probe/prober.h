@@ -36,7 +36,8 @@ namespace upcheck {
 class Prober {
  public:
   // Errors: a negative timeout ("bad timeout value", Q11), a trust store that cannot be
-  // loaded (https with ssl_verify), a status-line pattern that does not compile.
+  // loaded (https or tls with ssl_verify), a client certificate or key that cannot, a bad
+  // ALPN list, a status-line pattern that does not compile.
   static Result<std::unique_ptr<Prober>> Create(uv_loop_t* loop, ProbeOptions options);
   ~Prober();  // Shutdown()
   Prober(const Prober&) = delete;
