@@ -1,7 +1,7 @@
 // tcp and tls probes (connect only; connect and handshake), and the TLS keys beyond the
 // original's (client certificate, ALPN, lowest version), against real loopback servers
-// with certificates made at test time. The client certificate is self-signed, so the
-// server trusts it as its own CA.
+// with certificates made at test time: the server's self-signed, the client's issued by a
+// test CA that the server trusts.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
@@ -29,14 +29,18 @@ class ProberTcpTlsTest : public ProberFixture {
     auto server = TlsTestCert::Generate();
     ASSERT_TRUE(server.ok()) << server.error();
     server_cert_ = std::move(server).value().release();
-    auto client = TlsTestCert::Generate({.common_name = "upcheck-client"});
+    auto ca = TlsTestCert::Generate({.common_name = "upcheck test CA", .ca = true});
+    ASSERT_TRUE(ca.ok()) << ca.error();
+    client_ca_ = std::move(ca).value().release();
+    auto client = TlsTestCert::Generate({.common_name = "upcheck-client", .issuer = client_ca_});
     ASSERT_TRUE(client.ok()) << client.error();
     client_cert_ = std::move(client).value().release();
   }
   static void TearDownTestSuite() {
     delete server_cert_;
     delete client_cert_;
-    server_cert_ = client_cert_ = nullptr;
+    delete client_ca_;
+    server_cert_ = client_cert_ = client_ca_ = nullptr;
   }
 
   static LoopbackHttpServer::Options TlsServer() {
@@ -46,7 +50,7 @@ class ProberTcpTlsTest : public ProberFixture {
   }
   static LoopbackHttpServer::Options MutualTlsServer() {
     LoopbackHttpServer::Options options = TlsServer();
-    options.tls_client_ca_file = client_cert_->cert_file();
+    options.tls_client_ca_file = client_ca_->cert_file();
     return options;
   }
 
@@ -72,10 +76,12 @@ class ProberTcpTlsTest : public ProberFixture {
 
   static TlsTestCert* server_cert_;
   static TlsTestCert* client_cert_;
+  static TlsTestCert* client_ca_;
 };
 
 TlsTestCert* ProberTcpTlsTest::server_cert_ = nullptr;
 TlsTestCert* ProberTcpTlsTest::client_cert_ = nullptr;
+TlsTestCert* ProberTcpTlsTest::client_ca_ = nullptr;
 
 // ---- tcp ------------------------------------------------------------------------------
 
@@ -192,6 +198,12 @@ TEST_F(ProberTcpTlsTest, MutualTlsOverTls12FailsTheHandshakeOfATlsProbe) {
   EXPECT_EQ(without.error, "handshake failed");
   ProbeResult with = ProbeOnce(MakeProber(WithClientCert(TlsOptions())), server.address());
   EXPECT_TRUE(with.ok()) << with.message;
+  ProbeOptions untrusted = TlsOptions();  // a certificate the server's CA did not issue
+  untrusted.tls_cert = server_cert_->cert_file();
+  untrusted.tls_key = server_cert_->key_file();
+  ProbeResult refused = ProbeOnce(MakeProber(untrusted), server.address());
+  EXPECT_EQ(refused.kind, ProbeKind::kTls);
+  EXPECT_EQ(refused.error, "handshake failed");
 }
 
 TEST_F(ProberTcpTlsTest, MissingOrBadClientCertificateFailsCreate) {
