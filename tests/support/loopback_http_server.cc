@@ -178,7 +178,40 @@ bool LoopbackHttpServer::SetUpTls() {
     error_ = std::string("TLS set-up: ") + buffer.data();
     return false;
   }
+  return SetUpTlsExtras();
+}
+
+bool LoopbackHttpServer::SetUpTlsExtras() {
+  if (!options_.tls_client_ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(tls_, options_.tls_client_ca_file.c_str(), nullptr) != 1) {
+      error_ = "TLS set-up: cannot load " + options_.tls_client_ca_file;
+      return false;
+    }
+    SSL_CTX_set_verify(tls_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  if (!options_.tls_alpn.empty()) {
+    SSL_CTX_set_alpn_select_cb(tls_, SelectAlpn, &options_.tls_alpn);
+  }
+  if (options_.tls_max_version != 0) {
+    SSL_CTX_set_max_proto_version(tls_, options_.tls_max_version);
+  }
   return true;
+}
+
+int LoopbackHttpServer::SelectAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen,
+                                   const unsigned char* in, unsigned int inlen, void* arg) {
+  const auto* known = static_cast<const std::vector<std::string>*>(arg);
+  for (unsigned int i = 0; i < inlen; i += 1 + in[i]) {
+    std::string name(reinterpret_cast<const char*>(in + i + 1), in[i]);
+    for (const std::string& k : *known) {
+      if (k == name) {
+        *out = in + i + 1;
+        *outlen = in[i];
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
 }
 
 bool LoopbackHttpServer::Listen() {

@@ -64,6 +64,12 @@ class LoopbackHttpServer {
     // handshake_failures().
     std::string tls_cert_file{};
     std::string tls_key_file{};
+    // TLS only: demand a client certificate that this PEM file verifies; pick the first of
+    // the client's ALPN protocols that is in tls_alpn (none: no ALPN answered); serve at
+    // most this TLS1_x_VERSION (0: any). Empty or 0: as plain a TLS server as above.
+    std::string tls_client_ca_file{};
+    std::vector<std::string> tls_alpn{};
+    int tls_max_version = 0;
   };
 
   explicit LoopbackHttpServer(Family family = Family::kV4,
@@ -113,6 +119,9 @@ class LoopbackHttpServer {
 
   bool Listen();
   bool SetUpTls();
+  bool SetUpTlsExtras();
+  static int SelectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen,
+                        const unsigned char* in, unsigned int inlen, void* arg);
   void AcceptLoop();
   void Serve(Connection* connection, const Plan& plan);
   void ReapLocked();

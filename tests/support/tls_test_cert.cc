@@ -33,6 +33,14 @@ struct Deleter {
 template <typename T>
 using Owned = std::unique_ptr<T, Deleter>;
 
+bool AddExtension(X509* cert, int nid, const std::string& value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  Owned<X509_EXTENSION> ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
+  return ext != nullptr && X509_add_ext(cert, ext.get(), -1) == 1;
+}
+
 bool AddSubjectAltNames(X509* cert, const std::vector<std::string>& dns_names) {
   if (dns_names.empty()) {
     return true;
@@ -41,12 +49,19 @@ bool AddSubjectAltNames(X509* cert, const std::vector<std::string>& dns_names) {
   for (const std::string& name : dns_names) {
     value += (value.empty() ? "DNS:" : ",DNS:") + name;
   }
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-  Owned<X509_EXTENSION> ext(
-      X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, value.c_str()));
-  return ext != nullptr && X509_add_ext(cert, ext.get(), -1) == 1;
+  return AddExtension(cert, NID_subject_alt_name, value);
+}
+
+// The issuer's certificate and key, read back from its files.
+bool LoadIssuer(const TlsTestCert& issuer, Owned<X509>* cert, Owned<EVP_PKEY>* key) {
+  Owned<FILE> cert_in(std::fopen(issuer.cert_file().c_str(), "r"));
+  Owned<FILE> key_in(std::fopen(issuer.key_file().c_str(), "r"));
+  if (cert_in == nullptr || key_in == nullptr) {
+    return false;
+  }
+  cert->reset(PEM_read_X509(cert_in.get(), nullptr, nullptr, nullptr));
+  key->reset(PEM_read_PrivateKey(key_in.get(), nullptr, nullptr, nullptr));
+  return *cert != nullptr && *key != nullptr;
 }
 
 }  // namespace
@@ -60,8 +75,13 @@ CertResult TlsTestCert::Generate(const Options& options) {
   if (cert == nullptr) {
     return CertResult::Error(OpenSslError("X509_new"));
   }
+  Owned<X509> issuer_cert;
+  Owned<EVP_PKEY> issuer_key;
+  if (options.issuer != nullptr && !LoadIssuer(*options.issuer, &issuer_cert, &issuer_key)) {
+    return CertResult::Error(OpenSslError("reading the issuer"));
+  }
   X509_set_version(cert.get(), 2);  // v3
-  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), options.issuer != nullptr ? 2 : 1);
   // An expired certificate was valid for two days before it expired.
   X509_gmtime_adj(X509_getm_notBefore(cert.get()),
                   options.valid_days < 0 ? 86400L * (options.valid_days - 2) : -3600);
@@ -70,12 +90,18 @@ CertResult TlsTestCert::Generate(const Options& options) {
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>(options.common_name.c_str()),
                              -1, -1, 0);
-  X509_set_issuer_name(cert.get(), name);
+  X509_set_issuer_name(cert.get(),
+                       issuer_cert != nullptr ? X509_get_subject_name(issuer_cert.get()) : name);
   X509_set_pubkey(cert.get(), key.get());
   if (!AddSubjectAltNames(cert.get(), options.dns_names)) {
     return CertResult::Error(OpenSslError("subjectAltName"));
   }
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
+  if (options.ca && (!AddExtension(cert.get(), NID_basic_constraints, "critical,CA:TRUE") ||
+                     !AddExtension(cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign"))) {
+    return CertResult::Error(OpenSslError("CA extensions"));
+  }
+  EVP_PKEY* signer = issuer_key != nullptr ? issuer_key.get() : key.get();
+  if (X509_sign(cert.get(), signer, EVP_sha256()) == 0) {
     return CertResult::Error(OpenSslError("X509_sign"));
   }
 

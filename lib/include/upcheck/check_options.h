@@ -18,8 +18,9 @@
 namespace upcheck {
 
 struct CheckOptions {
-  std::optional<std::string> type;      // "http" | "https"; required
-  std::optional<std::string> http_req;  // raw bytes, sent verbatim; required
+  std::optional<std::string> type;      // "http" | "https" | "tcp" | "tls"; required
+  std::optional<std::string> http_req;  // raw bytes, sent verbatim; required for http(s),
+                                        // refused for tcp and tls (they send nothing)
   std::optional<std::string> shm;       // dict name; required (must name the segment's dict)
   std::optional<std::string> upstream;  // required
   std::optional<int64_t> timeout_ms;    // default 1000; 0: 60 s (nginx's socket defaults)
@@ -29,9 +30,14 @@ struct CheckOptions {
   std::optional<int64_t> fall;                        // default 5; <= 0: as 1
   std::optional<int64_t> rise;                        // default 2; <= 0: as 1
   std::optional<int64_t> port;                        // probe this port instead
-  std::optional<std::string> host;                    // https: SNI and certificate name
-  std::optional<bool> ssl_verify;                     // https: default true
-  std::optional<std::string> ca_file;                 // https: trust store; default system
+  std::optional<std::string> host;                    // https, tls: SNI and certificate name
+  std::optional<bool> ssl_verify;                     // https, tls: default true
+  std::optional<std::string> ca_file;                 // https, tls: trust store; default system
+  // https and tls only (an error with other types); absent, the check is the original's.
+  std::optional<std::string> tls_cert;           // client certificate (PEM); with tls_key
+  std::optional<std::string> tls_key;            // its private key (PEM); with tls_cert
+  std::optional<std::vector<std::string>> alpn;  // offered; the server must pick one
+  std::optional<std::string> tls_min_version;    // "1.0" | "1.1" | "1.2" | "1.3"
   bool no_timer = false;  // test hook (debug events only): run one cycle synchronously
 };
 

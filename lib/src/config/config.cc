@@ -20,7 +20,9 @@
 #include <toml++/toml.h>
 
 #include "config/address.h"
+#include "config/check_tls.h"
 #include "config/toml_reader.h"
+#include "probe/tls_options.h"
 #include "upcheck/checker.h"
 
 namespace upcheck {
@@ -262,8 +264,8 @@ std::optional<std::string> TrustStoreError(const std::string& ca_file) {
 // spawn_checker()'s validation (protocol.md §3) as far as a TOML can fail it: the original's
 // order and strings, and only the first failure, as spawn_checker returns it. shm and the
 // upstream come from [shm] and the enclosing [[upstream]], so only its name can be missing
-// (rows 4, 5 and 7-9 cannot fail). Then Checker::Spawn's own later steps: the Q11 fix and
-// the trust store. Wrong TOML types of the other keys are reported apart, all of them.
+// (rows 4, 5 and 7-9 cannot fail). Then Checker::Spawn's own later steps: the Q11 fix, the
+// trust store and the TLS keys. Wrong TOML types of the other keys are reported apart.
 void ValidateLikeSpawn(TableReader& t, const CheckOptions& check, bool upstream_named,
                        ConfigFiles files) {
   if (t.Get("type") == nullptr) {
@@ -271,11 +273,18 @@ void ValidateLikeSpawn(TableReader& t, const CheckOptions& check, bool upstream_
     if (!t.Suggested("type")) t.ErrorAtTable("\"type\" option required");
     return;
   }
-  if (!check.type || (*check.type != "http" && *check.type != "https")) {
+  const bool known =
+      check.type == "http" || check.type == "https" || check.type == "tcp" || check.type == "tls";
+  if (!known) {
     t.ErrorAt("type", "only \"http\" and \"https\" type are supported right now");
     return;
   }
-  if (t.Get("http_req") == nullptr) {
+  const bool sends_request = check.type == "http" || check.type == "https";
+  if (!sends_request && t.Get("http_req") != nullptr) {
+    t.ErrorAt("http_req", TypeSendsNoRequest(*check.type));
+    return;
+  }
+  if (sends_request && t.Get("http_req") == nullptr) {
     if (!t.Suggested("http_req")) t.ErrorAtTable("\"http_req\" option required");
     return;
   }
@@ -287,12 +296,15 @@ void ValidateLikeSpawn(TableReader& t, const CheckOptions& check, bool upstream_
     t.ErrorAt("timeout", "\"timeout\" option must be >= 0");
     return;
   }
-  if (files == ConfigFiles::kLoad && *check.type == "https" && check.ssl_verify.value_or(true) &&
-      check.ca_file && !check.ca_file->empty()) {
+  const bool tls = *check.type == "https" || *check.type == "tls";
+  if (files == ConfigFiles::kLoad && tls && check.ssl_verify.value_or(true) && check.ca_file &&
+      !check.ca_file->empty()) {
     if (std::optional<std::string> error = TrustStoreError(*check.ca_file)) {
       t.ErrorAt("ca_file", *error);
+      return;
     }
   }
+  config::ValidateCheckTls(t, check, files);
 }
 
 // Values the original accepts with a meaning a reader may not expect (protocol.md §3, Q10,
@@ -323,16 +335,18 @@ void WarnAboutCheck(TableReader& t, const CheckOptions& check) {
              "does not end with an empty line (\"\\r\\n\\r\\n\"): it is sent as written, and a "
              "server may wait for the rest of the request until the timeout");
   }
-  if (check.type == "https" && !check.host && check.ssl_verify.value_or(true)) {
-    t.WarnAt("type",
-             "https without \"host\": no SNI is sent, and the certificate's name is not verified "
-             "(only its chain)");
+  if ((check.type == "https" || check.type == "tls") && !check.host &&
+      check.ssl_verify.value_or(true)) {
+    t.WarnAt("type", *check.type +
+                         " without \"host\": no SNI is sent, and the certificate's name is not "
+                         "verified (only its chain)");
   }
 }
 
 CheckOptions ReadCheck(TableReader& t, bool upstream_named, ConfigFiles files) {
   t.RejectUnknownKeys({"type", "http_req", "interval", "timeout", "fall", "rise", "valid_statuses",
-                       "concurrency", "port", "host", "ssl_verify", "ca_file"});
+                       "concurrency", "port", "host", "ssl_verify", "ca_file", "tls_cert",
+                       "tls_key", "alpn", "tls_min_version"});
   CheckOptions check;
   // Any value other than "http" or "https", of any TOML type, is the original's row 2.
   if (const toml::node* type = t.Get("type"); type != nullptr && type->is_string()) {
@@ -353,6 +367,7 @@ CheckOptions ReadCheck(TableReader& t, bool upstream_named, ConfigFiles files) {
   if (check.ca_file && check.ca_file->empty()) {
     t.ErrorAt("ca_file", "must not be empty (a file path; omit the key for the system store)");
   }
+  config::ReadCheckTls(t, check);
   ValidateLikeSpawn(t, check, upstream_named, files);
   WarnAboutCheck(t, check);
   return check;

@@ -53,6 +53,15 @@ void DumpCheck(std::string& out, const CheckOptions& check) {
   DumpString(out, "host", check.host);
   if (check.ssl_verify) out += fmt::format("ssl_verify = {}\n", *check.ssl_verify);
   DumpString(out, "ca_file", check.ca_file);
+  DumpString(out, "tls_cert", check.tls_cert);
+  DumpString(out, "tls_key", check.tls_key);
+  if (check.alpn) {
+    std::string list;
+    for (const std::string& name : *check.alpn)
+      list += (list.empty() ? "" : ", ") + TomlString(name);
+    out += fmt::format("alpn = [{}]\n", list);
+  }
+  DumpString(out, "tls_min_version", check.tls_min_version);
 }
 
 }  // namespace

@@ -46,6 +46,21 @@ Status SetStatuses(CheckOptions& o, std::string_view value) {
   return Status::Ok();
 }
 
+// "h2,http/1.1": names split at commas; an empty name is refused here, the rest of the
+// checking is Spawn's (CheckAlpnNames).
+Status SetAlpn(CheckOptions& o, std::string_view value) {
+  std::vector<std::string> names;
+  for (size_t start = 0; start <= value.size();) {
+    size_t comma = value.find(',', start);
+    if (comma == std::string_view::npos) comma = value.size();
+    if (comma == start) return Expected("alpn", "a comma list of protocol names", value);
+    names.emplace_back(value.substr(start, comma - start));
+    start = comma + 1;
+  }
+  o.alpn = std::move(names);
+  return Status::Ok();
+}
+
 Status SetString(std::optional<std::string>& field, std::string_view value) {
   field = std::string(value);
   return Status::Ok();
@@ -62,6 +77,10 @@ Status SetOption(CheckOptions& o, std::string_view key, std::string_view value) 
   if (key == "http_req") return SetString(o.http_req, value);
   if (key == "host") return SetString(o.host, value);
   if (key == "ca_file") return SetString(o.ca_file, value);
+  if (key == "tls_cert") return SetString(o.tls_cert, value);
+  if (key == "tls_key") return SetString(o.tls_key, value);
+  if (key == "tls_min_version") return SetString(o.tls_min_version, value);
+  if (key == "alpn") return SetAlpn(o, value);
   if (key == "interval") return SetInteger(o.interval_ms, key, value);
   if (key == "timeout") return SetInteger(o.timeout_ms, key, value);
   if (key == "fall") return SetInteger(o.fall, key, value);

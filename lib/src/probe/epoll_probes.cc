@@ -178,6 +178,14 @@ void EpollProbes::Unlink(uint32_t index) {
 // handshake; EPIPE and ECONNRESET only from a connection that was established.
 void EpollProbes::SendRequest(uint32_t index) {
   Slot& s = *slots_[index];
+  if (!SendsRequest(env_.options->scheme)) {  // tcp: the connect is the whole probe
+    if (s.connected) {
+      Finish(index, ProbeKind::kOk, {});
+    } else if (!s.registered) {
+      Register(index);
+    }
+    return;
+  }
   const std::string& request = env_.options->request;
   if (request.empty() && !s.connected) {
     if (!s.registered) {

@@ -1,6 +1,7 @@
 // EpollProbes: plain-HTTP probes over TCP on an epoll set of their own, for the fewest
 // system calls per probe (Probe takes nine): connect, send, read, and connect(AF_UNSPEC)
-// to pool the socket. Prober runs kHttp TCP targets here, TLS and unix: ones on Probe;
+// to pool the socket; tcp probes end at the connect and close. Prober runs kHttp and kTcp
+// TCP targets here, TLS and unix: ones on Probe;
 // outcomes, texts and step timeouts are Probe's (ProbeState), and Prober's tests run both.
 // Loop thread only; Close() frees the object once libuv has closed its handles.
 #ifndef UPCHECK_PROBE_EPOLL_PROBES_H_

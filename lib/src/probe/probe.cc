@@ -1,6 +1,7 @@
 #include "probe/probe.h"
 
 #include "probe/tls_context.h"
+#include "probe/tls_options.h"
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -12,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace upcheck {
 
@@ -190,8 +192,10 @@ void Probe::OnConnect(uv_connect_t* req, int status) {
   }
   if (status < 0) {
     probe->Fail(ProbeKind::kConnect, SocketErrorText(status));
-  } else if (probe->env_.options->scheme == ProbeScheme::kHttps) {
+  } else if (UsesTls(probe->env_.options->scheme)) {
     probe->BeginHandshake();
+  } else if (probe->env_.options->scheme == ProbeScheme::kTcp) {
+    probe->Succeed();
   } else {
     probe->BeginSend();
   }
@@ -271,6 +275,8 @@ void Probe::OnWrite(uv_write_t* req, int status) {
   }
   if (probe->state_.step() == ProbeStep::kSend) {
     probe->BeginReceive();
+  } else if (probe->state_.step() == ProbeStep::kHandshake && SSL_is_init_finished(probe->ssl_)) {
+    probe->Succeed();  // a tls probe's last handshake flight is out
   }
 }
 
@@ -379,8 +385,13 @@ void Probe::DriveHandshake() {
     // Our last handshake flight (Finished) is still in network_out_: BeginSend() flushes
     // it with the request in one write, which also keeps Nagle's algorithm from holding
     // the request back until the peer's delayed ACK.
-    if (CheckPeerCertificate()) {
+    if (!CheckPeerCertificate() || !CheckAlpn()) {
+      return;
+    }
+    if (SendsRequest(env_.options->scheme)) {
       BeginSend();
+    } else {
+      EndAfterHandshake();
     }
     return;
   }
@@ -417,6 +428,33 @@ bool Probe::CheckPeerCertificate() {
     return false;
   }
   return true;
+}
+
+bool Probe::CheckAlpn() {
+  const std::vector<std::string>& offered = env_.options->alpn;
+  if (offered.empty()) {
+    return true;
+  }
+  std::string error = AlpnMismatch(ssl_, offered);
+  if (error.empty()) {
+    return true;
+  }
+  Fail(ProbeKind::kTls, std::move(error));
+  return false;
+}
+
+// A tls probe sends nothing after the handshake, but its last flight (Finished) must reach
+// the server before the socket closes, or the server sees a handshake cut short.
+void Probe::EndAfterHandshake() {
+  if (FlushTls() && !writing_) {
+    Succeed();
+  }
+}
+
+void Probe::Succeed() {
+  if (state_.Succeed(target_->name)) {
+    Settle();
+  }
 }
 
 void Probe::DrainTls() {

@@ -1,9 +1,10 @@
 // Probe: one health probe in flight on libuv handles (protocol.md §8): connect (TCP or unix
 // socket), TLS handshake for https, send the request verbatim, then read and judge the first
-// line (ProbeState, shared with EpollProbes). Where ngx_lua has no error text to copy, ours
-// say what happened: "status line too long", "ssl read failed: <OpenSSL reason>". Created by
-// Prober, which owns the ProbeEnv it borrows; a probe closes its socket before it reports
-// and frees itself in the close callback of its last handle. Loop thread only.
+// line (ProbeState, shared with EpollProbes). A tcp probe ends ok at the connect, a tls one
+// at the handshake (with the certificate and ALPN checked), sending nothing. Where ngx_lua has no
+// error text to copy, ours say what happened: "status line too long", "ssl read failed: <OpenSSL
+// reason>". Created by Prober, which owns the ProbeEnv it borrows; a probe closes its socket before
+// it reports and frees itself in the close callback of its last handle. Loop thread only.
 #ifndef UPCHECK_PROBE_PROBE_H_
 #define UPCHECK_PROBE_PROBE_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_PROBE)
@@ -52,6 +53,9 @@ class Probe {
   void BeginHandshake();
   void DriveHandshake();
   bool CheckPeerCertificate();
+  bool CheckAlpn();
+  void EndAfterHandshake();
+  void Succeed();
   void BeginSend();
   void BeginReceive();
   void DrainTls();

@@ -68,6 +68,8 @@ class ProbeState {
     SetOutcome(&result_, kind, name, std::move(error), timed_out);
     return true;
   }
+  // A probe that sends no request (tcp, tls) ends ok once connected or handshaken.
+  bool Succeed(const std::string& name) { return Finish(ProbeKind::kOk, name, {}); }
   // The current step ran out of time: "timeout", of StepKind(step()).
   bool TimeOut(const std::string& name) { return Finish(StepKind(step_), name, "timeout", true); }
   // The probe ends with nothing to report (aborted). False if it had finished already.

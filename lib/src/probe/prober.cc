@@ -12,8 +12,13 @@ Result<std::unique_ptr<Prober>> Prober::Create(uv_loop_t* loop, ProbeOptions opt
     return R::Error("bad timeout value");
   }
   std::unique_ptr<TlsContext> tls;
-  if (options.scheme == ProbeScheme::kHttps) {
-    auto created = TlsContext::Create({.verify = options.ssl_verify, .ca_file = options.ca_file});
+  if (UsesTls(options.scheme)) {
+    auto created = TlsContext::Create({.verify = options.ssl_verify,
+                                       .ca_file = options.ca_file,
+                                       .cert_file = options.tls_cert,
+                                       .key_file = options.tls_key,
+                                       .alpn = options.alpn,
+                                       .min_version = options.tls_min_version});
     if (!created.ok()) {
       return created.status();
     }
@@ -37,8 +42,8 @@ Prober::Prober(uv_loop_t* loop, ProbeOptions options, std::unique_ptr<TlsContext
   env_.parser = parser_.get();
   // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing in upcheck sets the environment.
   const char* engine = std::getenv("UPCHECK_PROBE_ENGINE");
-  use_epoll_ = options_.scheme == ProbeScheme::kHttp &&
-               (engine == nullptr || std::string_view(engine) != "libuv");
+  bool plain = options_.scheme == ProbeScheme::kHttp || options_.scheme == ProbeScheme::kTcp;
+  use_epoll_ = plain && (engine == nullptr || std::string_view(engine) != "libuv");
 }
 
 Prober::~Prober() { Shutdown(); }

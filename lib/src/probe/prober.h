@@ -1,14 +1,14 @@
 // Prober: starts health probes for one checker and can abort them all at shutdown.
 //
-// Owns what the probes share: the options, one TLS context (https) and one status-line
+// Owns what the probes share: the options, one TLS context (https, tls) and one status-line
 // parser. Each Start() runs one probe (see Probe) on the caller's libuv loop and reports
 // through its callback. Shutdown() aborts the probes in flight without running their
 // callbacks; run the loop afterwards until the probes' handles are closed (uv_run until it
 // returns 0), and uv_loop_close() then succeeds. Loop thread only.
 //
-// Plain-HTTP probes over TCP run on EpollProbes (fewer system calls, see epoll_probes.h);
-// TLS and unix: probes on Probe. UPCHECK_PROBE_ENGINE=libuv in the environment puts every
-// probe on Probe (for comparisons, and so that the tests cover both engines).
+// Plain-HTTP and tcp probes over TCP run on EpollProbes (fewer system calls, see
+// epoll_probes.h); TLS and unix: probes on Probe. UPCHECK_PROBE_ENGINE=libuv in the environment
+// puts every probe on Probe (for comparisons, and so that the tests cover both engines).
 //
 // The process must ignore SIGPIPE, as nginx does: libuv writes with write(2), and a peer
 // that resets the connection before the request is written would otherwise kill it.
@@ -36,7 +36,8 @@ namespace upcheck {
 class Prober {
  public:
   // Errors: a negative timeout ("bad timeout value", Q11), a trust store that cannot be
-  // loaded (https with ssl_verify), a status-line pattern that does not compile.
+  // loaded (https or tls with ssl_verify), a client certificate or key that cannot, a bad
+  // ALPN list, a status-line pattern that does not compile.
   static Result<std::unique_ptr<Prober>> Create(uv_loop_t* loop, ProbeOptions options);
   ~Prober();  // Shutdown()
   Prober(const Prober&) = delete;
@@ -63,7 +64,7 @@ class Prober {
          std::unique_ptr<StatusLineParser> parser);
 
   ProbeOptions options_;
-  std::unique_ptr<TlsContext> tls_;  // https only
+  std::unique_ptr<TlsContext> tls_;  // https and tls only
   std::unique_ptr<StatusLineParser> parser_;
   ProbeEnv env_;
   ProbeList probes_;              // probes on libuv handles (TLS, unix:, or by choice)

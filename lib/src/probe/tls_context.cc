@@ -4,6 +4,8 @@
 
 #include <array>
 
+#include "probe/tls_options.h"
+
 namespace upcheck {
 
 std::string TakeOpenSslError() {
@@ -40,7 +42,33 @@ Result<std::unique_ptr<TlsContext>> TlsContext::Create(const Options& options) {
                                 "\": " + TakeOpenSslError());
     }
   }
+  if (Status st = ConfigureExtras(ctx, options); !st) return st;
   return context;
+}
+
+// The keys beyond the original's; without them the context is the original's.
+Status TlsContext::ConfigureExtras(SSL_CTX* ctx, const Options& options) {
+  if (!options.cert_file.empty() || !options.key_file.empty()) {
+    if (Status st = LoadClientCertificate(ctx, options.cert_file, options.key_file); !st) {
+      return st;
+    }
+  }
+  if (!options.alpn.empty()) {
+    if (Status st = CheckAlpnNames(options.alpn); !st) return st;
+    std::string wire;  // RFC 7301: each name prefixed by its length
+    for (const std::string& name : options.alpn) {
+      wire += static_cast<char>(name.size());
+      wire += name;
+    }
+    if (SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(wire.data()),
+                                static_cast<unsigned>(wire.size())) != 0) {
+      return Status::Error("failed to set alpn: " + TakeOpenSslError());
+    }
+  }
+  if (options.min_version != 0 && SSL_CTX_set_min_proto_version(ctx, options.min_version) != 1) {
+    return Status::Error("failed to set tls_min_version: " + TakeOpenSslError());
+  }
+  return Status::Ok();
 }
 
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }

@@ -143,7 +143,7 @@ TEST_F(DaemonCliTest, CheckErrorsAreTheOriginalsStrings) {
        ":4:9: upstream[0].check: \"type\" option required\n"},
       {"no type, no http_req", "check = { interval = 1 }",
        ":4:9: upstream[0].check: \"type\" option required\n"},
-      {"unknown type", "check = { type = \"tcp\" }",
+      {"unknown type", "check = { type = \"udp\" }",
        ":4:18: upstream[0].check.type: only \"http\" and \"https\" type are supported right "
        "now\n"},
       {"no http_req", "check = { type = \"http\", timeout = -1 }",

@@ -66,10 +66,10 @@ TEST_F(SpawnOptionsTest, ErrorsInTheOriginalsOrder) {
          o.shm = "nope";
        },
        "\"type\" option required"},
-      {[](CheckOptions& o) { o.type = "tcp"; },
+      {[](CheckOptions& o) { o.type = "udp"; },
        "only \"http\" and \"https\" type are supported right now"},
       {[](CheckOptions& o) {
-         o.type = "tcp";
+         o.type = "udp";
          o.http_req.reset();
        },
        "only \"http\" and \"https\" type are supported right now"},

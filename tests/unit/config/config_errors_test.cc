@@ -88,7 +88,7 @@ check = { type = "http", http_req = "x", no_timer = true }
 )"),
             "upcheck.toml:4:42: upstream[0].check: unknown key \"no_timer\" (allowed: type, "
             "http_req, interval, timeout, fall, rise, valid_statuses, concurrency, port, host, "
-            "ssl_verify, ca_file)");
+            "ssl_verify, ca_file, tls_cert, tls_key, alpn, tls_min_version)");
   EXPECT_EQ(ErrorOf(R"([[upstream]]
 name = "u"
 primary = [{ address = "127.0.0.1:80", dwon = true }]
@@ -228,7 +228,7 @@ TEST(ConfigErrorsTest, CheckTableFailsAsSpawnCheckerDoes) {
             "upcheck.toml:4:1: upstream[0].check: \"type\" option required");
   EXPECT_EQ(CheckErrorOf("http_req = \"x\"\n"),
             "upcheck.toml:4:1: upstream[0].check: \"type\" option required");
-  EXPECT_EQ(CheckErrorOf("type = \"tcp\"\nhttp_req = \"x\"\n"),
+  EXPECT_EQ(CheckErrorOf("type = \"udp\"\nhttp_req = \"x\"\n"),
             "upcheck.toml:5:8: upstream[0].check.type: only \"http\" and \"https\" type are "
             "supported right now");
   // Any other value is row 2 too: "" and 5 are not nil in Lua.

@@ -76,8 +76,8 @@ TEST_F(ConfigSpawnParityTest, SameStringAsCheckerSpawn) {
          o.type.reset();
          o.http_req.reset();
        }},
-      {head + "check = { type = \"tcp\", http_req = \"x\" }\n",
-       [](CheckOptions& o) { o.type = "tcp"; }},
+      {head + "check = { type = \"udp\", http_req = \"x\" }\n",
+       [](CheckOptions& o) { o.type = "udp"; }},
       {head + "check = { type = \"https\" }\n",
        [](CheckOptions& o) {
          o.type = "https";

@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <string_view>
 #include <vector>
+
+#include "upcheck/checker.h"
 
 namespace upcheck {
 namespace {
@@ -70,6 +73,51 @@ TEST(CheckWordsTest, ErrorsNameTheWord) {
     ASSERT_FALSE(o.ok()) << row.error;
     EXPECT_EQ(o.error(), row.error);
   }
+}
+
+// The keys beyond the original's (DESIGN §9): the words nginx's upcheck_check takes.
+TEST(CheckWordsTest, TlsKeys) {
+  auto o = Parse({"type=tls", "tls_cert=/etc/c.pem", "tls_key=/etc/k.pem", "alpn=h2,http/1.1",
+                  "tls_min_version=1.2"});
+  ASSERT_TRUE(o.ok()) << o.error();
+  EXPECT_EQ(o->type, "tls");
+  EXPECT_EQ(o->tls_cert, "/etc/c.pem");
+  EXPECT_EQ(o->tls_key, "/etc/k.pem");
+  EXPECT_EQ(o->alpn, (std::vector<std::string>{"h2", "http/1.1"}));
+  EXPECT_EQ(o->tls_min_version, "1.2");
+  auto one = Parse({"alpn=h2"});
+  ASSERT_TRUE(one.ok()) << one.error();
+  EXPECT_EQ(one->alpn, (std::vector<std::string>{"h2"}));
+  for (std::string_view bad : {"alpn=", "alpn=h2,", "alpn=,h2", "alpn=h2,,http/1.1"}) {
+    auto o = Parse({bad});
+    ASSERT_FALSE(o.ok()) << bad;
+    EXPECT_EQ(o.error(), "option \"alpn\": expected a comma list of protocol names, got \"" +
+                             std::string(bad.substr(5)) + "\"");
+  }
+}
+
+// What the nginx module checks at `nginx -t`, before any worker forks.
+TEST(CheckWordsTest, ValidatedLikeSpawn) {
+  auto validate = [](std::vector<std::string_view> words) -> std::string {
+    auto o = Parse(std::move(words));
+    if (!o.ok()) return o.error();
+    Status st = ValidateCheckOptions(*o);
+    return st.ok() ? "ok" : st.message();
+  };
+  EXPECT_EQ(validate({"type=tcp"}), "ok");
+  EXPECT_EQ(validate({"type=tls", "alpn=h2", "tls_min_version=1.3"}), "ok");
+  EXPECT_EQ(validate({"type=udp"}), "only \"http\" and \"https\" type are supported right now");
+  EXPECT_EQ(validate({"type=tcp", "http_req=x"}),
+            "\"http_req\" option is not used by type \"tcp\" (it sends no request)");
+  EXPECT_EQ(validate({"type=http", "http_req=x", "alpn=h2"}),
+            "\"alpn\" option needs type \"https\" or \"tls\"");
+  EXPECT_EQ(validate({"type=tls", "tls_cert=/c.pem"}), "\"tls_cert\" option requires \"tls_key\"");
+  EXPECT_EQ(validate({"type=tls", "tls_key=/k.pem"}), "\"tls_key\" option requires \"tls_cert\"");
+  EXPECT_EQ(validate({"type=tls", "tls_min_version=1.4"}),
+            "bad \"tls_min_version\" value \"1.4\" (1.0, 1.1, 1.2 or 1.3)");
+  std::string missing =
+      validate({"type=tls", "tls_cert=/nonexistent/c.pem", "tls_key=/nonexistent/k.pem"});
+  EXPECT_EQ(missing.rfind("failed to load tls_cert \"/nonexistent/c.pem\": ", 0), 0u) << missing;
 }
 
 }  // namespace

@@ -136,8 +136,8 @@ TEST(HostValidationTest, SaysWhatSpawnWouldSayBeforeAnythingExists) {
   const char* none[] = {nullptr};
   EXPECT_EQ(upcheck_validate_check(none, 0), UPCHECK_ECONFIG);
   EXPECT_STREQ(upcheck_last_error(), "\"type\" option required");
-  const char* tcp[] = {"type=tcp"};
-  EXPECT_EQ(upcheck_validate_check(tcp, 1), UPCHECK_ECONFIG);
+  const char* udp[] = {"type=udp"};
+  EXPECT_EQ(upcheck_validate_check(udp, 1), UPCHECK_ECONFIG);
   EXPECT_STREQ(upcheck_last_error(), "only \"http\" and \"https\" type are supported right now");
   const char* negative[] = {"type=http", "http_req=GET / HTTP/1.0\r\n\r\n", "timeout=-1"};
   EXPECT_EQ(upcheck_validate_check(negative, 3), UPCHECK_ECONFIG);
