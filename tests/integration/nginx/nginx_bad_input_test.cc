@@ -62,7 +62,12 @@ TEST_F(NginxBadInput, EveryInvalidCheckOption) {
   const std::vector<BadWords> rows = {
       {"", "\"type\" option required"},
       {req + " interval=100", "\"type\" option required"},
-      {"type=tcp " + req, "only \"http\" and \"https\" type are supported right now"},
+      {"type=udp " + req, "only \"http\" and \"https\" type are supported right now"},
+      {"type=tcp " + req, "\"http_req\" option is not used by type \"tcp\" (it sends no request)"},
+      {"type=https " + req + " tls_cert=/nonexistent.pem",
+       "\"tls_cert\" option requires \"tls_key\""},
+      {"type=tls tls_min_version=1.9",
+       "bad \"tls_min_version\" value \"1.9\" (1.0, 1.1, 1.2 or 1.3)"},
       {"type=ftp " + req, "only \"http\" and \"https\" type are supported right now"},
       {"type=http interval=100", "\"http_req\" option required"},
       {"type=http " + req + " interval=abc",
