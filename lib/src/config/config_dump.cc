@@ -57,8 +57,9 @@ void DumpCheck(std::string& out, const CheckOptions& check) {
   DumpString(out, "tls_key", check.tls_key);
   if (check.alpn) {
     std::string list;
-    for (const std::string& name : *check.alpn)
+    for (const std::string& name : *check.alpn) {
       list += (list.empty() ? "" : ", ") + TomlString(name);
+    }
     out += fmt::format("alpn = [{}]\n", list);
   }
   DumpString(out, "tls_min_version", check.tls_min_version);
