@@ -38,15 +38,64 @@ const char* upcheck_last_error(void);
 /* Parent, before fork: creates and publishes upcheck.<name> with a dict of dict_size bytes
  * (lua_shared_dict's size; at least 8k). replace != 0 removes a leftover of that name. */
 int upcheck_shm_create(const char* name, size_t dict_size, int replace, upcheck_shm** out);
+/* An upstream as a host declares it to upcheck_shm_create_host(). */
+typedef struct upcheck_upstream {
+  const char* name;
+  const struct upcheck_peer* peers; /* primary and backup ones, in any order */
+  size_t npeers;
+  const char* const* check_words; /* upcheck_check's words; NULL: no checker */
+  size_t nwords;
+} upcheck_upstream;
+
+/* Parent, before fork: the same with a registry (the upstreams, their peers and checks, and
+ * a worker table of max_workers rows), as upcheckd makes it, so that upcheck-status and
+ * upcheck-shmctl see the host's upstreams and workers, and so that sets made from it record
+ * every check there. With carry_from (a reload that keeps the dict), the live entries of
+ * that segment's dict are copied in as they are. replace as above. */
+int upcheck_shm_create_host(const char* name, size_t dict_size, int replace,
+                            const upcheck_upstream* upstreams, size_t nupstreams,
+                            unsigned max_workers, const upcheck_shm* carry_from,
+                            upcheck_shm** out);
+/* Configuration time, creating nothing: whether a segment of this name and dict size could
+ * be made, and whether check words would spawn a checker (spawn_checker's strings, such as
+ * "\"type\" option required"). UPCHECK_ECONFIG and upcheck_last_error() when not. */
+int upcheck_validate_shm(const char* name, size_t dict_size);
+int upcheck_validate_check(const char* const* check_words, size_t nwords);
 /* A worker: opens the published segment by name. */
 int upcheck_shm_attach(const char* name, upcheck_shm** out);
 /* Removes the name (the parent, on exit); mappings stay valid. */
 int upcheck_shm_remove(const upcheck_shm* shm);
+/* The same, only if the name still names this segment and not a newer one of that name. */
+int upcheck_shm_remove_if_current(const upcheck_shm* shm);
 /* Drops this handle. Sets made from it keep their own reference to the mapping. */
 void upcheck_shm_free(upcheck_shm* shm);
 
 /* A set with no upstreams on loop (which must outlive it), logging to stderr at warn. */
 int upcheck_set_create(struct uv_loop_s* loop, const upcheck_shm* shm, upcheck_set** out);
+
+enum upcheck_log_level {
+  UPCHECK_LOG_DEBUG = 0,
+  UPCHECK_LOG_INFO = 1,
+  UPCHECK_LOG_NOTICE = 2,
+  UPCHECK_LOG_WARN = 3,
+  UPCHECK_LOG_ERROR = 4
+};
+
+/* What a host gives a set besides its loop and segment; zeroed fields take the defaults. */
+typedef struct upcheck_set_options {
+  /* The checkers' log lines ("healthcheck: ..."), without newline; NULL: stderr. */
+  void (*log)(void* ctx, int level, const char* message, size_t len);
+  void* log_ctx;
+  int log_level; /* the lowest level passed to log; debug also turns the debug events on */
+  /* Called when a peer of this set's view changes state, by its checker or by a sync:
+   * upstream is the index in add order, backup says which list, id the position in it. */
+  void (*on_peer_change)(void* ctx, size_t upstream, int backup, size_t id, int down);
+  void* peer_ctx;
+} upcheck_set_options;
+
+/* A set as upcheck_set_create() makes it, with the host's log and peer hook. */
+int upcheck_set_create_with(struct uv_loop_s* loop, const upcheck_shm* shm,
+                            const upcheck_set_options* options, upcheck_set** out);
 
 /* A peer as nginx's `server` writes it: "ipv4:port", "[ipv6]:port" or "unix:/path". */
 typedef struct upcheck_peer {
@@ -65,6 +114,18 @@ int upcheck_set_add_upstream(upcheck_set* set, const char* upstream, const upche
 void upcheck_set_sync(upcheck_set* set);
 /* Syncs, then writes the picked peer's name, NUL-terminated, into buf of size bytes. */
 int upcheck_set_pick(upcheck_set* set, const char* upstream, char* buf, size_t size);
+/* Syncs the upstream added index-th (0-based): one atomic load when nothing changed. */
+void upcheck_set_sync_upstream(upcheck_set* set, size_t index);
+
+enum upcheck_format {
+  UPCHECK_FORMAT_TEXT = 0,       /* the original's status_page(), byte for byte */
+  UPCHECK_FORMAT_PROMETHEUS = 1, /* prometheus_status_page() + the upcheck_* families */
+  UPCHECK_FORMAT_JSON = 2        /* DESIGN.md's /status.json */
+};
+/* Renders a status page from this set's view into a malloc'd buffer (*out, *len; not
+ * NUL-terminated): free it with free(). */
+int upcheck_set_render(upcheck_set* set, int format, char** out, size_t* len);
+
 /* No more cycles; picks keep working on the last states. */
 void upcheck_set_stop(upcheck_set* set);
 /* Stops the checkers and hands their handles to the loop: run the loop until it is empty

@@ -41,6 +41,11 @@ struct CheckerEnv {
 
 struct CheckerInternals;
 
+// Spawn()'s checks that need neither a segment nor an upstream, in its order and with its
+// strings: type, http_req, then the timeout. For hosts that validate at configuration time
+// (`nginx -t`) what they spawn later, after fork.
+Status ValidateCheckOptions(const CheckOptions& options);
+
 class Checker {
  public:
   // spawn_checker(): validates the options in the original's order with its error strings

@@ -3,6 +3,9 @@
 //
 // Each worker makes one set on its own libuv loop from the segment it attached, adds its
 // upstreams (with their peers and check options, or all of them from a Config) and picks.
+// On a segment made with a registry (upcheck_shm_create_host, upcheckd's), the set also
+// takes a row of the worker table for its process and records every check and cycle there,
+// so that the tools and the status pages of every process see them.
 // The set owns the view and the checkers and holds the segment: destroying it stops every
 // checker and hands their handles back to the loop, the view and the segment going last.
 // The caller then runs the loop until it is empty before uv_loop_close(), as with any
@@ -13,6 +16,7 @@
 #error "upcheck/checker_set.h belongs to embed/, a layer above (see lib/meson.build)"
 #endif
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,7 +42,13 @@ struct CheckerSetOptions {
   Logger logger = Logger::Stderr(LogLevel::kWarn);
   std::function<void(const PeerCheckEvent&)> on_check = nullptr;  // optional, see CheckerEnv
   std::function<void(const CycleEvent&)> on_cycle = nullptr;      // optional
+  // Optional: called whenever a peer of the view changes state, by this process's checker
+  // or by a sync (Upstreams::SetPeerChangeHook). Indexes are the order of AddUpstream.
+  Upstreams::PeerChangeHook on_peer_change = nullptr;
 };
+
+// The pages a set renders: the original's two and the JSON document (DESIGN.md §5).
+enum class StatusFormat : uint8_t { kText, kPrometheus, kJson };
 
 class CheckerSet {
  public:
@@ -69,6 +79,14 @@ class CheckerSet {
   // Syncs `upstream` and picks round-robin among its up primary peers, else its up backup
   // peers. nullopt: unknown upstream, or every peer down.
   std::optional<PeerInfo> Pick(std::string_view upstream);
+  // Syncs the upstream added `index`-th (0-based) with one atomic load when nothing changed:
+  // the pick path of a host that picks by itself (nginx's balancers).
+  void SyncUpstream(size_t index);
+  // Appends a status page rendered from this view (synced first). On a segment with a
+  // registry, /metrics and the JSON carry the per-peer details; without one they leave
+  // them out. The text page is the original's status_page(), byte for byte.
+  void AppendStatus(StatusFormat format, std::string& out);
+
   // No more cycles; probes in flight are aborted. The view keeps its last states and picks
   // still work. Idempotent.
   void Stop();
@@ -87,8 +105,12 @@ class CheckerSet {
   HealthShm shm_;
   Options options_;
   Upstreams view_;
+  // The segment's registry, when it has one: this process's worker row, check details.
+  struct Host;
+  std::unique_ptr<Host> host_;
   bool picking_ = false;  // Pick() synced its upstream: the view's hook need not sync all
   std::map<std::string, std::unique_ptr<Checker>, std::less<>> checkers_;
+  std::vector<Checker*> by_index_;  // per upstream of the view, in order; nullptr: unchecked
 };
 
 }  // namespace upcheck

@@ -87,6 +87,12 @@ class Upstreams {
   void SetBeforeReadHook(std::function<void()> hook);
   void RunBeforeReadHook() const;
 
+  // A function that SetPeerDown() calls after it changed a peer's state (not when the
+  // state was already `down`): a host mirrors the view into its own peers (nginx's rr
+  // peers). It gets the upstream's index, the list and the peer's id. Default: none.
+  using PeerChangeHook = std::function<void(size_t upstream, bool backup, uint32_t id, bool down)>;
+  void SetPeerChangeHook(PeerChangeHook hook);
+
   // Zero-copy access by index, for renderers. REQUIRES: index < upstream_count(). The
   // returned views stay valid until the next AddUpstream() or move of this object.
   size_t upstream_count() const;

@@ -580,6 +580,27 @@ void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result,
 
 // ---- Checker -------------------------------------------------------------------------
 
+namespace {
+
+// The original's validation order and strings (protocol.md §3), up to the shm option.
+// Lua's truth: only a missing option fails the "required" tests; "" goes on to the next.
+Status ValidateTypeAndRequest(const CheckOptions& o) {
+  if (!o.type) return Status::Error("\"type\" option required");
+  if (*o.type != "http" && *o.type != "https") {
+    return Status::Error("only \"http\" and \"https\" type are supported right now");
+  }
+  if (!o.http_req) return Status::Error("\"http_req\" option required");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateCheckOptions(const CheckOptions& o) {
+  if (Status st = ValidateTypeAndRequest(o); !st) return st;
+  if (o.timeout_ms && *o.timeout_ms < 0) return Status::Error("\"timeout\" option must be >= 0");
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Checker>> Checker::Spawn(const CheckerEnv& env, const CheckOptions& o) {
   return SpawnChecker(env, o, CheckerInternals{});
 }
@@ -587,13 +608,7 @@ Result<std::unique_ptr<Checker>> Checker::Spawn(const CheckerEnv& env, const Che
 Result<std::unique_ptr<Checker>> SpawnChecker(const CheckerEnv& env, const CheckOptions& o,
                                               const CheckerInternals& internals) {
   using R = Result<std::unique_ptr<Checker>>;
-  // The original's validation order and strings (protocol.md §3).
-  // Lua's truth: only a missing option fails the "required" tests; "" goes on to the next.
-  if (!o.type) return R::Error("\"type\" option required");
-  if (*o.type != "http" && *o.type != "https") {
-    return R::Error("only \"http\" and \"https\" type are supported right now");
-  }
-  if (!o.http_req) return R::Error("\"http_req\" option required");
+  if (Status st = ValidateTypeAndRequest(o); !st) return st;
   if (!o.shm) return R::Error("\"shm\" option required");
   if (*o.shm != env.shm_name || env.dict == nullptr) {
     return R::Error("shm \"" + *o.shm + "\" not found");

@@ -1,8 +1,21 @@
 #include "upcheck/checker_set.h"
 
+#include <unistd.h>
+
+#include <string>
 #include <utility>
 
+#include "upcheck/internal/checker_internals.h"
+#include "upcheck/internal/registry.h"
+#include "upcheck/internal/status_details.h"
+#include "upcheck/status_pages.h"
+
 namespace upcheck {
+
+struct CheckerSet::Host {
+  Registry registry;
+  std::optional<uint32_t> slot;  // this process's row of the worker table, if it got one
+};
 
 CheckerSet::CheckerSet(uv_loop_s* loop, HealthShm shm, Options options)
     : loop_(loop), shm_(std::move(shm)), options_(std::move(options)) {
@@ -10,6 +23,19 @@ CheckerSet::CheckerSet(uv_loop_s* loop, HealthShm shm, Options options)
   view_.SetBeforeReadHook([this] {
     if (!picking_) SyncAll();
   });
+  if (options_.on_peer_change) view_.SetPeerChangeHook(options_.on_peer_change);
+  Result<Registry> registry = Registry::Attach(shm_.segment());
+  if (!registry.ok()) return;  // a dict-only segment (HealthShm::Create): nothing to record
+  host_ = std::make_unique<Host>(Host{*registry, std::nullopt});
+  // A host's master may not release the rows of workers that died (nginx's cannot).
+  host_->registry.ReclaimDeadWorkerSlots();
+  Result<uint32_t> slot = host_->registry.ClaimWorkerSlot(getpid());
+  if (!slot.ok()) {
+    options_.logger.Warn("upcheck: not in the worker table: " + slot.error());
+    return;
+  }
+  host_->slot = *slot;
+  host_->registry.SetWorkerState(*slot, WorkerState::kRunning);
 }
 
 Result<std::unique_ptr<CheckerSet>> CheckerSet::Create(uv_loop_s* loop, HealthShm shm,
@@ -20,7 +46,10 @@ Result<std::unique_ptr<CheckerSet>> CheckerSet::Create(uv_loop_s* loop, HealthSh
 
 CheckerSet::~CheckerSet() {
   view_.SetBeforeReadHook(nullptr);
+  view_.SetPeerChangeHook(nullptr);
+  by_index_.clear();
   checkers_.clear();  // each stops and gives its handles back to the loop
+  if (host_ && host_->slot) host_->registry.ReleaseWorkerSlot(*host_->slot);
 }
 
 Status CheckerSet::AddUpstream(std::string name, std::vector<PeerConfig> primary,
@@ -28,6 +57,7 @@ Status CheckerSet::AddUpstream(std::string name, std::vector<PeerConfig> primary
   if (Status st = view_.AddUpstream(name, std::move(primary), std::move(backup)); !st.ok()) {
     return st;
   }
+  by_index_.push_back(nullptr);
   if (!check) return Status::Ok();
   check->shm = shm_.name();
   check->upstream = name;
@@ -40,12 +70,33 @@ Status CheckerSet::AddUpstream(std::string name, std::vector<PeerConfig> primary
   env.debug_events = options_.logger.enabled(LogLevel::kDebug);
   env.on_check = options_.on_check;
   env.on_cycle = options_.on_cycle;
-  Result<std::unique_ptr<Checker>> checker = Checker::Spawn(env, *check);
+  CheckerInternals internals;
+  if (host_) {
+    Registry* registry = &host_->registry;
+    if (std::optional<size_t> u = registry->FindUpstream(name)) {
+      internals.version_hint = registry->version_hint(*u);
+    }
+    env.on_check = [registry, then = options_.on_check](const PeerCheckEvent& e) {
+      registry->RecordCheck(e);
+      if (then) then(e);
+    };
+    if (host_->slot) {
+      env.on_cycle = [registry, slot = *host_->slot, then = options_.on_cycle](const CycleEvent& e) {
+        registry->RecordCycle(slot, e);
+        if (then) then(e);
+      };
+    }
+  }
+  Result<std::unique_ptr<Checker>> checker = SpawnChecker(env, *check, internals);
   if (!checker.ok()) {
     return Status::Error("upstream " + name +
                          ": failed to spawn health checker: " + checker.error());
   }
+  by_index_.back() = checker->get();
   checkers_.emplace(std::move(name), std::move(*checker));
+  if (host_ && host_->slot) {
+    host_->registry.SetWorkerCheckers(*host_->slot, static_cast<uint32_t>(checkers_.size()));
+  }
   return Status::Ok();
 }
 
@@ -69,6 +120,10 @@ void CheckerSet::SyncAll() {
   for (const auto& [name, checker] : checkers_) checker->SyncNow();
 }
 
+void CheckerSet::SyncUpstream(size_t index) {
+  if (index < by_index_.size() && by_index_[index] != nullptr) by_index_[index]->SyncNow();
+}
+
 std::optional<PeerInfo> CheckerSet::Pick(std::string_view upstream) {
   if (auto it = checkers_.find(upstream); it != checkers_.end()) it->second->SyncNow();
   picking_ = true;
@@ -77,8 +132,26 @@ std::optional<PeerInfo> CheckerSet::Pick(std::string_view upstream) {
   return peer;
 }
 
+void CheckerSet::AppendStatus(StatusFormat format, std::string& out) {
+  const Registry* registry = host_ ? &host_->registry : nullptr;
+  switch (format) {
+    case StatusFormat::kText:
+      AppendStatusPage(out, view_);
+      return;
+    case StatusFormat::kPrometheus:
+      // The view cannot fail to list its upstreams (status_pages.h).
+      (void)AppendPrometheusStatusPage(out, view_);
+      AppendUpcheckMetrics(out, view_, registry);
+      return;
+    case StatusFormat::kJson:
+      AppendStatusJson(out, view_, registry, &shm_.segment().dict(), getpid());
+      return;
+  }
+}
+
 void CheckerSet::Stop() {
   for (const auto& [name, checker] : checkers_) checker->Stop();
+  if (host_ && host_->slot) host_->registry.SetWorkerState(*host_->slot, WorkerState::kExiting);
 }
 
 }  // namespace upcheck

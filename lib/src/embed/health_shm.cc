@@ -2,13 +2,50 @@
 
 #include <utility>
 
+#include "upcheck/internal/registry.h"
+#include "upcheck/internal/segment_setup.h"
+#include "upcheck/shared_dict.h"
+
 namespace upcheck {
+namespace {
+
+// Least recently used first, so that the new dict's LRU order is the old one's: if it is
+// smaller, the oldest entries are the ones evicted.
+void CopyDict(SharedDict& from, SharedDict& to) {
+  std::vector<DictEntry> entries = from.Snapshot();  // most recently used first
+  for (auto e = entries.rbegin(); e != entries.rend(); ++e) {
+    (void)to.Set(e->key, e->value, e->ttl_ms);
+  }
+}
+
+}  // namespace
 
 HealthShm::HealthShm(std::unique_ptr<Segment> segment) : segment_(std::move(segment)) {}
 
 Result<HealthShm> HealthShm::Create(const Segment::CreateOptions& options) {
   Result<std::unique_ptr<Segment>> segment = Segment::Create(options);
   if (!segment.ok()) return segment.status();
+  (*segment)->Publish();
+  return HealthShm(std::move(*segment));
+}
+
+Result<HealthShm> HealthShm::CreateForHost(const Segment::CreateOptions& options,
+                                           const std::vector<HostUpstream>& upstreams,
+                                           uint32_t max_workers, const HealthShm* carry_from) {
+  std::vector<RegistryUpstreamSpec> specs;
+  specs.reserve(upstreams.size());
+  for (const HostUpstream& u : upstreams) {
+    specs.push_back(RegistryUpstreamSpec{u.name, u.primary, u.backup, u.check});
+  }
+  Result<std::unique_ptr<Segment>> segment =
+      SegmentSetUp::Create(options, Registry::BytesNeeded(specs, max_workers));
+  if (!segment.ok()) return segment.status();
+  Result<Registry> registry = Registry::Create(**segment, specs, max_workers);
+  if (!registry.ok()) {
+    (void)Segment::Remove(options.name);
+    return registry.status();
+  }
+  if (carry_from != nullptr) CopyDict(carry_from->segment().dict(), (*segment)->dict());
   (*segment)->Publish();
   return HealthShm(std::move(*segment));
 }
@@ -20,5 +57,17 @@ Result<HealthShm> HealthShm::Attach(std::string_view name) {
 }
 
 Status HealthShm::Remove() const { return Segment::Remove(segment_->name()); }
+
+Status HealthShm::RemoveIfCurrent() const {
+  Result<std::unique_ptr<Segment>> named = Segment::Open(segment_->name());
+  if (!named.ok()) return Status::Ok();  // gone already, or not a segment of ours
+  const SegmentInfo& mine = segment_->info();
+  const SegmentInfo& theirs = (*named)->info();
+  if (theirs.creator_pid != mine.creator_pid || theirs.created_ms != mine.created_ms ||
+      theirs.generation != mine.generation) {
+    return Status::Ok();
+  }
+  return Remove();
+}
 
 }  // namespace upcheck

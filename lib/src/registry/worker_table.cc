@@ -1,6 +1,9 @@
 // Registry's worker table: one slot per worker process, claimed by the master at fork and
 // released after waitpid; the worker writes its state and its cycles' times and versions.
+#include <signal.h>
+
 #include <bit>
+#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -77,6 +80,23 @@ void Registry::ReleaseWorkerSlot(uint32_t slot) {
   WorkerSlotShm& w = Slot(h_, slot);
   w.pid.store(0);
   w.state.store(static_cast<uint32_t>(WorkerState::kFree));
+}
+
+uint32_t Registry::ReclaimDeadWorkerSlots() {
+  uint32_t freed = 0;
+  for (uint32_t s = 0; s < h_->max_workers; ++s) {
+    WorkerSlotShm& w = Slot(h_, s);
+    uint32_t state = w.state.load();
+    int32_t pid = w.pid.load();
+    if (state == static_cast<uint32_t>(WorkerState::kFree) || pid <= 0) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;
+    // Only if nobody re-claimed the slot since we looked at it.
+    if (w.pid.compare_exchange_strong(pid, 0)) {
+      w.state.store(static_cast<uint32_t>(WorkerState::kFree));
+      ++freed;
+    }
+  }
+  return freed;
 }
 
 std::vector<WorkerRow> Registry::Workers() const {

@@ -52,6 +52,7 @@ struct Upstreams::Impl {
   std::vector<Upstream> upstreams;  // definition order
   std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> index;
   std::function<void()> before_read;
+  PeerChangeHook on_change;
 
   const Upstream* Find(std::string_view name) const {
     const auto it = index.find(name);
@@ -114,6 +115,10 @@ Status Upstreams::SetPeerDown(std::string_view u, bool is_backup, uint32_t id, b
   if (peers[id].down != down) {
     peers[id].down = down;
     (is_backup ? upstream->backup_rr : upstream->primary_rr).Invalidate();
+    if (impl_->on_change) {
+      impl_->on_change(static_cast<size_t>(upstream - impl_->upstreams.data()), is_backup, id,
+                       down);
+    }
   }
   return Status::Ok();
 }
@@ -143,6 +148,8 @@ int Upstreams::CheckerCount(std::string_view u) const {
 void Upstreams::SetBeforeReadHook(std::function<void()> hook) {
   impl_->before_read = std::move(hook);
 }
+
+void Upstreams::SetPeerChangeHook(PeerChangeHook hook) { impl_->on_change = std::move(hook); }
 
 void Upstreams::RunBeforeReadHook() const {
   if (impl_->before_read) impl_->before_read();

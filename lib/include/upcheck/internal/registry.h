@@ -107,6 +107,9 @@ class Registry {
   void RecordCycle(uint32_t slot, const CycleEvent& event);
   // Frees the slot of a dead worker (the master, after waitpid).
   void ReleaseWorkerSlot(uint32_t slot);
+  // Frees the slots of workers that no longer exist (kill(pid, 0) says ESRCH): for hosts
+  // whose master cannot release them (nginx's). Returns how many it freed.
+  uint32_t ReclaimDeadWorkerSlots();
   std::vector<WorkerRow> Workers() const;  // slots in use
 
   // The last version published for upstream u, as checkers store it through

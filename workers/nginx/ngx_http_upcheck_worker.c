@@ -1,0 +1,360 @@
+/*
+ * The worker's part: a libuv loop driven by nginx's event loop, one checker per checked
+ * upstream, and the view mirrored into nginx's round-robin peers.
+ *
+ * nginx watches uv_backend_fd() and keeps one timer at uv_backend_timeout(); both run the
+ * loop without blocking and re-arm. No threads, no libuv signal or process handles (they
+ * would replace nginx's signal handlers).
+ */
+#include "ngx_http_upcheck_module.h"
+
+#include <uv.h>
+
+
+/* One upstream of the set, by its index: where its peers are in nginx. */
+typedef struct {
+    ngx_http_upstream_rr_peers_t  *lists[2];   /* primary, backup */
+    ngx_http_upstream_rr_peer_t  **peers[2];   /* by id */
+    ngx_uint_t                     count[2];
+} ngx_http_upcheck_view_t;
+
+
+upcheck_set  *ngx_http_upcheck_set;
+
+static uv_loop_t                 ngx_http_upcheck_loop;
+static ngx_uint_t                ngx_http_upcheck_loop_open;
+static ngx_connection_t         *ngx_http_upcheck_conn;
+static ngx_event_t               ngx_http_upcheck_timer;
+static ngx_http_upcheck_view_t  *ngx_http_upcheck_views;
+static ngx_uint_t                ngx_http_upcheck_nviews;
+
+
+static void
+ngx_http_upcheck_log(void *ctx, int level, const char *message, size_t len)
+{
+    static const ngx_uint_t  levels[] = {
+        NGX_LOG_DEBUG, NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_LOG_WARN, NGX_LOG_ERR
+    };
+
+    if (level < 0 || level > UPCHECK_LOG_ERROR) {
+        level = UPCHECK_LOG_ERROR;
+    }
+
+    ngx_log_error(levels[level], ngx_cycle->log, 0, "%*s", len, message);
+}
+
+
+/* The lowest engine level nginx's error log shows; any debug_* mask counts as debug. */
+static int
+ngx_http_upcheck_log_level(ngx_log_t *log)
+{
+    if (log->log_level >= NGX_LOG_DEBUG) {
+        return UPCHECK_LOG_DEBUG;
+    }
+
+    switch (log->log_level) {
+    case NGX_LOG_INFO:
+        return UPCHECK_LOG_INFO;
+    case NGX_LOG_NOTICE:
+        return UPCHECK_LOG_NOTICE;
+    case NGX_LOG_WARN:
+        return UPCHECK_LOG_WARN;
+    default:
+        return UPCHECK_LOG_ERROR;
+    }
+}
+
+
+/* lua-upstream-nginx-module's set_peer_down(), under the peers' lock. */
+static void
+ngx_http_upcheck_on_peer_change(void *ctx, size_t upstream, int backup, size_t id,
+    int down)
+{
+    ngx_http_upcheck_view_t       *view;
+    ngx_http_upstream_rr_peers_t  *list;
+
+    if (upstream >= ngx_http_upcheck_nviews) {
+        return;
+    }
+
+    view = &ngx_http_upcheck_views[upstream];
+    backup = backup ? 1 : 0;
+    list = view->lists[backup];
+
+    if (list == NULL || id >= view->count[backup]) {
+        return;
+    }
+
+    ngx_http_upstream_rr_peers_wlock(list);
+    view->peers[backup][id]->down = down ? 1 : 0;
+    ngx_http_upstream_rr_peers_unlock(list);
+}
+
+
+static ngx_int_t
+ngx_http_upcheck_make_view(ngx_cycle_t *cycle, ngx_http_upcheck_upstream_t *u,
+    ngx_http_upcheck_view_t *view)
+{
+    ngx_uint_t                    k, n;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    view->lists[0] = u->peers;
+    view->lists[1] = u->peers->next;
+
+    for (k = 0; k < 2; k++) {
+        if (view->lists[k] == NULL) {
+            continue;
+        }
+
+        view->count[k] = view->lists[k]->number;
+        view->peers[k] = ngx_pcalloc(cycle->pool,
+                                     view->count[k] * sizeof(ngx_http_upstream_rr_peer_t *));
+        if (view->peers[k] == NULL) {
+            return NGX_ERROR;
+        }
+
+        n = 0;
+        for (peer = view->lists[k]->peer; peer && n < view->count[k]; peer = peer->next) {
+            view->peers[k][n++] = peer;
+        }
+
+        view->count[k] = n;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_upcheck_stop(void)
+{
+    if (ngx_http_upcheck_set != NULL) {
+        upcheck_set_stop(ngx_http_upcheck_set);
+    }
+}
+
+
+/* Runs what is due on the loop, then re-arms nginx's watch of it. */
+static void
+ngx_http_upcheck_run(void)
+{
+    int  timeout;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_upcheck_stop();  /* an old worker finishes requests, not cycles */
+    }
+
+    (void) uv_run(&ngx_http_upcheck_loop, UV_RUN_NOWAIT);
+
+    /* nginx keeps an existing timer due within 300 ms: delete it to move it earlier. */
+    if (ngx_http_upcheck_timer.timer_set) {
+        ngx_del_timer(&ngx_http_upcheck_timer);
+    }
+
+    if (!uv_loop_alive(&ngx_http_upcheck_loop)) {
+        return;
+    }
+
+    timeout = uv_backend_timeout(&ngx_http_upcheck_loop);
+    if (timeout < 0) {
+        return;  /* nothing timed: the descriptor alone wakes us */
+    }
+
+    /* 0 means "run again now": a 0 ms timer re-added from its own handler would spin,
+     * since nginx's clock does not move inside one pass. */
+    ngx_add_timer(&ngx_http_upcheck_timer, timeout < 1 ? 1 : (ngx_msec_t) timeout);
+}
+
+
+static void
+ngx_http_upcheck_on_timer(ngx_event_t *ev)
+{
+    ngx_http_upcheck_run();
+}
+
+
+static void
+ngx_http_upcheck_on_read(ngx_event_t *rev)
+{
+    ngx_connection_t  *c = rev->data;
+
+    if (c->close) {
+        /* worker_shutdown_timeout: nginx asks every connection to close. */
+        ngx_http_upcheck_stop();
+        return;
+    }
+
+    ngx_http_upcheck_run();
+}
+
+
+static ngx_int_t
+ngx_http_upcheck_watch_loop(ngx_cycle_t *cycle)
+{
+    ngx_connection_t  *c;
+
+    c = ngx_get_connection(uv_backend_fd(&ngx_http_upcheck_loop), cycle->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = c;
+    c->read->data = c;
+    c->read->handler = ngx_http_upcheck_on_read;
+    c->read->log = cycle->log;
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+        c->fd = (ngx_socket_t) -1;
+        ngx_free_connection(c);
+        return NGX_ERROR;
+    }
+
+    ngx_http_upcheck_conn = c;
+
+    ngx_http_upcheck_timer.handler = ngx_http_upcheck_on_timer;
+    ngx_http_upcheck_timer.log = cycle->log;
+    ngx_http_upcheck_timer.data = c;
+    /* Cancelable: a worker shutting down does not wait for the next cycle. */
+    ngx_http_upcheck_timer.cancelable = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upcheck_add_upstreams(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                    i;
+    ngx_array_t                   ups;
+    ngx_http_upcheck_upstream_t  *u;
+
+    if (ngx_http_upcheck_collect(cycle, &ups) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_upcheck_views = ngx_pcalloc(cycle->pool,
+                                         (ups.nelts + 1) * sizeof(ngx_http_upcheck_view_t));
+    if (ngx_http_upcheck_views == NULL) {
+        return NGX_ERROR;
+    }
+
+    u = ups.elts;
+
+    /* Views first: a checker may flip a peer as soon as it is added. */
+    for (i = 0; i < ups.nelts; i++) {
+        if (ngx_http_upcheck_make_view(cycle, &u[i], &ngx_http_upcheck_views[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_http_upcheck_nviews = ups.nelts;
+
+    for (i = 0; i < ups.nelts; i++) {
+        if (upcheck_set_add_upstream(ngx_http_upcheck_set, u[i].name, u[i].list,
+                                     u[i].npeers,
+                                     u[i].check ? u[i].check->words : NULL,
+                                     u[i].check ? u[i].check->nwords : 0)
+            != UPCHECK_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "upcheck: upstream %s: %s",
+                          u[i].name, upcheck_last_error());
+            continue;
+        }
+
+        if (u[i].check != NULL) {
+            u[i].check->index = i;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_upcheck_init_worker(ngx_cycle_t *cycle)
+{
+    upcheck_set_options  options;
+
+    if (uv_loop_init(&ngx_http_upcheck_loop) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "upcheck: uv_loop_init() failed");
+        return NGX_OK;  /* this worker serves without checks rather than not at all */
+    }
+
+    ngx_http_upcheck_loop_open = 1;
+
+    ngx_memzero(&options, sizeof(upcheck_set_options));
+    options.log = ngx_http_upcheck_log;
+    options.log_level = ngx_http_upcheck_log_level(cycle->log);
+    options.on_peer_change = ngx_http_upcheck_on_peer_change;
+
+    if (upcheck_set_create_with(&ngx_http_upcheck_loop, ngx_http_upcheck_shm, &options,
+                                &ngx_http_upcheck_set)
+        != UPCHECK_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "upcheck: %s", upcheck_last_error());
+        ngx_http_upcheck_set = NULL;
+        return NGX_OK;
+    }
+
+    if (ngx_http_upcheck_add_upstreams(cycle) != NGX_OK
+        || ngx_http_upcheck_watch_loop(cycle) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "upcheck: cannot start the checkers in this worker");
+        upcheck_set_stop(ngx_http_upcheck_set);
+        return NGX_OK;
+    }
+
+    ngx_http_upcheck_run();
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_upcheck_exit_worker(ngx_cycle_t *cycle)
+{
+    ngx_uint_t  spins;
+
+    if (ngx_http_upcheck_conn != NULL) {
+        /* The descriptor is libuv's: closed with the loop, not by nginx. */
+        ngx_http_upcheck_conn->fd = (ngx_socket_t) -1;
+        ngx_free_connection(ngx_http_upcheck_conn);
+        ngx_http_upcheck_conn = NULL;
+    }
+
+    if (ngx_http_upcheck_set != NULL) {
+        upcheck_set_free(ngx_http_upcheck_set);
+        ngx_http_upcheck_set = NULL;
+    }
+
+    if (!ngx_http_upcheck_loop_open) {
+        return;
+    }
+
+    /* The checkers' handles close on the loop; a bounded number of passes is plenty. */
+    for (spins = 0; spins < 1000; spins++) {
+        if (uv_run(&ngx_http_upcheck_loop, UV_RUN_NOWAIT) == 0) {
+            break;
+        }
+    }
+
+    (void) uv_loop_close(&ngx_http_upcheck_loop);
+    ngx_http_upcheck_loop_open = 0;
+}
+
+
+ngx_int_t
+ngx_http_upcheck_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_upcheck_srv_conf_t  *ucf;
+
+    ucf = ngx_http_conf_upstream_srv_conf(us, ngx_http_upcheck_module);
+
+    /* What another worker published reaches nginx's peers before this pick. */
+    if (ngx_http_upcheck_set != NULL && ucf->index != NGX_CONF_UNSET_UINT) {
+        upcheck_set_sync_upstream(ngx_http_upcheck_set, ucf->index);
+    }
+
+    return ucf->original_init(r, us);
+}
