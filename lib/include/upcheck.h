@@ -122,8 +122,8 @@ enum upcheck_format {
   UPCHECK_FORMAT_PROMETHEUS = 1, /* prometheus_status_page() + the upcheck_* families */
   UPCHECK_FORMAT_JSON = 2        /* DESIGN.md's /status.json */
 };
-/* Renders a status page from this set's view into a malloc'd buffer (*out, *len; not
- * NUL-terminated): free it with free(). */
+/* Renders a status page from this set's view into a malloc'd buffer of *len bytes and a
+ * NUL (*out): free it with free(). */
 int upcheck_set_render(upcheck_set* set, int format, char** out, size_t* len);
 
 /* No more cycles; picks keep working on the last states. */

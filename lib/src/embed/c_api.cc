@@ -92,10 +92,9 @@ int CreateHost(const char* name, size_t dict_size, bool replace, const upcheck_u
       hosts[i].check = std::move(*check);
     }
   }
-  return NewShm(upcheck::HealthShm::CreateForHost({.name = name, .size = dict_size,
-                                                   .replace = replace},
-                                                  hosts, max_workers,
-                                                  carry_from ? &carry_from->shm : nullptr),
+  return NewShm(upcheck::HealthShm::CreateForHost(
+                    {.name = name, .size = dict_size, .replace = replace}, hosts, max_workers,
+                    carry_from ? &carry_from->shm : nullptr),
                 out);
 }
 
@@ -187,8 +186,8 @@ int upcheck_shm_create_host(const char* name, size_t dict_size, int replace,
     return FailNull();
   }
   return Guarded([&]() -> int {
-    return CreateHost(name, dict_size, replace != 0, upstreams, nupstreams, max_workers,
-                      carry_from, out);
+    return CreateHost(name, dict_size, replace != 0, upstreams, nupstreams, max_workers, carry_from,
+                      out);
   });
 }
 
@@ -201,8 +200,8 @@ int upcheck_validate_shm(const char* name, size_t dict_size) {
     if (dict_size < upcheck::Segment::kMinSize || dict_size > upcheck::Segment::kMaxSize) {
       return Fail(UPCHECK_ECONFIG, "size must be between " +
                                        upcheck::FormatSize(upcheck::Segment::kMinSize) + " and " +
-                                       upcheck::FormatSize(upcheck::Segment::kMaxSize) +
-                                       ", got " + upcheck::FormatSize(dict_size));
+                                       upcheck::FormatSize(upcheck::Segment::kMaxSize) + ", got " +
+                                       upcheck::FormatSize(dict_size));
     }
     return UPCHECK_OK;
   });
@@ -286,10 +285,10 @@ int upcheck_set_render(upcheck_set* set, int format, char** out, size_t* len) {
   return Guarded([&]() -> int {
     std::string page;
     set->set->AppendStatus(static_cast<upcheck::StatusFormat>(format), page);
-    // malloc(0) may return NULL: one byte more keeps NULL meaning "failed".
+    // With its NUL: a C caller may print it, and malloc(0) could have returned NULL.
     char* buf = static_cast<char*>(std::malloc(page.size() + 1));
     if (buf == nullptr) return Fail(UPCHECK_ENOMEM, "out of memory");
-    std::memcpy(buf, page.data(), page.size());
+    std::memcpy(buf, page.c_str(), page.size() + 1);
     *out = buf;
     *len = page.size();
     return UPCHECK_OK;

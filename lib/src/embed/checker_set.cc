@@ -81,7 +81,8 @@ Status CheckerSet::AddUpstream(std::string name, std::vector<PeerConfig> primary
       if (then) then(e);
     };
     if (host_->slot) {
-      env.on_cycle = [registry, slot = *host_->slot, then = options_.on_cycle](const CycleEvent& e) {
+      env.on_cycle = [registry, slot = *host_->slot,
+                      then = options_.on_cycle](const CycleEvent& e) {
         registry->RecordCycle(slot, e);
         if (then) then(e);
       };
