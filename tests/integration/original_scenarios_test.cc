@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "checker_harness.h"
+#include "expected_pages.h"
 #include "loopback_http_server.h"
 #include "tls_test_cert.h"
 #include "upcheck/status_pages.h"
@@ -30,16 +31,6 @@ std::string Up(const std::string& n, int k) {
 }
 std::string BadCode(const std::string& n, int c) {
   return "BADCODE(" + Short(n) + "," + std::to_string(c) + ")";
-}
-
-std::string Page(const std::string& upstream, const std::vector<std::string>& primary,
-                 const std::vector<std::string>& backup, bool no_checkers = false) {
-  std::string s =
-      "Upstream " + upstream + (no_checkers ? " (NO checkers)" : "") + "\n    Primary Peers\n";
-  for (const auto& p : primary) s += "        " + p + "\n";
-  s += "    Backup Peers\n";
-  for (const auto& p : backup) s += "        " + p + "\n";
-  return s;
 }
 
 void ExpectNoErrorsOrWarnings(const CheckerHarness& h) {
@@ -508,21 +499,6 @@ TEST(OriginalScenarios, H1_HttpsWithoutVerification) {
   EXPECT_EQ(h.Picks(), (Events{l.p0, l.p1}));
   EXPECT_EQ(a.requests(), 3);
 }
-
-std::string PromPeer(const std::string& u, const std::string& p, bool up, const char* role) {
-  std::string base =
-      "nginx_upstream_status_info{name=\"" + u + "\",endpoint=\"" + p + "\",status=\"";
-  return base + "UP\",role=\"" + role + "\"} " + (up ? "1" : "0") + "\n" + base + "DOWN\",role=\"" +
-         role + "\"} " + (up ? "0" : "1") + "\n";
-}
-std::string PromSummary(const std::string& u, int up, int down, int unknown) {
-  std::string base = "nginx_upstream_status_info{name=\"" + u + "\",status=\"";
-  return base + "UP\"} " + std::to_string(up) + "\n" + base + "DOWN\"} " + std::to_string(down) +
-         "\n" + base + "UNKNOWN\"} " + std::to_string(unknown) + "\n";
-}
-const char* kPromHeader =
-    "# HELP nginx_upstream_status_info The running status of nginx upstream\n"
-    "# TYPE nginx_upstream_status_info gauge\n";
 
 TEST(OriginalScenarios, PDown_EverythingDown) {
   Server a(Family::kV4, StatusResponse(500)), b(Family::kV4, StatusResponse(500)),

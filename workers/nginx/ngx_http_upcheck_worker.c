@@ -256,8 +256,8 @@ ngx_http_upcheck_add_upstreams(ngx_cycle_t *cycle)
                                      u[i].check ? u[i].check->nwords : 0)
             != UPCHECK_OK)
         {
-            ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "upcheck: upstream %s: %s",
-                          u[i].name, upcheck_last_error());
+            /* The error names the upstream. */
+            ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "upcheck: %s", upcheck_last_error());
             continue;
         }
 

@@ -42,9 +42,12 @@ struct CheckerEnv {
 struct CheckerInternals;
 
 // Spawn()'s checks that need neither a segment nor an upstream, in its order and with its
-// strings: type, http_req, then the timeout. For hosts that validate at configuration time
+// strings: type, http_req, then the timeout, then the trust store an https check with
+// ssl_verify loads (ValidateTrustStore). For hosts that validate at configuration time
 // (`nginx -t`) what they spawn later, after fork.
 Status ValidateCheckOptions(const CheckOptions& options);
+// Loads ca_file as every https prober would: `failed to load ca_file "x": <why>`.
+Status ValidateTrustStore(const std::string& ca_file);
 
 class Checker {
  public:

@@ -598,6 +598,9 @@ Status ValidateTypeAndRequest(const CheckOptions& o) {
 Status ValidateCheckOptions(const CheckOptions& o) {
   if (Status st = ValidateTypeAndRequest(o); !st) return st;
   if (o.timeout_ms && *o.timeout_ms < 0) return Status::Error("\"timeout\" option must be >= 0");
+  if (*o.type == "https" && o.ssl_verify.value_or(true) && o.ca_file && !o.ca_file->empty()) {
+    return ValidateTrustStore(*o.ca_file);
+  }
   return Status::Ok();
 }
 

@@ -21,7 +21,7 @@
 
 #include "config/address.h"
 #include "config/toml_reader.h"
-#include "probe/tls_context.h"
+#include "upcheck/checker.h"
 
 namespace upcheck {
 namespace {
@@ -251,19 +251,12 @@ std::optional<std::vector<double>> ReadStatuses(TableReader& t) {
   return statuses;
 }
 
-// The trust store that each worker's https prober loads at spawn (TlsContext, with the same
-// error text), so a missing or unreadable file fails the config instead of every worker at
-// every start. A FIFO or a device would block the load, here and in the workers.
+// The trust store each worker's https prober loads at spawn: a missing or unreadable file
+// fails the config instead of every worker at every start.
 std::optional<std::string> TrustStoreError(const std::string& ca_file) {
-  struct stat st {};
-  if (stat(ca_file.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    return fmt::format("failed to load ca_file \"{}\": {}", ca_file,
-                       S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
-  }
-  Result<std::unique_ptr<TlsContext>> context =
-      TlsContext::Create({.verify = true, .ca_file = ca_file});
-  if (!context.ok()) return context.error();
-  return std::nullopt;
+  Status st = ValidateTrustStore(ca_file);
+  if (st.ok()) return std::nullopt;
+  return st.message();
 }
 
 // spawn_checker()'s validation (protocol.md §3) as far as a TOML can fail it: the original's
