@@ -54,8 +54,7 @@ typedef struct upcheck_upstream {
  * that segment's dict are copied in as they are. replace as above. */
 int upcheck_shm_create_host(const char* name, size_t dict_size, int replace,
                             const upcheck_upstream* upstreams, size_t nupstreams,
-                            unsigned max_workers, const upcheck_shm* carry_from,
-                            upcheck_shm** out);
+                            unsigned max_workers, const upcheck_shm* carry_from, upcheck_shm** out);
 /* Configuration time, creating nothing: whether a segment of this name and dict size could
  * be made, and whether check words would spawn a checker (spawn_checker's strings, such as
  * "\"type\" option required"). UPCHECK_ECONFIG and upcheck_last_error() when not. */
