@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <vector>
 
@@ -49,6 +51,17 @@ std::optional<std::string> Pump(int fd, std::string_view data, Millis timeout = 
       if (n < 0 && errno != EAGAIN && errno != EINTR) return std::nullopt;
     }
   }
+}
+
+// The most the kernel may buffer for one TCP socket in each direction (the third field of
+// tcp_rmem / tcp_wmem: autotuning grows a loopback socket up to it), 0 if unreadable.
+size_t TcpBufferMax(const char* path) {
+  FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return 0;
+  unsigned long min = 0, def = 0, max = 0;
+  int got = std::fscanf(f, "%lu %lu %lu", &min, &def, &max);
+  std::fclose(f);
+  return got == 3 ? max : 0;
 }
 
 std::string Pattern(size_t size) {
@@ -210,11 +223,15 @@ TEST_F(BalancerTest, LargeTransferWithBackpressureIsIntact) {
 TEST_F(BalancerTest, AClientThatDoesNotReadPausesTheRelay) {
   EchoServer e;
   Start({e.address()}, {}, {.max_queued_bytes = 64 * 1024});
-  const std::string data = Pattern(64 << 20);
+  // More than every socket on the path can hold: client, balancer (both sides) and echo
+  // server, each a receive and a send buffer that autotuning may grow to the sysctl maxima.
+  const size_t path_bytes = 4 * (TcpBufferMax("/proc/sys/net/ipv4/tcp_rmem") +
+                                 TcpBufferMax("/proc/sys/net/ipv4/tcp_wmem"));
+  const std::string data = Pattern(std::max<size_t>(64 << 20, 2 * path_bytes));
   int fd = testing::ConnectLoopback(port_);
   ASSERT_GE(fd, 0);
   // Write without reading until the whole path is full and writing stalls; without
-  // backpressure the balancer would buffer all 64 MiB and we would never stall. Stalled:
+  // backpressure the balancer would buffer all of it and we would never stall. Stalled:
   // the balancer has paused reading us, and our socket took nothing for 100 ms (a pause
   // alone, or a busy machine alone, is not enough).
   size_t sent = 0;
