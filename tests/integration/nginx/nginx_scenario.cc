@@ -124,6 +124,7 @@ std::string NginxScenario::HttpBody(const std::vector<UpstreamBlock>& upstreams,
   b << "upcheck_shm " << shm_ << " " << shm_size << ";\n";
   for (const UpstreamBlock& u : upstreams) {
     b << "upstream " << u.name << " {\n";
+    if (!u.balancer.empty()) b << "    " << u.balancer << ";\n";
     for (const ServerLine& s : u.servers) {
       b << "    server " << s.address << (s.flags.empty() ? "" : " " + s.flags) << ";\n";
     }

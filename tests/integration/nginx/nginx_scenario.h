@@ -35,7 +35,8 @@ struct ServerLine {
 struct UpstreamBlock {
   std::string name;
   std::vector<ServerLine> servers;
-  std::string check{};  // upcheck_check's words; "" for an upstream without a checker
+  std::string check{};     // upcheck_check's words; "" for an upstream without a checker
+  std::string balancer{};  // "least_conn", "hash $arg_k", "ip_hash"; "" for round robin
 };
 
 // `text` with the regex metacharacters escaped, for NginxProcess::WaitForLog.
