@@ -35,8 +35,8 @@ TEST_F(NginxScenario, TlsChecksHandshakeOnly) {
   tls.tls_key_file = (*cert)->key_file();
   Server a(tls), c(tls), plain(Family::kV4, StatusResponse(200));
   std::string p0 = a.address(), p1 = plain.address(), b0 = c.address();
-  ASSERT_NO_FATAL_FAILURE(
-      Start({L3(p0, p1, b0, "type=tls ssl_verify=false host=localhost interval=100 timeout=300 fall=2")}));
+  ASSERT_NO_FATAL_FAILURE(Start({L3(
+      p0, p1, b0, "type=tls ssl_verify=false host=localhost interval=100 timeout=300 fall=2")}));
   ASSERT_TRUE(WaitForProbes(b0, 5));
   // A plain HTTP server fails the handshake; the TLS ones pass without a request.
   EXPECT_EQ(StatusPage(), Page("foo.com", {p0 + " UP", p1 + " DOWN"}, {b0 + " UP"}));
