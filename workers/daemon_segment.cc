@@ -193,19 +193,9 @@ Result<DaemonSegment> ReplaceSegment(const Config& config, std::string_view curr
 
 size_t CarryDictState(SharedDict& from, const Registry& old_registry, SharedDict& to,
                       const Registry& new_registry, ReloadState mode) {
-  std::vector<DictEntry> entries = from.Snapshot();  // most recently used first
-  std::optional<PeerMoves> moves;
-  if (mode == ReloadState::kByPeer) moves.emplace(old_registry, new_registry);
-  size_t copied = 0;
-  // Least recently used first, so the new dict's LRU order is the old one's: if it is
-  // smaller, the oldest entries are the ones evicted.
-  for (auto e = entries.rbegin(); e != entries.rend(); ++e) {
-    std::optional<std::string> key = e->key;
-    if (moves) key = moves->NewKey(e->key);
-    if (!key) continue;
-    if (to.Set(*key, e->value, e->ttl_ms).ok()) ++copied;
-  }
-  return copied;
+  if (mode != ReloadState::kByPeer) return CopyEntries(from, to);
+  PeerMoves moves(old_registry, new_registry);
+  return CopyEntries(from, to, [&moves](const std::string& key) { return moves.NewKey(key); });
 }
 
 }  // namespace upcheck::daemon

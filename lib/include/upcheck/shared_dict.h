@@ -125,6 +125,14 @@ class SharedDict {
   Clock clock_;
 };
 
+// Copies the live entries of `from` into `to` with their remaining TTLs, least recently used
+// first, so that `to` keeps `from`'s LRU order (if `to` is smaller, the oldest are evicted).
+// `new_key`, when given, names each entry's key in `to`, or skips it (nullopt). Returns how
+// many entries were stored. Meant for a reload that carries one segment's dict into the next.
+size_t CopyEntries(
+    SharedDict& from, SharedDict& to,
+    const std::function<std::optional<std::string>(const std::string&)>& new_key = nullptr);
+
 }  // namespace upcheck
 
 #endif  // UPCHECK_SHARED_DICT_H_

@@ -68,11 +68,14 @@ upcheck::Result<upcheck::CheckOptions> ParseWords(const char* const* words, size
   return parsed;
 }
 
-void SplitPeers(const upcheck_peer* peers, size_t npeers, std::vector<upcheck::PeerConfig>& primary,
+// False, with nothing to use, when a peer has no address.
+bool SplitPeers(const upcheck_peer* peers, size_t npeers, std::vector<upcheck::PeerConfig>& primary,
                 std::vector<upcheck::PeerConfig>& backup) {
   for (size_t i = 0; i < npeers; ++i) {
+    if (peers[i].address == nullptr) return false;
     (peers[i].backup ? backup : primary).push_back({peers[i].address, peers[i].down != 0});
   }
+  return true;
 }
 
 int CreateHost(const char* name, size_t dict_size, bool replace, const upcheck_upstream* ups,
@@ -81,11 +84,8 @@ int CreateHost(const char* name, size_t dict_size, bool replace, const upcheck_u
   for (size_t i = 0; i < n; ++i) {
     const upcheck_upstream& u = ups[i];
     if (u.name == nullptr || (u.peers == nullptr && u.npeers > 0)) return FailNull();
-    for (size_t k = 0; k < u.npeers; ++k) {
-      if (u.peers[k].address == nullptr) return FailNull();
-    }
     hosts[i].name = u.name;
-    SplitPeers(u.peers, u.npeers, hosts[i].primary, hosts[i].backup);
+    if (!SplitPeers(u.peers, u.npeers, hosts[i].primary, hosts[i].backup)) return FailNull();
     if (u.check_words != nullptr) {
       upcheck::Result<upcheck::CheckOptions> check = ParseWords(u.check_words, u.nwords);
       if (!check.ok()) return Fail(UPCHECK_ECONFIG, check.error());
@@ -128,10 +128,7 @@ upcheck::CheckerSet::Options SetOptions(const upcheck_set_options* o) {
 int AddUpstream(upcheck_set* set, const char* upstream, const upcheck_peer* peers, size_t npeers,
                 const char* const* check_words, size_t nwords) {
   std::vector<upcheck::PeerConfig> primary, backup;
-  for (size_t i = 0; i < npeers; ++i) {
-    if (peers[i].address == nullptr) return FailNull();
-  }
-  SplitPeers(peers, npeers, primary, backup);
+  if (!SplitPeers(peers, npeers, primary, backup)) return FailNull();
   std::optional<upcheck::CheckOptions> check;
   if (check_words != nullptr) {
     std::vector<std::string_view> words(check_words, check_words + nwords);

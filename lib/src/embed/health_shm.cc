@@ -7,18 +7,6 @@
 #include "upcheck/shared_dict.h"
 
 namespace upcheck {
-namespace {
-
-// Least recently used first, so that the new dict's LRU order is the old one's: if it is
-// smaller, the oldest entries are the ones evicted.
-void CopyDict(SharedDict& from, SharedDict& to) {
-  std::vector<DictEntry> entries = from.Snapshot();  // most recently used first
-  for (auto e = entries.rbegin(); e != entries.rend(); ++e) {
-    (void)to.Set(e->key, e->value, e->ttl_ms);
-  }
-}
-
-}  // namespace
 
 HealthShm::HealthShm(std::unique_ptr<Segment> segment) : segment_(std::move(segment)) {}
 
@@ -45,7 +33,7 @@ Result<HealthShm> HealthShm::CreateForHost(const Segment::CreateOptions& options
     (void)Segment::Remove(options.name);
     return registry.status();
   }
-  if (carry_from != nullptr) CopyDict(carry_from->segment().dict(), (*segment)->dict());
+  if (carry_from != nullptr) CopyEntries(carry_from->segment().dict(), (*segment)->dict());
   (*segment)->Publish();
   return HealthShm(std::move(*segment));
 }

@@ -352,4 +352,15 @@ Status SharedDict::Verify() {
   return DictStorage(storage_).VerifyLocked();
 }
 
+size_t CopyEntries(SharedDict& from, SharedDict& to,
+                   const std::function<std::optional<std::string>(const std::string&)>& new_key) {
+  std::vector<DictEntry> entries = from.Snapshot();  // most recently used first
+  size_t copied = 0;
+  for (auto e = entries.rbegin(); e != entries.rend(); ++e) {
+    std::optional<std::string> key = new_key ? new_key(e->key) : e->key;
+    if (key && to.Set(*key, e->value, e->ttl_ms).ok()) ++copied;
+  }
+  return copied;
+}
+
 }  // namespace upcheck
