@@ -27,6 +27,7 @@ static void ngx_http_upcheck_exit_master(ngx_cycle_t *cycle);
 
 
 upcheck_shm  *ngx_http_upcheck_shm;
+ngx_array_t   ngx_http_upcheck_upstreams;
 /* What ngx_http_upcheck_shm was made from, to tell a reload that keeps it. */
 static ngx_str_t  ngx_http_upcheck_shm_name;
 static size_t     ngx_http_upcheck_shm_size;
@@ -381,7 +382,9 @@ ngx_http_upcheck_postconfiguration(ngx_conf_t *cf)
 }
 
 
-ngx_int_t
+/* Every upstream of the http block that has round-robin peers, in nginx's order, named as
+ * the original's ngx.upstream names them; duplicates of a name are left out. */
+static ngx_int_t
 ngx_http_upcheck_collect(ngx_cycle_t *cycle, ngx_array_t *out)
 {
     u_char                          *p;
@@ -492,17 +495,18 @@ ngx_http_upcheck_make_segment(ngx_cycle_t *cycle,
 {
     char                         *name;
     ngx_uint_t                    i;
-    ngx_array_t                   ups;
+    ngx_array_t                  *ups;
     ngx_core_conf_t              *ccf;
     upcheck_upstream             *specs;
     upcheck_shm                  *carry;
     ngx_http_upcheck_upstream_t  *u;
 
-    if (ngx_http_upcheck_collect(cycle, &ups) != NGX_OK) {
+    ups = &ngx_http_upcheck_upstreams;
+    if (ngx_http_upcheck_collect(cycle, ups) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    specs = ngx_pcalloc(cycle->pool, (ups.nelts + 1) * sizeof(upcheck_upstream));
+    specs = ngx_pcalloc(cycle->pool, (ups->nelts + 1) * sizeof(upcheck_upstream));
     name = ngx_pnalloc(cycle->pool, mcf->name.len + 1);
     if (specs == NULL || name == NULL) {
         return NGX_ERROR;
@@ -510,8 +514,8 @@ ngx_http_upcheck_make_segment(ngx_cycle_t *cycle,
 
     *ngx_cpymem(name, mcf->name.data, mcf->name.len) = '\0';
 
-    u = ups.elts;
-    for (i = 0; i < ups.nelts; i++) {
+    u = ups->elts;
+    for (i = 0; i < ups->nelts; i++) {
         specs[i].name = u[i].name;
         specs[i].peers = u[i].list;
         specs[i].npeers = u[i].npeers;
@@ -536,7 +540,7 @@ ngx_http_upcheck_make_segment(ngx_cycle_t *cycle,
     /* Old workers (a reload) and respawned ones may hold rows beside the new workers. */
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
-    if (upcheck_shm_create_host(name, mcf->size, 1, specs, ups.nelts,
+    if (upcheck_shm_create_host(name, mcf->size, 1, specs, ups->nelts,
                                 (unsigned) (2 * ccf->worker_processes + 4), carry, shm)
         != UPCHECK_OK)
     {

@@ -59,9 +59,10 @@ extern upcheck_shm  *ngx_http_upcheck_shm;
 /* The worker's set, NULL outside workers or when checks are off. */
 extern upcheck_set  *ngx_http_upcheck_set;
 
-/* Every upstream of the http block that has round-robin peers, in nginx's order, named as
- * the original's ngx.upstream names them; duplicates of a name are left out. */
-ngx_int_t ngx_http_upcheck_collect(ngx_cycle_t *cycle, ngx_array_t *out);
+/* The upstreams the segment was made with (ngx_http_upcheck_upstream_t, in the registry's
+ * order), collected by the master at init_module from the cycle's pool; workers inherit it
+ * and add the same list to their set. */
+extern ngx_array_t   ngx_http_upcheck_upstreams;
 
 ngx_int_t ngx_http_upcheck_init_worker(ngx_cycle_t *cycle);
 void ngx_http_upcheck_exit_worker(ngx_cycle_t *cycle);

@@ -225,31 +225,29 @@ static ngx_int_t
 ngx_http_upcheck_add_upstreams(ngx_cycle_t *cycle)
 {
     ngx_uint_t                    i;
-    ngx_array_t                   ups;
+    ngx_array_t                  *ups;
     ngx_http_upcheck_upstream_t  *u;
 
-    if (ngx_http_upcheck_collect(cycle, &ups) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    ups = &ngx_http_upcheck_upstreams;
 
     ngx_http_upcheck_views = ngx_pcalloc(cycle->pool,
-                                         (ups.nelts + 1) * sizeof(ngx_http_upcheck_view_t));
+                                         (ups->nelts + 1) * sizeof(ngx_http_upcheck_view_t));
     if (ngx_http_upcheck_views == NULL) {
         return NGX_ERROR;
     }
 
-    u = ups.elts;
+    u = ups->elts;
 
     /* Views first: a checker may flip a peer as soon as it is added. */
-    for (i = 0; i < ups.nelts; i++) {
+    for (i = 0; i < ups->nelts; i++) {
         if (ngx_http_upcheck_make_view(cycle, &u[i], &ngx_http_upcheck_views[i]) != NGX_OK) {
             return NGX_ERROR;
         }
     }
 
-    ngx_http_upcheck_nviews = ups.nelts;
+    ngx_http_upcheck_nviews = ups->nelts;
 
-    for (i = 0; i < ups.nelts; i++) {
+    for (i = 0; i < ups->nelts; i++) {
         if (upcheck_set_add_upstream(ngx_http_upcheck_set, u[i].name, u[i].list,
                                      u[i].npeers,
                                      u[i].check ? u[i].check->words : NULL,
