@@ -13,14 +13,31 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace upcheck {
 
+// `request = { method, path, host, headers, body }` (DESIGN §9): an HTTP/1.1 request with
+// `Connection: close`, built once at spawn instead of a verbatim http_req.
+struct CheckRequest {
+  std::optional<std::string> method;  // default "GET"
+  std::optional<std::string> path;    // default "/"
+  std::optional<std::string> host;    // default: the check's host, else the upstream's name
+  std::vector<std::pair<std::string, std::string>> headers{};  // sent in this order
+  std::optional<std::string> body;                             // sent with its Content-Length
+};
+
+// `expect_header = { name, match }`: a header of the answer whose value matches `match`.
+struct HeaderExpectation {
+  std::string name;   // matched case-insensitively
+  std::string match;  // PCRE2
+};
+
 struct CheckOptions {
   std::optional<std::string> type;      // "http" | "https" | "tcp" | "tls"; required
-  std::optional<std::string> http_req;  // raw bytes, sent verbatim; required for http(s),
-                                        // refused for tcp and tls (they send nothing)
+  std::optional<std::string> http_req;  // raw bytes, sent verbatim; http(s) need it or
+                                        // request; refused for tcp and tls (they send nothing)
   std::optional<std::string> shm;       // dict name; required (must name the segment's dict)
   std::optional<std::string> upstream;  // required
   std::optional<int64_t> timeout_ms;    // default 1000; 0: 60 s (nginx's socket defaults)
@@ -38,6 +55,12 @@ struct CheckOptions {
   std::optional<std::string> tls_key;            // its private key (PEM); with tls_cert
   std::optional<std::vector<std::string>> alpn;  // offered; the server must pick one
   std::optional<std::string> tls_min_version;    // "1.0" | "1.1" | "1.2" | "1.3"
+  // http and https only (an error with other types); absent, the check is the original's.
+  std::optional<CheckRequest> request;                    // instead of http_req
+  std::optional<std::vector<std::string>> expect_status;  // "200", "2xx", "200-399", "!503"
+  std::optional<HeaderExpectation> expect_header;
+  std::optional<std::string> expect_body;  // PCRE2 over the body's first body_max bytes
+  std::optional<int64_t> body_max;         // bytes; default 65536
   bool no_timer = false;  // test hook (debug events only): run one cycle synchronously
 };
 

@@ -20,6 +20,10 @@ enum class ProbeKind : uint8_t {
   kStatusLine = 5,  // "bad status line from <name>: <line, EscapedForLog>"
   kStatusCode = 6,  // "bad status code from <name>: <status %.14g>"
   kSocket = 7,      // "failed to create stream socket: <err>"; not counted (Q17)
+  // The rules of DESIGN §9, read after the status line only when a check sets them.
+  kHeader = 8,            // "header <name> of <peer> <why>": <err> is "<name> <why>"
+  kBody = 9,              // "body of <peer> <err>": "does not match expect_body", ...
+  kReceiveResponse = 10,  // "failed to receive response from <peer>: <err>" (headers, body)
 };
 
 }  // namespace upcheck

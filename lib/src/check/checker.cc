@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "check/http_check.h"
 #include "check/probe_groups.h"
 #include "probe/prober.h"
 #include "probe/tls_options.h"
@@ -82,7 +83,9 @@ ProbeScheme SchemeOf(const std::string& type) {
 ProbeOptions ProbeOptionsOf(const CheckOptions& o) {
   ProbeOptions po;
   po.scheme = SchemeOf(*o.type);
-  po.request = o.http_req.value_or("");
+  po.request = o.request ? BuildRequest(*o.request, o.host.value_or(o.upstream.value_or("")))
+                         : o.http_req.value_or("");
+  po.rules = ResponseRuleTextsOf(o);
   po.timeout_ms = o.timeout_ms.value_or(1000);
   po.host = UsesTls(po.scheme) ? o.host.value_or("") : "";
   po.ssl_verify = o.ssl_verify.value_or(true);
@@ -630,20 +633,23 @@ namespace {
 // The original's validation order and strings (protocol.md §3), up to the shm option.
 // Lua's truth: only a missing option fails the "required" tests; "" goes on to the next.
 // tcp and tls (DESIGN §9) keep the original's string for an unknown type, which tests and
-// scripts match; they send nothing, so an http_req there is a mistake worth refusing.
+// scripts match; they send nothing, so an http_req there is a mistake worth refusing, as are
+// the request and response keys. http and https take http_req or request, not both.
 Status ValidateTypeAndRequest(const CheckOptions& o) {
   if (!o.type) return Status::Error("\"type\" option required");
   const std::string& type = *o.type;
   if (type != "http" && type != "https" && type != "tcp" && type != "tls") {
     return Status::Error("only \"http\" and \"https\" type are supported right now");
   }
-  if ((type == "tcp" || type == "tls") && o.http_req) {
-    return Status::Error(TypeSendsNoRequest(type));
+  if (type == "tcp" || type == "tls") {
+    if (o.http_req) return Status::Error(TypeSendsNoRequest(type));
+    std::string_view key = FirstHttpKey(o);
+    return key.empty() ? Status::Ok() : Status::Error(HttpKeyNeedsHttpType(key));
   }
-  if ((type == "http" || type == "https") && !o.http_req) {
+  if (!o.http_req && !o.request) {
     return Status::Error("\"http_req\" option required");
   }
-  return Status::Ok();
+  return ValidateHttpKeys(o);
 }
 
 }  // namespace

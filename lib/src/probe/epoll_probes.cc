@@ -298,7 +298,11 @@ void EpollProbes::ReadLine(uint32_t index) {
     }
     if (n == 0) {
       s.peer_closed = true;
-      Finish(index, ProbeKind::kReceive, SocketErrorText(UV_EOF));
+      if (s.state.TakeClose(s.target->name)) {
+        Settle(index);  // the end of a body read up to the close
+      } else {
+        Finish(index, ProbeKind::kReceive, SocketErrorText(UV_EOF));
+      }
       return;
     }
     if (errno == EINTR) {

@@ -7,9 +7,10 @@
 
 namespace upcheck {
 
-FirstLine::Progress FirstLine::Feed(const char* data, size_t size) {
+FirstLine::Progress FirstLine::Feed(const char* data, size_t size, size_t* used) {
   const auto* lf = static_cast<const char*>(std::memchr(data, '\n', size));
   size_t take = lf != nullptr ? static_cast<size_t>(lf - data) : size;
+  *used = lf != nullptr ? take + 1 : size;
   if (bytes_ + take > kMaxFirstLineBytes) {
     return Progress::kTooLong;
   }
@@ -32,7 +33,8 @@ ProbeKind FirstLine::Judge(const ProbeOptions& options, StatusLineParser& parser
   }
   result->status_line = std::move(line_);
   Clear();
-  if (!options.valid_statuses.has_value()) {
+  const std::vector<StatusRule>& rules = options.rules.expect_status;
+  if (!options.valid_statuses.has_value() && rules.empty()) {
     return ProbeKind::kOk;
   }
   if (!match.ok()) {
@@ -42,9 +44,11 @@ ProbeKind FirstLine::Judge(const ProbeOptions& options, StatusLineParser& parser
     *error = result->status_line;
     return ProbeKind::kStatusLine;
   }
-  const std::vector<double>& valid = *options.valid_statuses;
-  if (std::find(valid.begin(), valid.end(), *result->status) == valid.end()) {
-    *error = FormatLuaNumber(*result->status);
+  const double status = *result->status;
+  const std::optional<std::vector<double>>& valid = options.valid_statuses;
+  if ((valid && std::find(valid->begin(), valid->end(), status) == valid->end()) ||
+      !StatusPasses(rules, status)) {
+    *error = FormatLuaNumber(status);
     return ProbeKind::kStatusCode;
   }
   return ProbeKind::kOk;

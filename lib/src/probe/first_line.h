@@ -29,11 +29,13 @@ class FirstLine {
   enum class Progress : uint8_t { kMore, kComplete, kTooLong };
 
   // Takes the next bytes read from the peer. kComplete once an LF has been seen (the
-  // bytes after it are ignored), kTooLong once the line passes kMaxFirstLineBytes.
-  Progress Feed(const char* data, size_t size);
+  // bytes after it are left, *used counts the bytes taken with the LF), kTooLong once the
+  // line passes kMaxFirstLineBytes.
+  Progress Feed(const char* data, size_t size, size_t* used);
 
-  // Judges the complete line into `result` (status_line, status, parse_error). Returns
-  // kOk, or the failing kind with its <err> text in `error`. Leaves this object empty.
+  // Judges the complete line into `result` (status_line, status, parse_error): the
+  // original's valid_statuses, then expect_status. Returns kOk, or the failing kind with
+  // its <err> text in `error`. Leaves this object empty.
   ProbeKind Judge(const ProbeOptions& options, StatusLineParser& parser, ProbeResult* result,
                   std::string* error);
 

@@ -308,7 +308,9 @@ void Probe::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) 
     return;
   }
   if (probe->ssl_ == nullptr) {
-    if (nread < 0) {
+    if (nread == UV_EOF && probe->state_.TakeClose(probe->target_->name)) {
+      probe->Settle();  // the end of a body read up to the close
+    } else if (nread < 0) {
       // Plain TCP reads from the connect on: an error while the request is still being
       // written is the send's.
       ProbeKind kind =
@@ -470,6 +472,12 @@ void Probe::DrainTls() {
     }
     int error = SSL_get_error(ssl_, n);
     if (!FlushTls()) {  // SSL_read may answer the peer (key update)
+      return;
+    }
+    const bool closed =
+        error == SSL_ERROR_ZERO_RETURN || (error == SSL_ERROR_WANT_READ && peer_closed_ == UV_EOF);
+    if (closed && state_.TakeClose(target_->name)) {
+      Settle();  // the end of a body read up to the close
       return;
     }
     if (error == SSL_ERROR_WANT_READ) {

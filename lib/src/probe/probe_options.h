@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "probe/response_rules.h"
+
 namespace upcheck {
 
 // kTcp ends at the connect, kTls at the handshake: neither sends a request.
@@ -40,6 +42,8 @@ struct ProbeOptions {
   // nullopt: no status check, any first line is a success; otherwise the statuses that
   // count as a success (an empty list makes every status invalid, Q10).
   std::optional<std::vector<double>> valid_statuses{};
+  // expect_status, expect_header, expect_body (DESIGN §9); all empty: the original's check.
+  ResponseRuleTexts rules{};
 };
 
 // The timeout of each step in ms: timeout_ms, or 60000 when it is 0.

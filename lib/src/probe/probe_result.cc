@@ -38,6 +38,12 @@ std::string_view ProbeKindName(ProbeKind kind) {
       return "status_code";
     case ProbeKind::kSocket:
       return "socket";
+    case ProbeKind::kHeader:
+      return "header";
+    case ProbeKind::kBody:
+      return "body";
+    case ProbeKind::kReceiveResponse:
+      return "receive";
   }
   return "unknown";
 }
@@ -89,6 +95,15 @@ std::string ProbeMessage(ProbeKind kind, const std::string& name, const std::str
       return "bad status line from " + name + ": " + EscapedForLog(error);
     case ProbeKind::kStatusCode:
       return "bad status code from " + name + ": " + error;
+    case ProbeKind::kHeader: {
+      size_t space = error.find(' ');
+      if (space == std::string::npos) return "header of " + name + ": " + error;
+      return "header " + error.substr(0, space) + " of " + name + error.substr(space);
+    }
+    case ProbeKind::kBody:
+      return "body of " + name + " " + error;
+    case ProbeKind::kReceiveResponse:
+      return "failed to receive response from " + name + ": " + error;
   }
   return error;
 }

@@ -19,6 +19,14 @@
 
 namespace upcheck {
 
+// When each step of a probe ended, in ms from its start; -1: the probe never got there.
+struct ProbeTimings {
+  double connected_ms = -1;   // the connection was established
+  double handshaken_ms = -1;  // https, tls: the TLS handshake was done
+  double sent_ms = -1;        // the request was written
+  double first_byte_ms = -1;  // the answer's first byte was read
+};
+
 struct ProbeResult {
   ProbeKind kind = ProbeKind::kOk;
   bool timed_out = false;        // the step failed with "timeout"
@@ -30,6 +38,8 @@ struct ProbeResult {
   std::string parse_error;       // PCRE2 failed to run (the original logs "failed to parse
                                  // status line: <parse_error>"); only with valid statuses set
   double duration_ms = 0;        // from Start to the outcome (handles closing excluded)
+  ProbeTimings timings{};
+  size_t body_bytes = 0;  // of the body read and matched (expect_body only)
 
   bool ok() const { return kind == ProbeKind::kOk; }
   // Whether the result counts as a success or a failure: all but kSocket (Q17).

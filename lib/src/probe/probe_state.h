@@ -21,6 +21,8 @@
 #include "probe/first_line.h"
 #include "probe/probe_options.h"
 #include "probe/probe_result.h"
+#include "probe/response_reader.h"
+#include "probe/response_rules.h"
 #include "probe/status_line.h"
 
 namespace upcheck {
@@ -35,6 +37,7 @@ struct ProbeEnv {
   uint64_t timeout_ms = 1000;  // of each step: EffectiveTimeoutMs(*options)
   SSL_CTX* ssl_ctx = nullptr;  // https only; each probe takes a reference through SSL_new
   StatusLineParser* parser = nullptr;
+  ResponseMatcher* matcher = nullptr;  // only when options->rules.reads_headers()
 };
 
 // Each engine reads into a buffer of this size that it owns (one per engine or probe).
@@ -49,8 +52,12 @@ class ProbeState {
  public:
   // Starts the clock of the probe's duration.
   void Start() { start_ns_ = uv_hrtime(); }
-  // Starts `step`; the engine (re)starts its timeout of env.timeout_ms.
-  void Enter(ProbeStep step) { step_ = step; }
+  // Starts `step`; the engine (re)starts its timeout of env.timeout_ms. Leaving a step
+  // records when it ended (ProbeTimings).
+  void Enter(ProbeStep step) {
+    if (step != step_) MarkEnd(step_);
+    step_ = step;
+  }
 
   ProbeStep step() const { return step_; }
   bool finished() const { return finished_; }
@@ -59,12 +66,15 @@ class ProbeState {
 
   // Records the outcome (see SetOutcome) and the duration. False, and nothing changes, if
   // the probe has finished already: the engine then leaves its socket alone.
+  // A receive failure after the status line is the response's, not the line's.
   bool Finish(ProbeKind kind, const std::string& name, std::string&& error,
               bool timed_out = false) {
     if (std::exchange(finished_, true)) {
       return false;
     }
     result_.duration_ms = static_cast<double>(uv_hrtime() - start_ns_) / 1e6;
+    if (kind == ProbeKind::kOk) MarkEnd(step_);
+    if (kind == ProbeKind::kReceive && reading_response_) kind = ProbeKind::kReceiveResponse;
     SetOutcome(&result_, kind, name, std::move(error), timed_out);
     return true;
   }
@@ -79,17 +89,26 @@ class ProbeState {
   // the line was judged, or passed kMaxFirstLineBytes); false while the line is incomplete,
   // and in the receive step the engine then restarts its timeout. REQUIRES: !finished().
   bool TakeAnswer(const char* data, size_t size, const ProbeEnv& env, const std::string& name);
+  // The peer closed its side (EOF, or a TLS close_notify). True if that decides the outcome
+  // as an end of the answer (the body of a check with expect_body, matched as it came);
+  // false, and nothing changes, if it is a receive failure "closed" for the engine to record.
+  bool TakeClose(const std::string& name);
 
   ProbeResult TakeResult() { return std::move(result_); }
   // Ready for the next probe (EpollProbes reuses its slots).
   void Reset();
 
  private:
+  void MarkEnd(ProbeStep step);
+  bool FeedResponse(const char* data, size_t size, const std::string& name);
+
   ProbeStep step_ = ProbeStep::kConnect;
   bool finished_ = false;
   bool answered_ = false;
-  uint64_t start_ns_ = 0;  // uv_hrtime
+  bool reading_response_ = false;  // past the status line: headers and body (ResponseReader)
+  uint64_t start_ns_ = 0;          // uv_hrtime
   FirstLine line_;
+  ResponseReader response_;
   ProbeResult result_;
 };
 

@@ -28,18 +28,30 @@ Result<std::unique_ptr<Prober>> Prober::Create(uv_loop_t* loop, ProbeOptions opt
   if (!parser.ok()) {
     return parser.status();
   }
-  return std::unique_ptr<Prober>(
-      new Prober(loop, std::move(options), std::move(tls), std::move(parser).value()));
+  std::unique_ptr<ResponseMatcher> matcher;
+  if (options.rules.reads_headers()) {
+    auto created = ResponseMatcher::Create(options.rules);
+    if (!created.ok()) {
+      return created.status();
+    }
+    matcher = std::move(created).value();
+  }
+  return std::unique_ptr<Prober>(new Prober(loop, std::move(options), std::move(tls),
+                                            std::move(parser).value(), std::move(matcher)));
 }
 
 Prober::Prober(uv_loop_t* loop, ProbeOptions options, std::unique_ptr<TlsContext> tls,
-               std::unique_ptr<StatusLineParser> parser)
-    : options_(std::move(options)), tls_(std::move(tls)), parser_(std::move(parser)) {
+               std::unique_ptr<StatusLineParser> parser, std::unique_ptr<ResponseMatcher> matcher)
+    : options_(std::move(options)),
+      tls_(std::move(tls)),
+      parser_(std::move(parser)),
+      matcher_(std::move(matcher)) {
   env_.loop = loop;
   env_.options = &options_;
   env_.timeout_ms = EffectiveTimeoutMs(options_);
   env_.ssl_ctx = tls_ != nullptr ? tls_->get() : nullptr;
   env_.parser = parser_.get();
+  env_.matcher = matcher_.get();
   // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing in upcheck sets the environment.
   const char* engine = std::getenv("UPCHECK_PROBE_ENGINE");
   bool plain = options_.scheme == ProbeScheme::kHttp || options_.scheme == ProbeScheme::kTcp;

@@ -1,10 +1,11 @@
 // Prober: starts health probes for one checker and can abort them all at shutdown.
 //
-// Owns what the probes share: the options, one TLS context (https, tls) and one status-line
-// parser. Each Start() runs one probe (see Probe) on the caller's libuv loop and reports
-// through its callback. Shutdown() aborts the probes in flight without running their
-// callbacks; run the loop afterwards until the probes' handles are closed (uv_run until it
-// returns 0), and uv_loop_close() then succeeds. Loop thread only.
+// Owns what the probes share: the options, one TLS context (https, tls), one status-line
+// parser and, for expect_header and expect_body, one ResponseMatcher. Each Start() runs one probe
+// (see Probe) on the caller's libuv loop and reports through its callback. Shutdown() aborts the
+// probes in flight without running their callbacks; run the loop afterwards until the probes'
+// handles are closed (uv_run until it returns 0), and uv_loop_close() then succeeds. Loop thread
+// only.
 //
 // Plain-HTTP and tcp probes over TCP run on EpollProbes (fewer system calls, see
 // epoll_probes.h); TLS and unix: probes on Probe. UPCHECK_PROBE_ENGINE=libuv in the environment
@@ -27,6 +28,7 @@
 #include "probe/probe.h"
 #include "probe/probe_options.h"
 #include "probe/probe_target.h"
+#include "probe/response_rules.h"
 #include "probe/status_line.h"
 #include "probe/tls_context.h"
 #include "upcheck/status.h"
@@ -37,7 +39,8 @@ class Prober {
  public:
   // Errors: a negative timeout ("bad timeout value", Q11), a trust store that cannot be
   // loaded (https or tls with ssl_verify), a client certificate or key that cannot, a bad
-  // ALPN list, a status-line pattern that does not compile.
+  // ALPN list, a status-line pattern or an expect_header or expect_body regex that does not
+  // compile.
   static Result<std::unique_ptr<Prober>> Create(uv_loop_t* loop, ProbeOptions options);
   ~Prober();  // Shutdown()
   Prober(const Prober&) = delete;
@@ -61,11 +64,12 @@ class Prober {
 
  private:
   Prober(uv_loop_t* loop, ProbeOptions options, std::unique_ptr<TlsContext> tls,
-         std::unique_ptr<StatusLineParser> parser);
+         std::unique_ptr<StatusLineParser> parser, std::unique_ptr<ResponseMatcher> matcher);
 
   ProbeOptions options_;
   std::unique_ptr<TlsContext> tls_;  // https and tls only
   std::unique_ptr<StatusLineParser> parser_;
+  std::unique_ptr<ResponseMatcher> matcher_;  // expect_header or expect_body only
   ProbeEnv env_;
   ProbeList probes_;              // probes on libuv handles (TLS, unix:, or by choice)
   EpollProbes* epoll_ = nullptr;  // plain-HTTP TCP probes; created on first use, frees

@@ -21,7 +21,7 @@ using shm::UpstreamShm;
 
 namespace {
 
-constexpr uint8_t kLastKind = static_cast<uint8_t>(ProbeKind::kSocket);
+constexpr uint8_t kLastKind = static_cast<uint8_t>(ProbeKind::kReceiveResponse);
 
 // Takes the record's sequence lock and returns the odd value held. Writers take it by
 // compare-and-swap from even to odd: two workers may record the same peer at once (cycles
