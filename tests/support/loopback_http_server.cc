@@ -447,6 +447,9 @@ void LoopbackHttpServer::Serve(Connection* connection, const Plan& plan) {
   changed_.notify_all();
 
   switch (plan.mode) {
+    case Mode::kHangMidResponse:
+      if (!WriteAll(ssl, fd, plan.response.substr(0, plan.response.size() / 2))) break;
+      [[fallthrough]];
     case Mode::kHang:
       while (ReadSome(ssl, fd, buffer, sizeof(buffer)) > 0) {
       }

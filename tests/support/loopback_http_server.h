@@ -39,13 +39,15 @@ std::string StatusResponse(int status);
 class LoopbackHttpServer {
  public:
   enum class Mode : uint8_t {
-    kRespond,        // read the request, (wait `delay`), write the response, close
-    kHang,           // read the request, then never answer: hold the connection open
-    kCloseBeforeLf,  // read the request, write the response up to its first LF, close
-    kCloseAtAccept,  // close each connection at once, reading nothing
-    kReset,          // read the request, then reset the connection (RST)
-    kResetMidLine,   // read the request, write half the response's first line, then RST
-    kTrickle,        // read the request, write the response a byte per `delay`, close
+    kRespond,          // read the request, (wait `delay`), write the response, close
+    kHang,             // read the request, then never answer: hold the connection open
+    kCloseBeforeLf,    // read the request, write the response up to its first LF, close
+    kCloseAtAccept,    // close each connection at once, reading nothing
+    kReset,            // read the request, then reset the connection (RST)
+    kResetMidLine,     // read the request, write half the response's first line, then RST
+    kTrickle,          // read the request, write the response a byte per `delay`, close
+    kHangMidResponse,  // read the request, write the first half of the response, then
+                       // never write more: hold the connection open
   };
 
   struct Options {

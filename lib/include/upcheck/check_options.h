@@ -21,17 +21,17 @@ namespace upcheck {
 // `request = { method, path, host, headers, body }` (DESIGN §9): an HTTP/1.1 request with
 // `Connection: close`, built once at spawn instead of a verbatim http_req.
 struct CheckRequest {
-  std::optional<std::string> method;  // default "GET"
-  std::optional<std::string> path;    // default "/"
-  std::optional<std::string> host;    // default: the check's host, else the upstream's name
+  std::optional<std::string> method{};  // default "GET"
+  std::optional<std::string> path{};    // default "/"
+  std::optional<std::string> host{};    // default: the check's host, else the upstream's name
   std::vector<std::pair<std::string, std::string>> headers{};  // sent in this order
-  std::optional<std::string> body;                             // sent with its Content-Length
+  std::optional<std::string> body{};                           // sent with its Content-Length
 };
 
 // `expect_header = { name, match }`: a header of the answer whose value matches `match`.
 struct HeaderExpectation {
-  std::string name;   // matched case-insensitively
-  std::string match;  // PCRE2
+  std::string name{};   // matched case-insensitively
+  std::string match{};  // PCRE2
 };
 
 struct CheckOptions {

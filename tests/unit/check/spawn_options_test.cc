@@ -116,6 +116,49 @@ TEST_F(SpawnOptionsTest, ErrorsInTheOriginalsOrder) {
   EXPECT_EQ(upstreams_.CheckerCount("foo.com"), 0) << "a failed spawn must not count";
 }
 
+// DESIGN §9's request and response keys: http and https only, request instead of http_req.
+TEST_F(SpawnOptionsTest, HttpKeysAreValidatedAtSpawn) {
+  struct Row {
+    std::function<void(CheckOptions&)> change;
+    std::string error;
+  };
+  std::vector<Row> rows = {
+      {[](CheckOptions& o) {
+         o.http_req.reset();
+         o.request = CheckRequest{.path = "/healthz"};
+       },
+       "ok"},
+      {[](CheckOptions& o) { o.request = CheckRequest{}; },
+       "\"http_req\" and \"request\" options cannot be used together"},
+      {[](CheckOptions& o) {
+         o.type = "tcp";
+         o.http_req.reset();
+         o.expect_body = "ok";
+       },
+       "\"expect_body\" option needs type \"http\" or \"https\""},
+      {[](CheckOptions& o) {
+         o.type = "tls";
+         o.http_req.reset();
+         o.request = CheckRequest{};
+       },
+       "\"request\" option needs type \"http\" or \"https\""},
+      {[](CheckOptions& o) { o.expect_header = HeaderExpectation{.name = "X", .match = "("}; },
+       "\"expect_header\" option: bad regex \"(\": missing closing parenthesis at offset 1"},
+      {[](CheckOptions& o) {
+         o.expect_status = {{"2xx"}};
+         o.expect_body = "ok";
+         o.body_max = 4096;
+       },
+       "ok"},
+  };
+  for (const Row& row : rows) {
+    CheckOptions o = Valid();
+    row.change(o);
+    EXPECT_EQ(Error(o), row.error);
+    EXPECT_EQ(ValidateCheckOptions(o).ok() ? "ok" : ValidateCheckOptions(o).message(), row.error);
+  }
+}
+
 TEST_F(SpawnOptionsTest, SuccessCountsTheChecker) {
   EXPECT_EQ(Error(Valid()), "ok");
   EXPECT_EQ(upstreams_.CheckerCount("foo.com"), 1);
