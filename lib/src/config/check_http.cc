@@ -42,6 +42,7 @@ std::optional<std::string> ReadRequestPart(TableReader& r, std::string_view key,
 // toml++ keeps a table's keys sorted by name; the request sends them in the file's order.
 std::vector<std::pair<std::string, const toml::node*>> InFileOrder(const toml::table& table) {
   std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  entries.reserve(table.size());
   for (auto&& [key, value] : table) entries.emplace_back(&key, &value);
   std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
     const toml::source_position& pa = a.first->source().begin;
@@ -49,6 +50,7 @@ std::vector<std::pair<std::string, const toml::node*>> InFileOrder(const toml::t
     return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
   });
   std::vector<std::pair<std::string, const toml::node*>> named;
+  named.reserve(entries.size());
   for (const auto& [key, value] : entries) named.emplace_back(key->str(), value);
   return named;
 }
