@@ -39,9 +39,11 @@ std::optional<std::string> ReadRequestPart(TableReader& r, std::string_view key,
   return value;
 }
 
+using Entries = std::vector<std::pair<const toml::key*, const toml::node*>>;
+
 // toml++ keeps a table's keys sorted by name; the request sends them in the file's order.
-std::vector<std::pair<std::string, const toml::node*>> InFileOrder(const toml::table& table) {
-  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+Entries InFileOrder(const toml::table& table) {
+  Entries entries;
   entries.reserve(table.size());
   for (auto&& [key, value] : table) entries.emplace_back(&key, &value);
   std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
@@ -49,10 +51,26 @@ std::vector<std::pair<std::string, const toml::node*>> InFileOrder(const toml::t
     const toml::source_position& pb = b.first->source().begin;
     return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
   });
-  std::vector<std::pair<std::string, const toml::node*>> named;
-  named.reserve(entries.size());
-  for (const auto& [key, value] : entries) named.emplace_back(key->str(), value);
-  return named;
+  return entries;
+}
+
+// Spawn's text for one header: a wrong name is reported at the name, a wrong value at it.
+bool CheckHeader(TableReader& h, const toml::key& key, const toml::node& node,
+                 const std::string& value) {
+  const std::string name(key.str());
+  CheckOptions just_one;
+  just_one.request.emplace().headers = {{name, ""}};
+  if (std::optional<std::string> error = SpawnErrorOf(just_one)) {
+    h.diag().Report(key.source().begin.line > 0 ? key.source() : node.source(), h.PathOf(name),
+                    *error);
+    return false;
+  }
+  just_one.request->headers = {{name, value}};
+  if (std::optional<std::string> error = SpawnErrorOf(just_one)) {
+    h.ErrorAt(name, *error);
+    return false;
+  }
+  return true;
 }
 
 std::vector<std::pair<std::string, std::string>> ReadHeaders(TableReader& r) {
@@ -60,16 +78,11 @@ std::vector<std::pair<std::string, std::string>> ReadHeaders(TableReader& r) {
   const toml::table* table = r.Table("headers");
   if (table == nullptr) return headers;
   TableReader h(*table, r.PathOf("headers"), r.diag());
-  for (const auto& [name, node] : InFileOrder(*table)) {
-    std::optional<std::string> value = ReadString(*node, h.PathOf(name), h.diag());
-    if (!value) continue;
-    CheckOptions just_one;
-    just_one.request.emplace().headers = {{name, *value}};
-    if (std::optional<std::string> error = SpawnErrorOf(just_one)) {
-      h.ErrorAt(name, *error);
-      continue;
+  for (const auto& [key, node] : InFileOrder(*table)) {
+    std::optional<std::string> value = ReadString(*node, h.PathOf(key->str()), h.diag());
+    if (value && CheckHeader(h, *key, *node, *value)) {
+      headers.emplace_back(key->str(), std::move(*value));
     }
-    headers.emplace_back(name, std::move(*value));
   }
   return headers;
 }

@@ -97,10 +97,10 @@ TEST(ConfigHttpTest, RequestErrorsAtTheirKey) {
             "(a name, without spaces or control characters)");
   EXPECT_EQ(
       CheckErrorOf(head + "request = { headers = { \"X-Ok\" = \"1\", \"Bad Name\" = \"v\" } }\n"),
-      "upcheck.toml:6:52: upstream[0].check.request.headers.Bad Name: \"request\" option: "
+      "upcheck.toml:6:39: upstream[0].check.request.headers.Bad Name: \"request\" option: "
       "bad header name \"Bad Name\"");
   EXPECT_EQ(CheckErrorOf(head + "request = { headers = { host = \"h\" } }\n"),
-            "upcheck.toml:6:32: upstream[0].check.request.headers.host: \"request\" option: "
+            "upcheck.toml:6:25: upstream[0].check.request.headers.host: \"request\" option: "
             "header \"host\" is set by upcheck (the host goes in request.host)");
   EXPECT_EQ(CheckErrorOf(head + "request = { headers = { X = \"a\\r\\nB: c\" } }\n"),
             "upcheck.toml:6:29: upstream[0].check.request.headers.X: \"request\" option: bad "
