@@ -20,6 +20,7 @@
 #include <toml++/toml.h>
 
 #include "config/address.h"
+#include "config/check_http.h"
 #include "config/check_tls.h"
 #include "config/toml_reader.h"
 #include "probe/tls_options.h"
@@ -262,7 +263,8 @@ std::optional<std::string> TrustStoreError(const std::string& ca_file) {
 }
 
 // spawn_checker()'s validation (protocol.md §3) as far as a TOML can fail it: the original's
-// order and strings, and only the first failure, as spawn_checker returns it. shm and the
+// order and strings, and only the first failure, as spawn_checker returns it (`request`
+// stands in for http_req, and the HTTP keys' cross-checks follow, as in Spawn). shm and the
 // upstream come from [shm] and the enclosing [[upstream]], so only its name can be missing
 // (rows 4, 5 and 7-9 cannot fail). Then Checker::Spawn's own later steps: the Q11 fix, the
 // trust store and the TLS keys. Wrong TOML types of the other keys are reported apart.
@@ -284,10 +286,13 @@ void ValidateLikeSpawn(TableReader& t, const CheckOptions& check, bool upstream_
     t.ErrorAt("http_req", TypeSendsNoRequest(*check.type));
     return;
   }
-  if (sends_request && t.Get("http_req") == nullptr) {
-    if (!t.Suggested("http_req")) t.ErrorAtTable("\"http_req\" option required");
+  if (sends_request && t.Get("http_req") == nullptr && t.Get("request") == nullptr) {
+    if (!t.Suggested("http_req") && !t.Suggested("request")) {
+      t.ErrorAtTable("\"http_req\" option required");
+    }
     return;
   }
+  if (!config::ValidateCheckHttp(t, check)) return;
   if (!upstream_named) {
     t.ErrorAtTable("no upstream specified");
     return;
@@ -344,9 +349,12 @@ void WarnAboutCheck(TableReader& t, const CheckOptions& check) {
 }
 
 CheckOptions ReadCheck(TableReader& t, bool upstream_named, ConfigFiles files) {
-  t.RejectUnknownKeys({"type", "http_req", "interval", "timeout", "fall", "rise", "valid_statuses",
-                       "concurrency", "port", "host", "ssl_verify", "ca_file", "tls_cert",
-                       "tls_key", "alpn", "tls_min_version"});
+  t.RejectUnknownKeys({"type",     "http_req",      "interval",       "timeout",
+                       "fall",     "rise",          "valid_statuses", "concurrency",
+                       "port",     "host",          "ssl_verify",     "ca_file",
+                       "tls_cert", "tls_key",       "alpn",           "tls_min_version",
+                       "request",  "expect_status", "expect_header",  "expect_body",
+                       "body_max"});
   CheckOptions check;
   // Any value other than "http" or "https", of any TOML type, is the original's row 2.
   if (const toml::node* type = t.Get("type"); type != nullptr && type->is_string()) {
@@ -368,8 +376,10 @@ CheckOptions ReadCheck(TableReader& t, bool upstream_named, ConfigFiles files) {
     t.ErrorAt("ca_file", "must not be empty (a file path; omit the key for the system store)");
   }
   config::ReadCheckTls(t, check);
+  config::ReadCheckHttp(t, check);
   ValidateLikeSpawn(t, check, upstream_named, files);
   WarnAboutCheck(t, check);
+  config::WarnAboutCheckHttp(t, check);
   return check;
 }
 

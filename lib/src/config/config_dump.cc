@@ -1,5 +1,6 @@
 // DumpConfig: a Config back to canonical TOML, in the order of DESIGN.md §4.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "config/toml_reader.h"
 #include "upcheck/config.h"
@@ -30,6 +31,50 @@ void DumpString(std::string& out, std::string_view key, const std::optional<std:
   if (value) out += fmt::format("{} = {}\n", key, TomlString(*value));
 }
 
+std::string StringList(const std::vector<std::string>& items) {
+  std::string list;
+  for (const std::string& item : items) list += (list.empty() ? "" : ", ") + TomlString(item);
+  return "[" + list + "]";
+}
+
+// An inline table of the parts given; header names are quoted keys, in sending order.
+std::string RequestTable(const CheckRequest& request) {
+  std::vector<std::string> parts;
+  auto part = [&](std::string_view key, const std::optional<std::string>& value) {
+    if (value) parts.push_back(fmt::format("{} = {}", key, TomlString(*value)));
+  };
+  part("method", request.method);
+  part("path", request.path);
+  part("host", request.host);
+  if (!request.headers.empty()) {
+    std::vector<std::string> headers;
+    for (const auto& [name, value] : request.headers) {
+      headers.push_back(fmt::format("{} = {}", TomlString(name), TomlString(value)));
+    }
+    parts.push_back(fmt::format("headers = {{ {} }}", fmt::join(headers, ", ")));
+  }
+  part("body", request.body);
+  if (parts.empty()) return "{}";
+  return fmt::format("{{ {} }}", fmt::join(parts, ", "));
+}
+
+void DumpHttpKeys(std::string& out, const CheckOptions& check) {
+  if (check.request) out += fmt::format("request = {}\n", RequestTable(*check.request));
+  if (check.expect_status) {
+    out += fmt::format("expect_status = {}\n", StringList(*check.expect_status));
+  }
+  if (check.expect_header) {
+    out +=
+        fmt::format("expect_header = {{ name = {}, match = {} }}\n",
+                    TomlString(check.expect_header->name), TomlString(check.expect_header->match));
+  }
+  DumpString(out, "expect_body", check.expect_body);
+  if (check.body_max) {
+    out += fmt::format("body_max = {}\n",
+                       TomlString(FormatSize(static_cast<size_t>(*check.body_max))));
+  }
+}
+
 // Options left out were absent from the file: the checker applies its defaults to them.
 // shm and upstream are not written: they follow from [shm] and the upstream's name.
 void DumpCheck(std::string& out, const CheckOptions& check) {
@@ -55,14 +100,9 @@ void DumpCheck(std::string& out, const CheckOptions& check) {
   DumpString(out, "ca_file", check.ca_file);
   DumpString(out, "tls_cert", check.tls_cert);
   DumpString(out, "tls_key", check.tls_key);
-  if (check.alpn) {
-    std::string list;
-    for (const std::string& name : *check.alpn) {
-      list += (list.empty() ? "" : ", ") + TomlString(name);
-    }
-    out += fmt::format("alpn = [{}]\n", list);
-  }
+  if (check.alpn) out += fmt::format("alpn = {}\n", StringList(*check.alpn));
   DumpString(out, "tls_min_version", check.tls_min_version);
+  DumpHttpKeys(out, check);
 }
 
 }  // namespace

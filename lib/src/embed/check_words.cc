@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "upcheck/size.h"
+
 namespace upcheck {
 namespace {
 
@@ -61,6 +63,59 @@ Status SetAlpn(CheckOptions& o, std::string_view value) {
   return Status::Ok();
 }
 
+// "2xx,!503": rules split at commas, as strings; `expect_status=` alone is the empty list
+// (Spawn refuses it with its own text), an empty rule between commas is refused here.
+Status SetExpectStatus(CheckOptions& o, std::string_view value) {
+  std::vector<std::string> rules;
+  for (size_t start = 0; start < value.size();) {
+    size_t comma = value.find(',', start);
+    if (comma == std::string_view::npos) comma = value.size();
+    if (comma == start || comma + 1 == value.size()) {
+      return Expected("expect_status", "a comma list of rules", value);
+    }
+    rules.emplace_back(value.substr(start, comma - start));
+    start = comma + 1;
+  }
+  o.expect_status = std::move(rules);
+  return Status::Ok();
+}
+
+CheckRequest& RequestOf(CheckOptions& o) {
+  if (!o.request) o.request.emplace();
+  return *o.request;
+}
+
+// "Name: value", split at the first ':'; the value's leading spaces are the separator's.
+Status AddRequestHeader(CheckOptions& o, std::string_view value) {
+  size_t colon = value.find(':');
+  if (colon == std::string_view::npos) {
+    return Expected("request_header", "Name: value", value);
+  }
+  std::string_view header_value = value.substr(colon + 1);
+  while (header_value.starts_with(' ') || header_value.starts_with('\t')) {
+    header_value.remove_prefix(1);
+  }
+  RequestOf(o).headers.emplace_back(value.substr(0, colon), header_value);
+  return Status::Ok();
+}
+
+// "Name:regex", split at the first ':'; the pattern is taken as is.
+Status SetExpectHeader(CheckOptions& o, std::string_view value) {
+  size_t colon = value.find(':');
+  if (colon == std::string_view::npos) return Expected("expect_header", "Name:regex", value);
+  o.expect_header =
+      HeaderExpectation{std::string(value.substr(0, colon)), std::string(value.substr(colon + 1))};
+  return Status::Ok();
+}
+
+// As [upstream.check] body_max and [shm] size: bytes, or with a k or m suffix.
+Status SetBodyMax(CheckOptions& o, std::string_view value) {
+  Result<size_t> bytes = ParseSize(value);
+  if (!bytes) return Expected("body_max", "a size (bytes, or a number with k or m suffix)", value);
+  o.body_max = static_cast<int64_t>(*bytes);  // at most 12 digits times 1m: no overflow
+  return Status::Ok();
+}
+
 Status SetString(std::optional<std::string>& field, std::string_view value) {
   field = std::string(value);
   return Status::Ok();
@@ -89,8 +144,20 @@ Status SetOption(CheckOptions& o, std::string_view key, std::string_view value) 
   if (key == "port") return SetInteger(o.port, key, value);
   if (key == "ssl_verify") return SetBool(o.ssl_verify, key, value);
   if (key == "valid_statuses") return SetStatuses(o, value);
+  if (key == "request_method") return SetString(RequestOf(o).method, value);
+  if (key == "request_path") return SetString(RequestOf(o).path, value);
+  if (key == "request_host") return SetString(RequestOf(o).host, value);
+  if (key == "request_header") return AddRequestHeader(o, value);
+  if (key == "request_body") return SetString(RequestOf(o).body, value);
+  if (key == "expect_status") return SetExpectStatus(o, value);
+  if (key == "expect_header") return SetExpectHeader(o, value);
+  if (key == "expect_body") return SetString(o.expect_body, value);
+  if (key == "body_max") return SetBodyMax(o, value);
   return Status::Error("unknown option " + Quoted(key));
 }
+
+// The one word that may be given more than once: each adds a header, in order.
+constexpr std::string_view kRepeatable = "request_header";
 
 }  // namespace
 
@@ -103,7 +170,7 @@ Result<CheckOptions> ParseCheckWords(std::span<const std::string_view> words) {
       return Result<CheckOptions>::Error("expected key=value, got " + Quoted(word));
     }
     std::string_view key = word.substr(0, eq);
-    if (!seen.insert(key).second) {
+    if (!seen.insert(key).second && key != kRepeatable) {
       return Result<CheckOptions>::Error("option " + Quoted(key) + " given twice");
     }
     if (Status st = SetOption(options, key, word.substr(eq + 1)); !st.ok()) return st;

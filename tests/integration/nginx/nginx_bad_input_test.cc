@@ -101,6 +101,46 @@ TEST_F(NginxBadInput, EveryInvalidCheckOption) {
   }
 }
 
+// The HTTP words of DESIGN §9: the syntax is the words' own, the meaning Spawn's.
+TEST_F(NginxBadInput, EveryInvalidHttpWord) {
+  const std::string req = "type=http request_path=/";
+  const std::vector<BadWords> rows = {
+      {req + " \"request_header=Host: a\"",
+       "\"request\" option: header \"Host\" is set by upcheck (the host goes in request.host)"},
+      {req + " request_header=NoColon",
+       "option \"request_header\": expected Name: value, got \"NoColon\""},
+      {req + " request_method=G@T",
+       "\"request\" option: bad method \"G@T\" (an HTTP token such as GET or HEAD)"},
+      {"type=http " + std::string(kHttpReqWord) + " request_path=/",
+       "\"http_req\" and \"request\" options cannot be used together"},
+      {"type=tcp expect_body=ok", "\"expect_body\" option needs type \"http\" or \"https\""},
+      {req + " expect_status=2xx,,3xx",
+       "option \"expect_status\": expected a comma list of rules, got \"2xx,,3xx\""},
+      {req + " expect_status=20x",
+       "\"expect_status\" option: bad rule \"20x\" in expect_status (a code like 200, a class "
+       "like 2xx, a range like 200-399, or one of them after !)"},
+      {req + " expect_header=Content-Type",
+       "option \"expect_header\": expected Name:regex, got \"Content-Type\""},
+      {req + " expect_body=a(",
+       "\"expect_body\" option: bad regex \"a(\": missing closing parenthesis at offset 2"},
+      {req + " body_max=1k", "\"body_max\" option needs \"expect_body\""},
+      {req + " expect_body=ok body_max=17m",
+       "\"body_max\" option: must be between 1 and 16777216 bytes (16m), got 17825792"},
+      {req + " expect_body=a expect_body=b", "option \"expect_body\" given twice"},
+  };
+  for (const BadWords& row : rows) {
+    SCOPED_TRACE("upcheck_check " + row.words);
+    ExpectRefused(Body("upcheck_check " + row.words + ";"), row.message, kCheckLine);
+  }
+  NginxProcess nginx;
+  ProcessResult run = nginx.Test(
+      Body("upcheck_check " + req +
+           " request_method=HEAD \"request_header=User-Agent: upcheck\" request_header=X-A:1"
+           " expect_status=2xx,!503 \"expect_header=Content-Type:^text/\" \"expect_body=\\d+\""
+           " body_max=64k;"));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+}
+
 TEST_F(NginxBadInput, CheckWithoutShm) {
   ExpectRefused(
       "upstream foo.com {\n    server 127.0.0.1:1;\n    upcheck_check " + Check("fall=2") + ";\n}",

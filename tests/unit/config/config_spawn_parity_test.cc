@@ -95,6 +95,37 @@ TEST_F(ConfigSpawnParityTest, SameStringAsCheckerSpawn) {
          o.host = "h";
          o.ca_file = "/nonexistent/ca.pem";
        }},
+      {head + "check = { type = \"http\", http_req = \"x\", request = { path = \"/\" } }\n",
+       [](CheckOptions& o) { o.request.emplace().path = "/"; }},
+      {head + "check = { type = \"tcp\", expect_body = \"ok\" }\n",
+       [](CheckOptions& o) {
+         o.type = "tcp";
+         o.http_req.reset();
+         o.expect_body = "ok";
+       }},
+      {head + "check = { type = \"http\", request = { method = \"G T\" } }\n",
+       [](CheckOptions& o) {
+         o.http_req.reset();
+         o.request.emplace().method = "G T";
+       }},
+      {head + "check = { type = \"http\", http_req = \"x\", expect_status = [\"20x\"] }\n",
+       [](CheckOptions& o) { o.expect_status = std::vector<std::string>{"20x"}; }},
+      {head + "check = { type = \"http\", http_req = \"x\", expect_status = [] }\n",
+       [](CheckOptions& o) { o.expect_status = std::vector<std::string>{}; }},
+      {head + "check = { type = \"http\", http_req = \"x\", expect_header = { name = \"X\", "
+              "match = \"(\" } }\n",
+       [](CheckOptions& o) {
+         o.expect_header = HeaderExpectation{"X", "("};
+       }},
+      {head + "check = { type = \"http\", http_req = \"x\", expect_body = \"a(\" }\n",
+       [](CheckOptions& o) { o.expect_body = "a("; }},
+      {head + "check = { type = \"http\", http_req = \"x\", body_max = \"1k\" }\n",
+       [](CheckOptions& o) { o.body_max = 1024; }},
+      {head + "check = { type = \"http\", http_req = \"x\", expect_body = \"\", body_max = 0 }\n",
+       [](CheckOptions& o) {
+         o.expect_body = "";
+         o.body_max = 0;
+       }},
   };
   for (const Case& c : cases) {
     CheckOptions o;
@@ -104,6 +135,29 @@ TEST_F(ConfigSpawnParityTest, SameStringAsCheckerSpawn) {
     o.upstream = "u";
     c.change(o);
     EXPECT_EQ(CheckMessage(c.toml), SpawnError(o)) << c.toml;
+  }
+}
+
+// The other way round: a check the parser accepts with the HTTP keys, spawned as parsed.
+TEST_F(ConfigSpawnParityTest, AcceptedHttpKeysSpawn) {
+  const std::string head = "[[upstream]]\nname = \"u\"\nprimary = [\"127.0.0.1:80\"]\n";
+  const std::vector<std::string> accepted = {
+      head + "check = { type = \"http\", request = {} }\n",
+      head +
+          "check = { type = \"http\", request = { method = \"HEAD\", path = \"/h\", host = "
+          "\"foo.com\", headers = { \"User-Agent\" = \"upcheck\" }, body = \"x\" } }\n",
+      head +
+          "check = { type = \"http\", http_req = \"x\", expect_status = [\"2xx\", 301, "
+          "\"!503\"], expect_header = { name = \"Content-Type\", match = \"json$\" }, "
+          "expect_body = \"ok\", body_max = \"16m\" }\n",
+      head +
+          "check = { type = \"https\", host = \"h\", request = { path = \"/\" }, "
+          "expect_body = \"\", body_max = 1 }\n",
+  };
+  for (const std::string& toml : accepted) {
+    Result<Config> config = ParseConfig(toml, "upcheck.toml");
+    ASSERT_TRUE(config.ok()) << config.error();
+    EXPECT_EQ(SpawnError(*config->upstreams[0].check), "(spawned)") << toml;
   }
 }
 

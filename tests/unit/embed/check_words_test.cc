@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "upcheck/checker.h"
@@ -96,6 +97,82 @@ TEST(CheckWordsTest, TlsKeys) {
   }
 }
 
+TEST(CheckWordsTest, HttpKeys) {
+  auto o = Parse({"type=http", "request_method=POST", "request_path=/healthz?a=b",
+                  "request_host=foo.com", "request_header=User-Agent:   upcheck 1.0",
+                  "request_header=X-Trace:a:b", "request_header=X-Empty:", "request_body=ping",
+                  "expect_status=2xx,!503,301-308", "expect_header=Content-Type:^application/json",
+                  "expect_body=\"status\"\\s*:\\s*\"ok\"", "body_max=64k"});
+  ASSERT_TRUE(o.ok()) << o.error();
+  ASSERT_TRUE(o->request.has_value());
+  EXPECT_EQ(o->request->method, "POST");
+  EXPECT_EQ(o->request->path, "/healthz?a=b");
+  EXPECT_EQ(o->request->host, "foo.com");
+  // In order; split at the first ':', the value's leading spaces dropped.
+  EXPECT_EQ(o->request->headers,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"User-Agent", "upcheck 1.0"}, {"X-Trace", "a:b"}, {"X-Empty", ""}}));
+  EXPECT_EQ(o->request->body, "ping");
+  EXPECT_EQ(o->expect_status, (std::vector<std::string>{"2xx", "!503", "301-308"}));
+  ASSERT_TRUE(o->expect_header.has_value());
+  EXPECT_EQ(o->expect_header->name, "Content-Type");
+  EXPECT_EQ(o->expect_header->match, "^application/json");
+  EXPECT_EQ(o->expect_body, "\"status\"\\s*:\\s*\"ok\"");
+  EXPECT_EQ(o->body_max, 65536);
+  EXPECT_FALSE(o->http_req.has_value());
+
+  // Any request_* word makes the request present; the others stay absent.
+  auto path_only = Parse({"request_path=/"});
+  ASSERT_TRUE(path_only.ok()) << path_only.error();
+  ASSERT_TRUE(path_only->request.has_value());
+  EXPECT_FALSE(path_only->request->method.has_value());
+  EXPECT_FALSE(path_only->expect_status.has_value());
+  auto none = Parse({"type=http"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->request.has_value());
+  EXPECT_FALSE(none->body_max.has_value());
+  auto sizes = Parse({"body_max=100", "expect_status=200", "expect_header=X:"});
+  ASSERT_TRUE(sizes.ok()) << sizes.error();
+  EXPECT_EQ(sizes->body_max, 100);
+  EXPECT_EQ(sizes->expect_status, std::vector<std::string>{"200"});
+  EXPECT_EQ(sizes->expect_header->match, "");
+  auto empty = Parse({"expect_status="});
+  ASSERT_TRUE(empty.ok()) << empty.error();
+  EXPECT_EQ(empty->expect_status, std::vector<std::string>{});
+}
+
+TEST(CheckWordsTest, HttpKeyErrors) {
+  struct Row {
+    std::vector<std::string_view> words;
+    std::string error;
+  };
+  std::vector<Row> rows = {
+      {{"request_header=NoColon"},
+       "option \"request_header\": expected Name: value, got \"NoColon\""},
+      {{"expect_header=Content-Type"},
+       "option \"expect_header\": expected Name:regex, got \"Content-Type\""},
+      {{"expect_status=2xx,"},
+       "option \"expect_status\": expected a comma list of rules, got \"2xx,\""},
+      {{"expect_status=,2xx"},
+       "option \"expect_status\": expected a comma list of rules, got \",2xx\""},
+      {{"expect_status=2xx,,3xx"},
+       "option \"expect_status\": expected a comma list of rules, got \"2xx,,3xx\""},
+      {{"body_max=12q"},
+       "option \"body_max\": expected a size (bytes, or a number with k or m suffix), got "
+       "\"12q\""},
+      {{"body_max="},
+       "option \"body_max\": expected a size (bytes, or a number with k or m suffix), got \"\""},
+      {{"request_path=/a", "request_path=/b"}, "option \"request_path\" given twice"},
+      {{"expect_body=a", "expect_body=b"}, "option \"expect_body\" given twice"},
+      {{"request=GET /"}, "unknown option \"request\""},
+  };
+  for (const Row& row : rows) {
+    auto o = Parse(row.words);
+    ASSERT_FALSE(o.ok()) << row.error;
+    EXPECT_EQ(o.error(), row.error);
+  }
+}
+
 // What the nginx module checks at `nginx -t`, before any worker forks.
 TEST(CheckWordsTest, ValidatedLikeSpawn) {
   auto validate = [](std::vector<std::string_view> words) -> std::string {
@@ -115,6 +192,20 @@ TEST(CheckWordsTest, ValidatedLikeSpawn) {
   EXPECT_EQ(validate({"type=tls", "tls_key=/k.pem"}), "\"tls_key\" option requires \"tls_cert\"");
   EXPECT_EQ(validate({"type=tls", "tls_min_version=1.4"}),
             "bad \"tls_min_version\" value \"1.4\" (1.0, 1.1, 1.2 or 1.3)");
+  EXPECT_EQ(validate({"type=http", "request_path=/", "expect_body=ok", "body_max=1m"}), "ok");
+  EXPECT_EQ(validate({"type=http", "request_path=/", "request_header=Host: a"}),
+            "\"request\" option: header \"Host\" is set by upcheck (the host goes in "
+            "request.host)");
+  EXPECT_EQ(validate({"type=http", "http_req=x", "request_method=GET"}),
+            "\"http_req\" and \"request\" options cannot be used together");
+  EXPECT_EQ(validate({"type=tcp", "expect_body=ok"}),
+            "\"expect_body\" option needs type \"http\" or \"https\"");
+  EXPECT_EQ(validate({"type=http", "request_path=/", "expect_status="}),
+            "\"expect_status\" option: empty list (give at least one rule, such as \"2xx\")");
+  EXPECT_EQ(validate({"type=http", "request_path=/", "expect_body=a("}),
+            "\"expect_body\" option: bad regex \"a(\": missing closing parenthesis at offset 2");
+  EXPECT_EQ(validate({"type=http", "request_path=/", "expect_body=a", "body_max=17m"}),
+            "\"body_max\" option: must be between 1 and 16777216 bytes (16m), got 17825792");
   std::string missing =
       validate({"type=tls", "tls_cert=/nonexistent/c.pem", "tls_key=/nonexistent/k.pem"});
   EXPECT_EQ(missing.rfind("failed to load tls_cert \"/nonexistent/c.pem\": ", 0), 0u) << missing;
