@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include "cli_common.h"
 #include "probe/status_line.h"
 
 namespace upcheck::probe_tool {
@@ -114,6 +113,17 @@ const char* StateName(Reached state) {
   return "not reached";
 }
 
+// Keeps a line one line. Unlike cli::EscapeForLine it leaves backslashes alone: the engine's
+// texts (a status line through EscapedForLog) are escaped already.
+std::string ControlsEscaped(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    out += byte < 0x20 || byte == 0x7f ? fmt::format("\\x{:02x}", byte) : std::string(1, c);
+  }
+  return out;
+}
+
 std::string OutcomeText(const ProbeResult& r) {
   if (r.ok()) return "ok";
   return r.counted() ? r.message : r.message + " (not counted)";
@@ -133,14 +143,14 @@ std::string RenderText(const ProbeReport& report) {
                        : s.state == Reached::kFail ? fmt::format("failed at {:.3f} ms", s.ms)
                                                    : "not reached";
     if (!s.detail.empty()) what += "  " + s.detail;
-    out += fmt::format("{:<16}{}\n", s.name, cli::EscapeForLine(what));
+    out += fmt::format("{:<16}{}\n", s.name, ControlsEscaped(what));
   }
   for (const RuleLine& r : report.rules) {
     std::string what = StateName(r.state);
     if (!r.detail.empty()) what += "  " + r.detail;
-    out += fmt::format("{:<16}{}\n", r.name, cli::EscapeForLine(what));
+    out += fmt::format("{:<16}{}\n", r.name, ControlsEscaped(what));
   }
-  out += fmt::format("{:<16}{}\n", "outcome", cli::EscapeForLine(OutcomeText(report.result)));
+  out += fmt::format("{:<16}{}\n", "outcome", ControlsEscaped(OutcomeText(report.result)));
   return out;
 }
 
