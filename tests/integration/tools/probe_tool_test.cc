@@ -114,6 +114,22 @@ TEST(ProbeToolTest, FailingExpectBodyNamesTheRuleAndTheEnginesMessage) {
             "body of " + server.address() + " does not match expect_body");
 }
 
+// The libuv engine (every TLS probe's) reports the same steps and outcome as the epoll one.
+TEST(ProbeToolTest, LibuvEngineReportsTheSame) {
+  LoopbackHttpServer server(Family::kV4, kDownResponse);
+  ASSERT_TRUE(server.ok()) << server.error();
+  ASSERT_EQ(setenv("UPCHECK_PROBE_ENGINE", "libuv", 1), 0);
+  ProcessResult r = Probe({server.address(), "--expect-body", "ok"});
+  unsetenv("UPCHECK_PROBE_ENGINE");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  for (const char* step : {"connect", "send", "first byte", "body"}) {
+    EXPECT_NE(VerdictOf(r.out, step).find(" ms"), std::string::npos) << step << "\n" << r.out;
+  }
+  EXPECT_EQ(VerdictOf(r.out, "expect_body"), "fail  does not match expect_body");
+  EXPECT_EQ(VerdictOf(r.out, "outcome"),
+            "body of " + server.address() + " does not match expect_body");
+}
+
 TEST(ProbeToolTest, RulesAfterTheFailingOneAreNotReached) {
   LoopbackHttpServer server(Family::kV4, kOkResponse);
   ASSERT_TRUE(server.ok()) << server.error();
