@@ -49,6 +49,9 @@ std::optional<int> ParsePort(std::string_view text) {
 // "host:port", "[v6]:port", or "host" alone when a default port is known (0: none).
 Status ParseAuthority(std::string_view text, std::string_view authority, int default_port,
                       Target* target) {
+  if (authority.find('@') != std::string_view::npos) {
+    return BadTarget(text, "user info is not supported");
+  }
   std::string_view host = authority;
   std::string_view port;
   if (authority.starts_with('[')) {
@@ -66,8 +69,6 @@ Status ParseAuthority(std::string_view text, std::string_view authority, int def
     }
   }
   if (host.empty()) return BadTarget(text, "no host");
-  if (host.find('@') != std::string_view::npos)
-    return BadTarget(text, "user info is not supported");
   if (port.empty() && authority.ends_with(':')) return BadTarget(text, "no port after :");
   if (port.empty() && default_port == 0) return BadTarget(text, "no port");
   std::optional<int> p = port.empty() ? default_port : ParsePort(port);

@@ -275,6 +275,8 @@ TEST(ProbeToolTest, BadFlagsExitTwoWithOneLine) {
       {{"127.0.0.1"}, "bad target \"127.0.0.1\" (no port;"},
       {{"http://127.0.0.1:0/"}, "port must be 1..65535"},
       {{"ftp://127.0.0.1:21/"}, "the scheme must be http or https"},
+      {{"http://u:p@127.0.0.1:80/"}, "user info is not supported"},
+      {{"::1:80"}, "an IPv6 address needs brackets"},
       {{"127.0.0.1:80", "--type", "udp"}, "only \"http\" and \"https\" type are supported"},
       {{"127.0.0.1:80", "--timeout", "-1"}, "\"timeout\" option must be >= 0"},
       {{"127.0.0.1:80", "--type", "tcp", "--expect-body", "x"},
