@@ -62,7 +62,10 @@ void AddFlags(CLI::App& app, ProbeFlags& f) {
   AddOptional(app, "--method", f.method, "Request method (GET)", "M");
   AddOptional(app, "--path", f.path, "Request path (the URL's, else /)", "P");
   AddOptional(app, "--host", f.host, "Host header, TLS SNI and certificate name", "H");
-  app.add_option("--header", f.headers, "A request header, repeatable")->type_name("'NAME: V'");
+  // One value per --header, so that a target after it stays the target.
+  app.add_option("--header", f.headers, "A request header, repeatable")
+      ->type_name("'NAME: V'")
+      ->allow_extra_args(false);
   AddOptional(app, "--body", f.body, "Request body (sent with Content-Length)", "B");
   AddOptional(app, "--http-req", f.http_req, "Raw request instead (\\r \\n escapes)", "RAW");
   app.add_option_function<int64_t>(

@@ -98,6 +98,20 @@ TEST(ProbeToolTest, OkAgainstA200BackendShowsEveryStep) {
   EXPECT_NE(request.find("\r\nHost: " + server.address() + "\r\n"), std::string::npos) << request;
 }
 
+TEST(ProbeToolTest, RequestFlagsBuildTheRequest) {
+  LoopbackHttpServer server(Family::kV4, kOkResponse);
+  ASSERT_TRUE(server.ok()) << server.error();
+  // Repeated --header flags before the target leave the target alone.
+  ProcessResult r = Probe({"--header", "X-A: 1", "--header", "X-B:2", server.address(), "--method",
+                           "POST", "--path", "/p", "--host", "foo.com", "--body", "hi"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(server.WaitForRequests(1, kWait));
+  const std::string request = server.last_request();
+  EXPECT_EQ(request.rfind("POST /p HTTP/1.1\r\nHost: foo.com\r\nX-A: 1\r\nX-B: 2\r\n", 0), 0u)
+      << request;
+  EXPECT_NE(request.find("\r\nContent-Length: 2\r\n"), std::string::npos) << request;
+}
+
 TEST(ProbeToolTest, FailingExpectBodyNamesTheRuleAndTheEnginesMessage) {
   LoopbackHttpServer server(Family::kV4, kDownResponse);
   ASSERT_TRUE(server.ok()) << server.error();
