@@ -19,15 +19,17 @@ Result<std::string> ResolveSegmentName(const std::optional<std::string>& segment
   // ca_file, another working directory) does not stop a tool.
   Result<Config> config = LoadConfig(*config_path, ConfigFiles::kSkip);
   if (config) return config->shm.name;
-  // ParseConfig reports every problem, one per line; a tool's error is one line.
-  std::string_view all = config.error();
+  return Result<std::string>::Error(OneLineProblems(config.error()));
+}
+
+std::string OneLineProblems(std::string_view all) {
   while (!all.empty() && all.back() == '\n') all.remove_suffix(1);
   const size_t first_end = all.find('\n');
-  if (first_end == std::string_view::npos) return Result<std::string>::Error(std::string(all));
+  if (first_end == std::string_view::npos) return std::string(all);
   const auto more =
       std::count(all.begin() + static_cast<std::ptrdiff_t>(first_end), all.end(), '\n');
-  return Result<std::string>::Error(fmt::format(
-      "{} (and {} more problem{})", all.substr(0, first_end), more, more == 1 ? "" : "s"));
+  return fmt::format("{} (and {} more problem{})", all.substr(0, first_end), more,
+                     more == 1 ? "" : "s");
 }
 
 std::optional<double> ParseFiniteNumber(std::string_view text) {

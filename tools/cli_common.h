@@ -1,5 +1,5 @@
-// Helpers shared by the operator tools (upcheck-shmctl, upcheck-status): strict parsing
-// of command-line values, one-line rendering of dict values and keys, and the JSON shape of
+// Helpers shared by the operator tools (upcheck-shmctl, upcheck-status, upcheck-probe): strict
+// parsing of command-line values, one-line rendering of dict values and keys, and the JSON shape of
 // a dict value.
 //
 // Everything here is a pure function of its arguments: nothing touches the segment, nothing
@@ -27,6 +27,9 @@ inline constexpr std::string_view kDefaultSegmentName = "healthcheck";
 // LoadConfig), else kDefaultSegmentName. Returns the name, or a one-line error.
 Result<std::string> ResolveSegmentName(const std::optional<std::string>& segment_name,
                                        const std::optional<std::string>& config_path);
+
+// ParseConfig's problems, one per line, as one line: the first, and how many more follow.
+std::string OneLineProblems(std::string_view all);
 
 // A whole string as a finite double: "12", "-3.5", "+2", "1e3", ".5". No surrounding space,
 // no trailing garbage, no nan/inf, no overflow. nullopt otherwise.
