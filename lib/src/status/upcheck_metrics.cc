@@ -209,7 +209,7 @@ void AppendFailuresByResult(std::string& out, std::span<const PeerRow> rows) {
   constexpr std::string_view kFamily = "upcheck_peer_check_failures_total";
   AppendHeader(out, kFamily, "counter", "Failed health checks of the peer, by result.");
   for (const PeerRow& row : rows) {
-    if (FailedResults(row) == 0) continue;
+    if (!row.details || row.details->failures == 0) continue;
     for (size_t r = 0; r < kFailureResults.size(); ++r) {
       const uint64_t count = row.details->failures_by_result[r];
       if (count == 0) continue;
