@@ -53,7 +53,11 @@ void EndWrite(std::atomic<uint32_t>& word, uint32_t seq) {
 void Write(PeerDetailsShm& d, const PeerCheckEvent& e) {
   constexpr auto kRelaxed = std::memory_order_relaxed;
   d.checks.fetch_add(1, kRelaxed);
-  if (!e.ok()) d.failures.fetch_add(1, kRelaxed);
+  if (!e.ok()) {
+    d.failures.fetch_add(1, kRelaxed);
+    const size_t r = FailureResultIndex(ProbeResultName(e.kind, e.timed_out));
+    if (r < kFailureResults.size()) d.failures_by_result[r].fetch_add(1, kRelaxed);
+  }
   if (e.transition == HealthTransition::kTurnedUp) d.turned_up.fetch_add(1, kRelaxed);
   if (e.transition == HealthTransition::kTurnedDown) d.turned_down.fetch_add(1, kRelaxed);
   if (e.transition != HealthTransition::kUnchanged) d.last_change_ms.store(e.unix_ms, kRelaxed);
@@ -71,6 +75,10 @@ void Write(PeerDetailsShm& d, const PeerCheckEvent& e) {
 #define UPCHECK_PEER_LOAD_U32(member) out.member = d.member.load(std::memory_order_relaxed);
 #define UPCHECK_PEER_LOAD_I64(member) out.member = d.member.load(std::memory_order_relaxed);
 #define UPCHECK_PEER_LOAD_US(member) out.member = d.member.load(std::memory_order_relaxed) / 1000.0;
+#define UPCHECK_PEER_LOAD_BY_RESULT(member)                      \
+  for (size_t r = 0; r < kFailureResults.size(); ++r) {          \
+    out.member[r] = d.member[r].load(std::memory_order_relaxed); \
+  }
 #define UPCHECK_PEER_LOAD_OUTCOME(member)
 #define UPCHECK_PEER_LOAD(member, type, shm, json_key, json) UPCHECK_PEER_LOAD_##shm(member)
 

@@ -161,6 +161,15 @@ Result<Registry> Registry::Attach(const Segment& segment) {
   auto bad = [&](const char* what) {
     return Result<Registry>::Error(who + " has a corrupt registry: " + what);
   };
+  if (bytes >= sizeof(RegistryHeaderShm) && h->magic != shm::kRegistryMagic &&
+      h->magic >> 8 == shm::kRegistryMagic >> 8) {
+    // The last byte of the magic is the layout's version, an ASCII digit.
+    return Result<Registry>::Error(who + " has a registry of layout " +
+                                   std::string(1, static_cast<char>(h->magic & 0xff)) +
+                                   ", this program reads layout " +
+                                   std::string(1, static_cast<char>(shm::kRegistryMagic & 0xff)) +
+                                   ": use the upcheck tools of the version that created it");
+  }
   if (bytes < sizeof(RegistryHeaderShm) || h->magic != shm::kRegistryMagic || h->bytes != bytes) {
     return bad("bad header");
   }

@@ -11,6 +11,7 @@
 #endif
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -18,8 +19,15 @@
 
 namespace upcheck::shm {
 
-// "ucregis4": 4 since PeerDetailsShm's fields follow peer_fields.h.
-inline constexpr uint64_t kRegistryMagic = 0x7563726567697334ull;
+// "ucregis5": 5 since PeerDetailsShm counts failures by result. The last byte is the
+// layout's version: a tool that reads another one refuses the segment.
+inline constexpr uint64_t kRegistryMagic = 0x7563726567697335ull;
+
+// Counters of failures by result: one per kFailureResults name, and a spare slot that keeps
+// the record packed to 8 bytes. 32 bits keep them at 40 bytes a peer: one result failing
+// every 10 ms wraps after 16 months, which Prometheus reads as a counter reset.
+inline constexpr size_t kFailureResultSlots = 10;
+static_assert(kFailureResults.size() <= kFailureResultSlots);
 
 struct StringRefShm {
   uint32_t offset;  // into the string pool
@@ -42,6 +50,7 @@ struct UpstreamShm {
 #define UPCHECK_PEER_SHM_U32(member) std::atomic<uint32_t> member;
 #define UPCHECK_PEER_SHM_I64(member) std::atomic<int64_t> member;
 #define UPCHECK_PEER_SHM_US(member) std::atomic<uint32_t> member;
+#define UPCHECK_PEER_SHM_BY_RESULT(member) std::atomic<uint32_t> member[kFailureResultSlots];
 #define UPCHECK_PEER_SHM_OUTCOME(member)
 #define UPCHECK_PEER_SHM_MEMBER(member, type, shm, json_key, json) UPCHECK_PEER_SHM_##shm(member)
 
@@ -57,7 +66,7 @@ struct PeerDetailsShm {
   // (and the bytes beyond, so that it knows to end with "..." as the log line does).
   char detail[204];
 };
-static_assert(sizeof(PeerDetailsShm) == 256, "peer_fields.h's order must leave no padding");
+static_assert(sizeof(PeerDetailsShm) == 296, "peer_fields.h's order must leave no padding");
 
 struct PeerShm {
   StringRefShm name;

@@ -211,6 +211,20 @@ double DictNumber(SharedDict* dict, const std::string& key) {
   return number != nullptr ? *number : 0;
 }
 
+// {"body":3,...}: the nonzero counts only, in kFailureResults' order, so that a peer that
+// never failed costs two bytes.
+void AppendFailureCounts(std::string& out, const FailureCounts& counts) {
+  out.push_back('{');
+  bool first = true;
+  for (size_t r = 0; r < counts.size(); ++r) {
+    if (counts[r] == 0) continue;
+    out.append(first ? "\"" : ",\"").append(kFailureResults[r]).append("\":");
+    AppendInt(out, static_cast<int64_t>(counts[r]));
+    first = false;
+  }
+  out.push_back('}');
+}
+
 // How the JSON prints each kind of field of peer_fields.h, as `,"key":value`.
 #define UPCHECK_PEER_JSON_Int(key, value) \
   out.append(",\"" key "\":");            \
@@ -224,6 +238,9 @@ double DictNumber(SharedDict* dict, const std::string& key) {
 #define UPCHECK_PEER_JSON_String(key, value) \
   out.append(",\"" key "\":");               \
   AppendString(out, value);
+#define UPCHECK_PEER_JSON_ByResult(key, value) \
+  out.append(",\"" key "\":");                 \
+  AppendFailureCounts(out, value);
 #define UPCHECK_PEER_JSON_None(key, value)
 #define UPCHECK_PEER_JSON(member, type, shm, json_key, json) \
   UPCHECK_PEER_JSON_##json(json_key, d.member)
@@ -274,7 +291,7 @@ void AppendStatusJson(std::string& out, const Upstreams& view, const Registry* r
     size += 96 + view.upstream_name(i).size();
     for (bool backup : {false, true}) {
       for (const PeerInfo& peer : backup ? view.backup_peers(i) : view.primary_peers(i)) {
-        size += 320 + 2 * peer.name.size();
+        size += 352 + 2 * peer.name.size();
       }
     }
   }

@@ -107,11 +107,22 @@ std::vector<PeerRow> CollectRows(const Upstreams& view, const Registry* registry
   return rows;
 }
 
+// The results a peer has failed with: its samples of upcheck_peer_check_failures_total.
+size_t FailedResults(const PeerRow& row) {
+  if (!row.details || row.details->failures == 0) return 0;
+  size_t n = 0;
+  for (uint64_t count : row.details->failures_by_result) n += count != 0;
+  return n;
+}
+
 size_t EstimateSize(std::span<const PeerRow> rows) {
-  // Per peer: up to 9 samples of family name (<= 41) + labels (~40) + value (<= 24); an
-  // estimate short by a byte would cost a copy of the whole page.
+  // Per peer: up to 9 samples, and one per result it failed with, of family name (<= 41)
+  // + labels (~40) + value (<= 24); an estimate short by a byte would cost a copy of the
+  // whole page.
   size_t size = 4096;
-  for (const PeerRow& row : rows) size += 9 * (112 + row.upstream.size() + row.peer->name.size());
+  for (const PeerRow& row : rows) {
+    size += (9 + FailedResults(row)) * (112 + row.upstream.size() + row.peer->name.size());
+  }
   return size;
 }
 
@@ -165,9 +176,11 @@ constexpr DetailSeries kLastCheckSeries[] = {
     {"} ", [](std::string& out, const PeerDetails& d) { AppendSeconds(out, d.last_check_ms); }},
 };
 
+constexpr DetailFamily kChecksFamily = {"upcheck_peer_checks_total", "counter",
+                                        "Health checks of the peer, by result.", false,
+                                        kChecksSeries};
+// The families after upcheck_peer_check_failures_total.
 constexpr DetailFamily kDetailFamilies[] = {
-    {"upcheck_peer_checks_total", "counter", "Health checks of the peer, by result.", false,
-     kChecksSeries},
     {"upcheck_peer_transitions_total", "counter",
      "Times the health checks turned the peer up or down.", false, kTransitionsSeries},
     {"upcheck_peer_check_duration_seconds", "gauge", "Duration of the peer's last health check.",
@@ -185,6 +198,24 @@ void AppendDetailFamily(std::string& out, const DetailFamily& family,
       AppendSeries(out, family.name, row);
       out.append(series.labels);
       series.append(out, *row.details);
+      out.push_back('\n');
+    }
+  }
+}
+
+// upcheck_peer_check_failures_total{result}: one sample per result a peer failed with,
+// so that healthy peers add no series. Their sum is upcheck_peer_checks_total's failures.
+void AppendFailuresByResult(std::string& out, std::span<const PeerRow> rows) {
+  constexpr std::string_view kFamily = "upcheck_peer_check_failures_total";
+  AppendHeader(out, kFamily, "counter", "Failed health checks of the peer, by result.");
+  for (const PeerRow& row : rows) {
+    if (!row.details || row.details->failures == 0) continue;
+    for (size_t r = 0; r < kFailureResults.size(); ++r) {
+      const uint64_t count = row.details->failures_by_result[r];
+      if (count == 0) continue;
+      AppendSeries(out, kFamily, row);
+      out.append(",result=\"").append(kFailureResults[r]).append("\"} ");
+      AppendNumber(out, count);
       out.push_back('\n');
     }
   }
@@ -214,6 +245,8 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
   }
 
   if (registry != nullptr) {
+    AppendDetailFamily(out, kChecksFamily, rows);
+    AppendFailuresByResult(out, rows);
     for (const DetailFamily& family : kDetailFamilies) AppendDetailFamily(out, family, rows);
   }
 

@@ -259,6 +259,7 @@ TEST_F(StatusToolTest, JsonIsTheStatusDocumentWithWorkerPidZero) {
   EXPECT_EQ(p1["last_check"], "2026-11-23T18:00:00.123Z");
   EXPECT_EQ(p1["last_change"], "2026-11-23T18:00:00.123Z");
   EXPECT_EQ(p1["last_result"], "status_code");
+  EXPECT_EQ(p1["failures_by_result"], json({{"status_code", 1}}));
   EXPECT_EQ(foo["peers"][2]["role"], "backup");
   EXPECT_EQ(foo["peers"][2]["up"], true);
 

@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 #include <uv.h>
 
+#include <chrono>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "loopback_http_server.h"
 #include "test_names.h"
 #include "upcheck.h"
 #include "upcheck/checker_set.h"
@@ -130,6 +132,45 @@ TEST_F(HostSegmentTest, ThePeerHookSeesChangesOnly) {
   ASSERT_TRUE((*set)->view().SetPeerDown("bar.com", true, 0, true).ok());  // no change
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0], std::make_tuple(size_t{0}, true, uint32_t{0}, true));
+}
+
+// A set records its probes in the registry: a body that does not match expect_body counts
+// under "body" on the set's /metrics and /status.json (real probes of a loopback backend).
+TEST_F(HostSegmentTest, ABodyMismatchCountsUnderBody) {
+  testing::LoopbackHttpServer backend(testing::Family::kV4,
+                                      "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnope");
+  ASSERT_TRUE(backend.ok());
+  CheckOptions check;
+  check.type = "http";
+  check.http_req = "GET / HTTP/1.0\r\n\r\n";
+  check.expect_body = "\"status\":\"ok\"";
+  check.interval_ms = 10;
+  const std::vector<HostUpstream> upstreams = {{"app", {{backend.address()}}, {}, check}};
+  auto shm = HealthShm::CreateForHost({.name = name_, .size = 1 << 20, .replace = true}, upstreams,
+                                      4, nullptr);
+  ASSERT_TRUE(shm.ok()) << shm.error();
+  int bodies = 0;
+  CheckerSet::Options options;
+  options.on_check = [&](const PeerCheckEvent& e) { bodies += e.kind == ProbeKind::kBody; };
+  auto set = CheckerSet::Create(&loop_, *shm, std::move(options));
+  ASSERT_TRUE(set.ok()) << set.error();
+  ASSERT_TRUE((*set)->AddUpstream("app", {{backend.address()}}, {}, check).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (bodies < 3 && std::chrono::steady_clock::now() < deadline) {
+    uv_run(&loop_, UV_RUN_ONCE);
+  }
+  ASSERT_GE(bodies, 3);
+  std::string metrics, json;
+  (*set)->AppendStatus(StatusFormat::kPrometheus, metrics);
+  (*set)->AppendStatus(StatusFormat::kJson, json);
+  EXPECT_NE(metrics.find("upcheck_peer_check_failures_total{upstream=\"app\",peer=\"" +
+                         backend.address() + "\",role=\"primary\",result=\"body\"} " +
+                         std::to_string(bodies) + "\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(json.find("\"failures_by_result\":{\"body\":" + std::to_string(bodies) + "}"),
+            std::string::npos)
+      << json;
 }
 
 TEST(HostValidationTest, SaysWhatSpawnWouldSayBeforeAnythingExists) {

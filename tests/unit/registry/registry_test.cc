@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "check_events.h"
+#include "probe/probe_result.h"
 #include "test_names.h"
 
 namespace upcheck {
@@ -95,6 +96,79 @@ TEST_F(RegistryTest, DetailsRecordTheLastCheck) {
   EXPECT_EQ(reg->details(0, true, 0).last_result, "timeout");
   EXPECT_EQ(reg->details(0, true, 0).last_error,
             "failed to receive status line from unix:/tmp/x.sock: timeout");
+}
+
+// Each failed check is also counted under its last_result name: the counts add up to
+// failures, two kinds that share a name ("receive") share a count, and "timeout" is counted
+// whichever step timed out.
+TEST_F(RegistryTest, FailuresAreCountedByResult) {
+  auto reg = Registry::Attach(*segment_);
+  ASSERT_TRUE(reg.ok());
+  EXPECT_EQ(reg->details(0, false, 0).failures_by_result, FailureCounts{});
+  PeerCheckEvent e = testing::RefusedConnectEvent();
+  e.transition = HealthTransition::kUnchanged;
+  auto record = [&](ProbeKind kind, bool timed_out = false) {
+    e.kind = kind;
+    e.timed_out = timed_out;
+    reg->RecordCheck(e);
+  };
+  record(ProbeKind::kConnect);
+  record(ProbeKind::kConnect, /*timed_out=*/true);
+  record(ProbeKind::kReceive, /*timed_out=*/true);
+  record(ProbeKind::kReceive);
+  record(ProbeKind::kReceiveResponse);
+  record(ProbeKind::kStatusCode);
+  record(ProbeKind::kStatusCode);
+  record(ProbeKind::kHeader);
+  record(ProbeKind::kBody);
+  record(ProbeKind::kOk);
+  FailureCounts want{};
+  want[FailureResultIndex("connect")] = 1;
+  want[FailureResultIndex("timeout")] = 2;
+  want[FailureResultIndex("receive")] = 2;
+  want[FailureResultIndex("status_code")] = 2;
+  want[FailureResultIndex("header")] = 1;
+  want[FailureResultIndex("body")] = 1;
+  const PeerDetails d = reg->details(0, false, 0);
+  EXPECT_EQ(d.failures_by_result, want);
+  EXPECT_EQ(d.checks, 10u);
+  EXPECT_EQ(d.failures, 9u);
+  uint64_t sum = 0;
+  for (uint64_t count : d.failures_by_result) sum += count;
+  EXPECT_EQ(sum, d.failures);
+  EXPECT_EQ(reg->details(0, true, 0).failures_by_result, FailureCounts{});  // its own record
+}
+
+// Every failure a checker reports has a counter: a ProbeKind added without a name in
+// kFailureResults would count in failures but under no result.
+TEST(FailureResults, EveryCountedFailureHasASlot) {
+  for (uint8_t k = 1; k <= static_cast<uint8_t>(ProbeKind::kReceiveResponse); ++k) {
+    ProbeResult probe;
+    probe.kind = static_cast<ProbeKind>(k);
+    if (!probe.counted()) continue;
+    for (bool timed_out : {false, true}) {
+      EXPECT_LT(FailureResultIndex(ProbeResultName(probe.kind, timed_out)), kFailureResults.size())
+          << ProbeResultName(probe.kind, timed_out);
+    }
+  }
+  EXPECT_EQ(FailureResultIndex("ok"), kFailureResults.size());
+}
+
+// A segment of another registry layout (the last byte of the magic) is refused by name, so
+// that a tool older or newer than the daemon says what is wrong rather than misreading it.
+TEST_F(RegistryTest, AnotherLayoutIsRefusedWithBothVersions) {
+  auto* magic = static_cast<uint64_t*>(SegmentSetUp::Area(*segment_, SegmentArea::kRegistry));
+  ASSERT_NE(magic, nullptr);
+  const uint64_t mine = *magic;
+  *magic = (mine & ~uint64_t{0xff}) | '4';
+  auto reg = Registry::Attach(*segment_);
+  ASSERT_FALSE(reg.ok());
+  EXPECT_EQ(reg.error(), "segment '" + name_ +
+                             "' has a registry of layout 4, this program reads layout " +
+                             std::string(1, static_cast<char>(mine & 0xff)) +
+                             ": use the upcheck tools of the version that created it");
+  *magic = mine;
+  EXPECT_TRUE(Registry::Attach(*segment_).ok());
 }
 
 // Two workers may record one peer at the same moment (cycles that overlap when one outlives

@@ -81,20 +81,45 @@ TEST_F(StatusJsonTest, ExactDocumentWithRegistryAndDict) {
             R"({"worker_pid":4242,"upstreams":[)"
             R"({"name":"foo.com","checkers":1,"version":3,"peers":[)"
             R"({"name":"127.0.0.1:1","role":"primary","id":0,"up":true,"ok":1,"nok":0,"checks":2,)"
-            R"("failures":1,"last_check":"2023-11-14T22:13:21.456Z","last_duration_ms":0.5,)"
+            R"("failures":1,"failures_by_result":{"connect":1},)"
+            R"("last_check":"2023-11-14T22:13:21.456Z","last_duration_ms":0.5,)"
             R"("last_result":"ok","last_error":"","last_change":"2023-11-14T22:13:20.123Z"},)"
             R"({"name":"[::1]:2","role":"primary","id":1,"up":false,"ok":0,"nok":0,"checks":0,)"
-            R"("failures":0,"last_check":null,"last_duration_ms":0.0,"last_result":"",)"
+            R"("failures":0,"failures_by_result":{},)"
+            R"("last_check":null,"last_duration_ms":0.0,"last_result":"",)"
             R"("last_error":"","last_change":null},)"
             R"({"name":"unix:/tmp/x.sock","role":"backup","id":0,"up":false,"ok":0,"nok":1,)"
-            R"("checks":1,"failures":1,"last_check":"2023-11-14T22:13:22.000Z",)"
+            R"("checks":1,"failures":1,"failures_by_result":{"timeout":1},)"
+            R"("last_check":"2023-11-14T22:13:22.000Z",)"
             R"("last_duration_ms":1000.0,"last_result":"timeout",)"
             R"("last_error":"failed to receive status line from unix:/tmp/x.sock: timeout",)"
             R"("last_change":null}]},)"
             R"({"name":"bar.com","checkers":0,"version":0,"peers":[)"
             R"({"name":"127.0.0.1:3","role":"primary","id":0,"up":true,"ok":0,"nok":0,"checks":0,)"
-            R"("failures":0,"last_check":null,"last_duration_ms":0.0,"last_result":"",)"
+            R"("failures":0,"failures_by_result":{},)"
+            R"("last_check":null,"last_duration_ms":0.0,"last_result":"",)"
             R"("last_error":"","last_change":null}]}]})");
+}
+
+// failures_by_result: the nonzero counts by last_result name, in kFailureResults' order,
+// adding up to failures.
+TEST_F(StatusJsonTest, FailuresByResultHoldsTheNonzeroCounts) {
+  PeerCheckEvent e;
+  e.upstream = "foo.com";
+  e.peer = "127.0.0.1:1";
+  e.unix_ms = 1700000002000;
+  for (ProbeKind kind : {ProbeKind::kBody, ProbeKind::kStatusLine, ProbeKind::kBody,
+                         ProbeKind::kTls, ProbeKind::kOk, ProbeKind::kSend}) {
+    e.kind = kind;
+    registry_->RecordCheck(e);
+  }
+  const std::string text = StatusJson(view_, &*registry_, 1);
+  EXPECT_NE(text.find(R"("failures":5,"failures_by_result":{"tls":1,"send":1,"status_line":1,)"
+                      R"("body":2},"last_check")"),
+            std::string::npos)
+      << text;
+  const nlohmann::json doc = nlohmann::json::parse(text);
+  EXPECT_EQ(doc["upstreams"][0]["peers"][1]["failures_by_result"], nlohmann::json::object());
 }
 
 TEST_F(StatusJsonTest, WithoutRegistryTheDetailsAreOmitted) {

@@ -78,6 +78,10 @@ TEST_F(UpcheckMetricsTest, ExactFamilies) {
                 "upcheck_peer_checks_total" + p1 + ",result=\"failure\"} 0\n" +  //
                 "upcheck_peer_checks_total" + b0 + ",result=\"success\"} 0\n" +  //
                 "upcheck_peer_checks_total" + b0 + ",result=\"failure\"} 0\n" +
+                "# HELP upcheck_peer_check_failures_total Failed health checks of the peer, by "
+                "result.\n"
+                "# TYPE upcheck_peer_check_failures_total counter\n" +
+                "upcheck_peer_check_failures_total" + p0 + ",result=\"connect\"} 1\n" +
                 "# HELP upcheck_peer_transitions_total Times the health checks turned the peer "
                 "up or down.\n"
                 "# TYPE upcheck_peer_transitions_total counter\n" +
@@ -96,6 +100,39 @@ TEST_F(UpcheckMetricsTest, ExactFamilies) {
                 "# TYPE upcheck_peer_last_check_timestamp_seconds gauge\n" +
                 "upcheck_peer_last_check_timestamp_seconds" + p0 + "} 1700000001.456\n" +
                 BuildInfo());
+}
+
+// One sample per result a peer failed with, in kFailureResults' order, adding up to its
+// checks_total{result="failure"}; a peer that never failed has none.
+TEST_F(UpcheckMetricsTest, FailuresByResultOnlyTheNonzeroOnes) {
+  PeerCheckEvent e;
+  e.upstream = "foo.com";
+  e.id = 1;
+  e.peer = "[::1]:2";
+  e.unix_ms = 1700000002000;
+  for (ProbeKind kind : {ProbeKind::kBody, ProbeKind::kStatusCode, ProbeKind::kBody,
+                         ProbeKind::kReceiveResponse, ProbeKind::kOk}) {
+    e.kind = kind;
+    registry_->RecordCheck(e);
+  }
+  e.kind = ProbeKind::kHeader;
+  e.timed_out = true;
+  registry_->RecordCheck(e);
+  const std::string page = UpcheckMetrics(view_, &*registry_);
+  const std::string p1 = R"({upstream="foo.com",peer="[::1]:2",role="primary")";
+  const std::string family = "upcheck_peer_check_failures_total";
+  EXPECT_NE(page.find(family + p1 + ",result=\"timeout\"} 1\n" +      //
+                      family + p1 + ",result=\"receive\"} 1\n" +      //
+                      family + p1 + ",result=\"status_code\"} 1\n" +  //
+                      family + p1 + ",result=\"body\"} 2\n" +         //
+                      "# HELP upcheck_peer_transitions_total"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("upcheck_peer_checks_total" + p1 + ",result=\"failure\"} 5\n"),
+            std::string::npos)
+      << page;
+  EXPECT_EQ(page.find(family + R"({upstream="foo.com",peer="unix:/tmp/x.sock")"), std::string::npos)
+      << page;
 }
 
 TEST_F(UpcheckMetricsTest, WithoutRegistryOnlyUpAndBuildInfo) {
@@ -164,7 +201,7 @@ TEST(UpcheckMetricsScale, TenThousandPeersWithRegistry) {
               static_cast<long long>(us), page.size());
   size_t lines = 0;
   for (char c : page) lines += c == '\n';
-  EXPECT_EQ(lines, 10000u * 7 + 6 * 2 + 1);  // 7 samples per peer, 6 headers, build_info
+  EXPECT_EQ(lines, 10000u * 7 + 7 * 2 + 1);  // 7 samples per peer, 7 headers, build_info
   (void)Segment::Remove(name);
 }
 

@@ -27,8 +27,8 @@ std::string_view UpcheckVersion();
 
 // DESIGN §5's JSON document, keys in this order:
 //   {"worker_pid", "upstreams": [{"name", "checkers", "version", "peers": [{"name", "role",
-//    "id", "up", "ok", "nok", "checks", "failures", "last_check", "last_duration_ms",
-//    "last_result", "last_error", "last_change"}]}]}
+//    "id", "up", "ok", "nok", "checks", "failures", "failures_by_result", "last_check",
+//    "last_duration_ms", "last_result", "last_error", "last_change"}]}]}
 // Upstreams and peers come in the view's order, primary peers before backup ones.
 // - up, checkers: this process's view.
 // - version: registry->published_version(); 0 without a registry or when the registry does
@@ -38,8 +38,9 @@ std::string_view UpcheckVersion();
 // - checks ... last_change: registry->details(). Timestamps are RFC 3339 UTC with
 //   milliseconds ("2026-11-23T18:00:00.123Z"), null when never. Without a registry (a
 //   segment no daemon set up), or for an upstream the registry does not
-//   know, these seven fields are omitted rather than faked, so that a reader can tell
-//   "unknown" from "zero".
+//   know, these eight fields are omitted rather than faked, so that a reader can tell
+//   "unknown" from "zero". failures_by_result is an object of the nonzero counts by
+//   `last_result` name ({"body":3}; {} for none): its values add up to failures.
 // Numbers that are whole (versions, counters) are printed as integers.
 std::string StatusJson(const Upstreams& view, const Registry* registry, SharedDict* dict,
                        int worker_pid);
@@ -55,6 +56,9 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, int work
 // requires, unlike the original's lines.
 //   upcheck_peer_up                               gauge   1 up / 0 down in this view
 //   upcheck_peer_checks_total{result=success|failure}  counter
+//   upcheck_peer_check_failures_total{result=connect|...|body}  counter, one sample per
+//                                                 result with a nonzero count; they add
+//                                                 up to checks_total{result="failure"}
 //   upcheck_peer_transitions_total{to=up|down}    counter
 //   upcheck_peer_check_duration_seconds           gauge   the last check's duration
 //   upcheck_peer_last_check_timestamp_seconds     gauge   Unix time of the last check
