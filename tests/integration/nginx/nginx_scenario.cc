@@ -133,7 +133,8 @@ std::string NginxScenario::HttpBody(const std::vector<UpstreamBlock>& upstreams,
   }
   b << "server {\n    listen 127.0.0.1:" << port_ << ";\n"
     << "    location = /status { upcheck_status; }\n"
-    << "    location = /metrics { upcheck_status prometheus; }\n";
+    << "    location = /metrics { upcheck_status prometheus; }\n"
+    << "    location = /status.json { upcheck_status json; }\n";
   if (!proxy.empty()) {
     // One try per request, so $upstream_addr names the one peer picked.
     b << "    location / { proxy_pass http://" << proxy << "; proxy_next_upstream off; "
