@@ -3,9 +3,10 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include <array>
 #include <charconv>
 #include <utility>
+
+#include "probe/status_line.h"
 
 namespace upcheck {
 
@@ -14,13 +15,6 @@ namespace {
 // A match that backtracks more than this is an error, not a worker stuck in one probe.
 constexpr uint32_t kMatchLimit = 1'000'000;
 
-std::string Pcre2Message(int code) {
-  std::array<PCRE2_UCHAR, 256> buffer{};
-  int n = pcre2_get_error_message(code, buffer.data(), buffer.size());
-  if (n < 0) return "PCRE2 error " + std::to_string(code);
-  return std::string(reinterpret_cast<const char*>(buffer.data()), static_cast<size_t>(n));
-}
-
 // Bytes, not UTF-8: a body may hold anything, and a UTF check would fail on it.
 pcre2_code* Compile(std::string_view pattern, std::string* error) {
   int code = 0;
@@ -28,7 +22,7 @@ pcre2_code* Compile(std::string_view pattern, std::string* error) {
   pcre2_code* compiled = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
                                        0, &code, &offset, nullptr);
   if (compiled == nullptr) {
-    *error = "bad regex \"" + std::string(pattern) + "\": " + Pcre2Message(code) + " at offset " +
+    *error = "bad regex \"" + std::string(pattern) + "\": " + Pcre2ErrorText(code) + " at offset " +
              std::to_string(offset);
   }
   return compiled;
@@ -151,7 +145,7 @@ ResponseMatcher::Verdict ResponseMatcher::Match(Pattern* pattern, std::string_vi
                        0, 0, pattern->match_data, pattern->context);
   if (rc >= 0) return Verdict::kMatch;
   if (rc == PCRE2_ERROR_NOMATCH) return Verdict::kNoMatch;
-  *error = Pcre2Message(rc);
+  *error = Pcre2ErrorText(rc);
   return Verdict::kError;
 }
 

@@ -12,8 +12,6 @@
 
 namespace upcheck {
 
-namespace {
-
 std::string Pcre2ErrorText(int code) {
   std::array<PCRE2_UCHAR, 256> buffer{};
   int n = pcre2_get_error_message(code, buffer.data(), buffer.size());
@@ -22,8 +20,6 @@ std::string Pcre2ErrorText(int code) {
   }
   return std::string(reinterpret_cast<const char*>(buffer.data()), static_cast<size_t>(n));
 }
-
-}  // namespace
 
 struct StatusLineParser::Impl {
   pcre2_code* code = nullptr;

@@ -50,6 +50,9 @@ class StatusLineParser {
   std::unique_ptr<Impl> impl_;
 };
 
+// PCRE2's text for an error code ("missing closing parenthesis", "match limit exceeded").
+std::string Pcre2ErrorText(int code);
+
 // Lua's `tonumber` of a run of ASCII digits: "007" -> 7, 20 digits -> 1e20, and a number
 // too large for a double -> inf. REQUIRES: `digits` holds only '0'..'9' and is not empty.
 double LuaToNumber(std::string_view digits);

@@ -14,8 +14,10 @@
 #include <string>
 
 #include "daemon_process.h"
+#include "loopback_exchange.h"
 #include "loopback_http_server.h"
 #include "slow_tool.h"
+#include "status_json_peer.h"
 #include "subprocess.h"
 #include "test_names.h"
 #include "upcheck/segment.h"
@@ -49,26 +51,11 @@ std::string RulesToml(const std::string& shm, const std::vector<std::string>& pr
          std::to_string(SlowInterval(1000)) + "\nfall = 2\nrise = 1\n";
 }
 
-// Sends a request through the balancer; returns the body that came back ("" for none).
-std::string Through(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{5 * SlowToolFactor(), 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(static_cast<uint16_t>(port));
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string got;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0) {
-    const std::string request = "GET / HTTP/1.0\r\n\r\n";
-    (void)!write(fd, request.data(), request.size());
-    char buf[1024];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  const size_t body = got.find("\r\n\r\n");
-  return body == std::string::npos ? got : got.substr(body + 4);
+// The body a request through the balancer gets back ("" when it gets no answer).
+std::string BodyThrough(int port) {
+  Result<testing::HttpReply> reply = testing::LoopbackExchange(
+      port, "GET / HTTP/1.0\r\n\r\n", std::chrono::milliseconds(5000 * SlowToolFactor()));
+  return reply.ok() ? reply->body : "";
 }
 
 // Until the dict holds `key` = true and every running worker has ended a cycle since: the
@@ -89,18 +76,6 @@ bool PublishedDown(const std::string& shm, const std::string& key) {
         return cycles.FewestSince(base) >= 1;
       },
       seconds(15));
-}
-
-// The peer named `peer` in a /status.json document.
-nlohmann::json PeerOf(const std::string& json, const std::string& peer) {
-  const nlohmann::json doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return nlohmann::json();
-  for (const nlohmann::json& u : doc["upstreams"]) {
-    for (const nlohmann::json& p : u["peers"]) {
-      if (p["name"] == peer) return p;
-    }
-  }
-  return nlohmann::json();
 }
 
 TEST(DaemonHttpRulesTest, BodyAndHeaderMismatchesTurnPeersDownAndOutOfTheBalancer) {
@@ -135,24 +110,26 @@ TEST(DaemonHttpRulesTest, BodyAndHeaderMismatchesTurnPeersDownAndOutOfTheBalance
       [&] {
         HttpAnswer a = HttpGet(status_port, "/status.json");
         json = a.body;
-        return a.ok && PeerOf(json, p1)["up"] == false && PeerOf(json, p2)["up"] == false;
+        return a.ok && testing::StatusJsonPeer(json, p1)["up"] == false &&
+               testing::StatusJsonPeer(json, p2)["up"] == false;
       },
       seconds(15)))
       << json << daemon.err();
-  EXPECT_EQ(PeerOf(json, p1)["last_result"], "body") << json;
-  EXPECT_EQ(PeerOf(json, p1)["last_error"], "body of " + p1 + " does not match expect_body")
+  EXPECT_EQ(testing::StatusJsonPeer(json, p1)["last_result"], "body") << json;
+  EXPECT_EQ(testing::StatusJsonPeer(json, p1)["last_error"],
+            "body of " + p1 + " does not match expect_body")
       << json;
-  EXPECT_EQ(PeerOf(json, p2)["last_result"], "header") << json;
-  EXPECT_EQ(PeerOf(json, p2)["last_error"],
+  EXPECT_EQ(testing::StatusJsonPeer(json, p2)["last_result"], "header") << json;
+  EXPECT_EQ(testing::StatusJsonPeer(json, p2)["last_error"],
             "header Content-Type of " + p2 + " does not match expect_header")
       << json;
-  EXPECT_EQ(PeerOf(json, p0)["up"], true) << json;
-  EXPECT_EQ(PeerOf(json, p0)["last_result"], "ok") << json;
+  EXPECT_EQ(testing::StatusJsonPeer(json, p0)["up"], true) << json;
+  EXPECT_EQ(testing::StatusJsonPeer(json, p0)["last_result"], "ok") << json;
 
   ASSERT_TRUE(PublishedDown(shm, "d:app:p1")) << daemon.err();
   ASSERT_TRUE(PublishedDown(shm, "d:app:p2")) << daemon.err();
   std::set<std::string> seen;
-  for (int i = 0; i < 8; ++i) seen.insert(Through(port));
+  for (int i = 0; i < 8; ++i) seen.insert(BodyThrough(port));
   EXPECT_EQ(seen, (std::set<std::string>{kOkBody}));
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
   (void)Segment::Remove(shm);

@@ -11,6 +11,7 @@
 #include "loopback_http_server.h"
 #include "nginx_scenario.h"
 #include "nginx_tokens.h"
+#include "status_json_peer.h"
 
 namespace upcheck::testing {
 namespace {
@@ -30,18 +31,6 @@ const std::string kRules =
     "type=http request_path=/healthz \"request_header=User-Agent: upcheck\" expect_status=2xx "
     "\"expect_header=Content-Type:^application/json\" "
     "\"expect_body=\\\"status\\\":\\s*\\\"ok\\\"\" interval=100 fall=2 rise=1";
-
-// The peer named `peer` in nginx's /status.json.
-nlohmann::json PeerOf(const std::string& json, const std::string& peer) {
-  const nlohmann::json doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return nlohmann::json();
-  for (const nlohmann::json& u : doc["upstreams"]) {
-    for (const nlohmann::json& p : u["peers"]) {
-      if (p["name"] == peer) return p;
-    }
-  }
-  return nlohmann::json();
-}
 
 std::string FailuresSample(const std::string& peer, const std::string& result) {
   return "upcheck_peer_check_failures_total{upstream=\"foo.com\",peer=\"" + peer +
@@ -71,11 +60,11 @@ TEST_F(NginxScenario, HttpRulesBodyMismatchTurnsThePeerDown) {
   const std::string mismatch = "[error] healthcheck: body of " + p1 + " does not match expect_body";
   EXPECT_NE(std::find(lines.begin(), lines.end(), mismatch), lines.end()) << nginx_.ErrorLog();
 
-  const nlohmann::json down = PeerOf(Fetch("/status.json"), p1);
+  const nlohmann::json down = testing::StatusJsonPeer(Fetch("/status.json"), p1);
   EXPECT_EQ(down["last_result"], "body") << down.dump();
   EXPECT_EQ(down["last_error"], "body of " + p1 + " does not match expect_body") << down.dump();
   EXPECT_EQ(down["up"], false) << down.dump();
-  const nlohmann::json up = PeerOf(Fetch("/status.json"), p0);
+  const nlohmann::json up = testing::StatusJsonPeer(Fetch("/status.json"), p0);
   EXPECT_EQ(up["last_result"], "ok") << up.dump();
   EXPECT_EQ(up["up"], true) << up.dump();
 
@@ -110,12 +99,12 @@ TEST_F(NginxScenario, HttpRulesHeaderAndStatusMismatchesHaveTheirResults) {
   }
 
   const std::string json = Fetch("/status.json");
-  EXPECT_EQ(PeerOf(json, p1)["last_result"], "header") << json;
-  EXPECT_EQ(PeerOf(json, p1)["last_error"],
+  EXPECT_EQ(testing::StatusJsonPeer(json, p1)["last_result"], "header") << json;
+  EXPECT_EQ(testing::StatusJsonPeer(json, p1)["last_error"],
             "header Content-Type of " + p1 + " does not match expect_header")
       << json;
-  EXPECT_EQ(PeerOf(json, p2)["last_result"], "status_code") << json;
-  EXPECT_EQ(PeerOf(json, p0)["last_result"], "ok") << json;
+  EXPECT_EQ(testing::StatusJsonPeer(json, p2)["last_result"], "status_code") << json;
+  EXPECT_EQ(testing::StatusJsonPeer(json, p0)["last_result"], "ok") << json;
 
   const std::string metrics = Fetch("/metrics");
   EXPECT_NE(metrics.find(FailuresSample(p1, "header")), std::string::npos) << metrics;
