@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(config status_line peer_name http_request segment); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(config status_line peer_name http_request segment response); fi
 build="${FUZZ_BUILD_DIR:-build-fuzz}"
 
 if [ ! -f "$build/build.ninja" ]; then
