@@ -5,9 +5,11 @@
 // ("status"\s*:\s*"ok"). The budget: a body check costs at most 1.3x a status-only one.
 //
 // cpu_us is getrusage(RUSAGE_SELF) user + system time per probe of this process only (the
-// backend is another process). At the end, prints each check's ratio to status-only.
+// backend is another process), user_us the user part. At the end, prints the median of the
+// repetitions of each check and its ratio to status only.
 //
-//   build/tests/bench/body_match_bench --benchmark_repetitions=5
+//   build/tests/bench/body_match_bench --benchmark_repetitions=9
+//     --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 //   valgrind --tool=callgrind --toggle-collect='*RunOneProbe*'
 //     build/tests/bench/body_match_bench --probes=2000 --benchmark_filter='body/4096'
 //     (one command line; instructions per probe: the "Collected" total / 2000)
@@ -20,6 +22,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -123,13 +126,18 @@ ProbeOptions OptionsFor(Variant variant) {
   return options;
 }
 
-double CpuSeconds() {
+struct Cpu {
+  double user = 0;  // seconds
+  double system = 0;
+};
+
+Cpu CpuOfProcess() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   auto seconds = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
   };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  return {seconds(usage.ru_utime), seconds(usage.ru_stime)};
 }
 
 // One probe, start to callback. Not inlined: callgrind's --toggle-collect names it.
@@ -142,14 +150,34 @@ __attribute__((noinline)) bool RunOneProbe(Prober& prober, uv_loop_t* loop,
   return result.has_value() && result->ok();
 }
 
-// Per check and body size: CPU seconds and probes over every run (repetitions included).
-struct Totals {
-  double cpu = 0;
-  double probes = 0;
+// Per check and body size, each run's probes and CPU seconds per probe. The runs with the
+// most probes count (Google Benchmark's repetitions; not its shorter sizing runs).
+struct Run {
+  int64_t probes = 0;
+  Cpu per_probe;
 };
-std::map<std::pair<int, size_t>, Totals>& CpuPerProbe() {
-  static std::map<std::pair<int, size_t>, Totals> results;
-  return results;
+std::map<std::pair<int, size_t>, std::vector<Run>>& Runs() {
+  static std::map<std::pair<int, size_t>, std::vector<Run>> runs;
+  return runs;
+}
+
+// The median per-probe CPU (user + system, and user alone) of the longest runs.
+std::optional<Cpu> MedianOf(const std::vector<Run>& runs) {
+  int64_t most = 0;
+  for (const Run& run : runs) most = std::max(most, run.probes);
+  std::vector<double> total, user;
+  for (const Run& run : runs) {
+    if (run.probes != most) continue;
+    total.push_back(run.per_probe.user + run.per_probe.system);
+    user.push_back(run.per_probe.user);
+  }
+  if (total.empty()) return std::nullopt;
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  const double t = median(total), u = median(user);
+  return Cpu{u, t - u};
 }
 
 void BM_Probe(benchmark::State& state, Variant variant, size_t body_size) {
@@ -162,11 +190,11 @@ void BM_Probe(benchmark::State& state, Variant variant, size_t body_size) {
     return;
   }
   int64_t failed = 0;
-  const double cpu_before = CpuSeconds();
+  const Cpu before = CpuOfProcess();
   for (auto _ : state) {
     if (!RunOneProbe(**prober, &loop, *target)) ++failed;
   }
-  const double cpu_total = CpuSeconds() - cpu_before;
+  const Cpu after = CpuOfProcess();
   prober->reset();
   while (uv_run(&loop, UV_RUN_DEFAULT) != 0) {
   }
@@ -175,24 +203,25 @@ void BM_Probe(benchmark::State& state, Variant variant, size_t body_size) {
     state.SkipWithError("a probe failed");
     return;
   }
-  state.counters["cpu_us"] = cpu_total * 1e6 / static_cast<double>(state.iterations());
-  Totals& totals = CpuPerProbe()[{static_cast<int>(variant), body_size}];
-  totals.cpu += cpu_total;
-  totals.probes += static_cast<double>(state.iterations());
+  const auto probes = static_cast<double>(state.iterations());
+  const Cpu per_probe{(after.user - before.user) / probes, (after.system - before.system) / probes};
+  state.counters["cpu_us"] = (per_probe.user + per_probe.system) * 1e6;
+  state.counters["user_us"] = per_probe.user * 1e6;
+  Runs()[{static_cast<int>(variant), body_size}].push_back({state.iterations(), per_probe});
 }
 
 void PrintRatios() {
-  std::printf("\nCPU per probe (getrusage, this process), ratio to status only:\n");
+  std::printf("\nCPU per probe of this process (getrusage), median of the runs:\n");
   for (size_t size : kBodySizes) {
-    auto base = CpuPerProbe().find({static_cast<int>(Variant::kStatus), size});
-    if (base == CpuPerProbe().end()) continue;
-    const double base_cpu = base->second.cpu / base->second.probes;
+    std::optional<Cpu> base = MedianOf(Runs()[{static_cast<int>(Variant::kStatus), size}]);
+    if (!base) continue;
     for (int v = 0; v < 3; ++v) {
-      auto it = CpuPerProbe().find({v, size});
-      if (it == CpuPerProbe().end()) continue;
-      const double cpu = it->second.cpu / it->second.probes;
-      std::printf("  %-6s body %4zu B: %7.2f us  x%.3f\n", kVariantNames[v], size, cpu * 1e6,
-                  cpu / base_cpu);
+      std::optional<Cpu> cpu = MedianOf(Runs()[{v, size}]);
+      if (!cpu) continue;
+      const double total = cpu->user + cpu->system;
+      std::printf("  %-6s body %4zu B: %6.2f us (user %5.2f us)  x%.3f of status only\n",
+                  kVariantNames[v], size, total * 1e6, cpu->user * 1e6,
+                  total / (base->user + base->system));
     }
   }
 }
