@@ -61,7 +61,7 @@ class ResponseReader {
   ResponseMatcher* matcher_ = nullptr;
   std::optional<double> status_;
   Phase phase_ = Phase::kHeaders;
-  std::string line_;          // the line being read, CRs dropped, when it spans reads
+  std::string line_;          // the line being read, CRs dropped, unless viewed in place
   size_t line_bytes_ = 0;     // of that line so far, CRs included
   size_t header_bytes_ = 0;   // of the header section so far
   bool header_seen_ = false;  // expect_header's header was present
