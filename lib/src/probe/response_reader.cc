@@ -250,12 +250,11 @@ void ResponseReader::TakeBody(const char*& data, const char* end) {
   body_bytes_ += keep;
   data += take;
   if (!to_close_) remaining_ -= take;
-  if (body_bytes_ >= rules_->body_max) {
-    JudgeBody(body_);  // matched on its first body_max bytes
+  const bool ended = phase_ == Phase::kBody && !to_close_ && remaining_ == 0;
+  if (ended || body_bytes_ >= rules_->body_max) {
+    JudgeBody(body_);  // whole, or its first body_max bytes
   } else if (phase_ == Phase::kChunkData && remaining_ == 0) {
     phase_ = Phase::kChunkEnd;
-  } else if (phase_ == Phase::kBody && !to_close_ && remaining_ == 0) {
-    JudgeBody(body_);
   }
 }
 
