@@ -44,6 +44,7 @@ void ResponseReader::Start(const ResponseRuleTexts* rules, ResponseMatcher* matc
 void ResponseReader::Clear() {
   phase_ = Phase::kHeaders;
   line_.clear();
+  line_bytes_ = 0;
   header_bytes_ = 0;
   header_seen_ = false;
   header_matched_ = false;
@@ -53,6 +54,7 @@ void ResponseReader::Clear() {
   remaining_ = 0;
   to_close_ = false;
   body_.clear();
+  body_bytes_ = 0;
   kind_ = ProbeKind::kOk;
   error_.clear();
 }
@@ -64,9 +66,9 @@ bool ResponseReader::Feed(const char* data, size_t size) {
       case Phase::kHeaders:
       case Phase::kChunkSize:
       case Phase::kChunkEnd: {
-        bool complete = false;
-        if (!TakeLine(data, end, kMaxHeaderBytes, &complete) || !complete) break;
-        if (!EndOfLine()) return true;
+        std::string_view line;
+        if (!TakeLine(data, end, &line)) break;
+        if (!EndOfLine(line)) return true;
         break;
       }
       case Phase::kBody:
@@ -80,35 +82,51 @@ bool ResponseReader::Feed(const char* data, size_t size) {
   return phase_ == Phase::kDone;
 }
 
-// Moves bytes up to the next LF into line_ (CRs dropped). False once the line passes
-// `limit` (the outcome is then decided); *complete once the LF was taken.
-bool ResponseReader::TakeLine(const char*& data, const char* end, size_t limit, bool* complete) {
+// Takes bytes up to the next LF. True once the line is complete, in *line (CRs dropped):
+// a line read whole with at most a CR before its LF (the usual case) is viewed where it
+// lies, any other is gathered in line_. False while it is incomplete, or once it passes
+// kMaxHeaderBytes (the outcome is then decided).
+bool ResponseReader::TakeLine(const char*& data, const char* end, std::string_view* line) {
   const auto* lf = static_cast<const char*>(std::memchr(data, '\n', end - data));
+  const char* begin = data;
   const char* stop = lf != nullptr ? lf : end;
-  size_t taken = static_cast<size_t>(stop - data);
+  const size_t taken = static_cast<size_t>(stop - begin);
+  const bool pending = line_bytes_ > 0;
+  line_bytes_ += taken;
   if (phase_ == Phase::kHeaders) {
     header_bytes_ += taken;
-    if (header_bytes_ > limit) {
+    if (header_bytes_ > kMaxHeaderBytes) {
       Decide(ProbeKind::kHeader, "section too long");
       return false;
     }
-  } else if (line_.size() + taken > limit) {
+  } else if (line_bytes_ > kMaxHeaderBytes) {
     Decide(ProbeKind::kBody, "has a bad chunked encoding");
     return false;
   }
-  for (const char* p = data; p < stop; ++p) {
-    if (*p != '\r') line_.push_back(*p);
-  }
   data = lf != nullptr ? lf + 1 : end;
-  *complete = lf != nullptr;
+  if (lf != nullptr && !pending) {
+    std::string_view whole(begin, taken);
+    if (whole.ends_with('\r')) whole.remove_suffix(1);
+    if (whole.find('\r') == std::string_view::npos) {
+      line_bytes_ = 0;
+      *line = whole;
+      return true;
+    }
+  }
+  while (begin < stop) {
+    const auto* cr = static_cast<const char*>(std::memchr(begin, '\r', stop - begin));
+    line_.append(begin, cr != nullptr ? cr : stop);
+    begin = cr != nullptr ? cr + 1 : stop;
+  }
+  if (lf == nullptr) return false;
+  line_bytes_ = 0;
+  *line = line_;
   return true;
 }
 
 // A line of the header section or of the chunked framing is complete. False once the
 // outcome is decided.
-bool ResponseReader::EndOfLine() {
-  std::string line = std::move(line_);
-  line_.clear();
+bool ResponseReader::EndOfLine(std::string_view line) {
   switch (phase_) {
     case Phase::kHeaders:
       if (line.empty()) {
@@ -118,9 +136,7 @@ bool ResponseReader::EndOfLine() {
       }
       break;
     case Phase::kChunkSize:
-      line_ = std::move(line);
-      TakeChunkSize();
-      line_.clear();
+      TakeChunkSize(line);
       break;
     case Phase::kChunkEnd:
       if (!line.empty()) {
@@ -132,6 +148,7 @@ bool ResponseReader::EndOfLine() {
     default:
       break;
   }
+  line_.clear();  // keeps its capacity for the next line
   return phase_ != Phase::kDone;
 }
 
@@ -184,21 +201,20 @@ void ResponseReader::EndOfHeaders() {
   // RFC 9112 §6.3: these answers have no body, whatever their headers say.
   const double status = status_.value_or(200);
   if (rules_->head_request || (status >= 100 && status < 200) || status == 204 || status == 304) {
-    JudgeBody();
+    JudgeBody(body_);
   } else if (chunked_) {
     phase_ = Phase::kChunkSize;
   } else if (content_length_) {
     remaining_ = *content_length_;
     phase_ = Phase::kBody;
-    if (remaining_ == 0) JudgeBody();
+    if (remaining_ == 0) JudgeBody(body_);
   } else {
     to_close_ = true;
     phase_ = Phase::kBody;
   }
 }
 
-void ResponseReader::TakeChunkSize() {
-  std::string_view line = line_;
+void ResponseReader::TakeChunkSize(std::string_view line) {
   size_t end = line.find_first_of("; \t");
   std::string_view digits = line.substr(0, end);
   uint64_t size = 0;
@@ -208,7 +224,7 @@ void ResponseReader::TakeChunkSize() {
     return;
   }
   if (size == 0) {
-    JudgeBody();  // the last chunk: trailers, if any, change nothing
+    JudgeBody(body_);  // the last chunk: trailers, if any, change nothing
     return;
   }
   remaining_ = size;
@@ -216,19 +232,29 @@ void ResponseReader::TakeChunkSize() {
 }
 
 void ResponseReader::TakeBody(const char*& data, const char* end) {
-  size_t available = static_cast<size_t>(end - data);
-  size_t take =
+  const size_t available = static_cast<size_t>(end - data);
+  const size_t take =
       to_close_ ? available : static_cast<size_t>(std::min<uint64_t>(remaining_, available));
-  size_t room = rules_->body_max - body_.size();
-  body_.append(data, std::min(take, room));
+  const size_t keep = std::min(take, rules_->body_max - body_bytes_);
+  // The usual answer: all of a Content-Length body (or its first body_max bytes) in one
+  // read. It is matched where it lies, not copied.
+  if (phase_ == Phase::kBody && !to_close_ && body_bytes_ == 0 &&
+      (keep == remaining_ || keep == rules_->body_max)) {
+    const std::string_view body(data, keep);
+    data += take;
+    body_bytes_ = keep;
+    JudgeBody(body);
+    return;
+  }
+  body_.append(data, keep);
+  body_bytes_ += keep;
   data += take;
   if (!to_close_) remaining_ -= take;
-  if (body_.size() >= rules_->body_max) {
-    JudgeBody();  // matched on its first body_max bytes
+  const bool ended = phase_ == Phase::kBody && !to_close_ && remaining_ == 0;
+  if (ended || body_bytes_ >= rules_->body_max) {
+    JudgeBody(body_);  // whole, or its first body_max bytes
   } else if (phase_ == Phase::kChunkData && remaining_ == 0) {
     phase_ = Phase::kChunkEnd;
-  } else if (phase_ == Phase::kBody && !to_close_ && remaining_ == 0) {
-    JudgeBody();
   }
 }
 
@@ -237,13 +263,13 @@ void ResponseReader::Close(std::string closed_error) {
   if (phase_ == Phase::kHeaders) {
     Decide(ProbeKind::kReceiveResponse, std::move(closed_error));
   } else {
-    JudgeBody();
+    JudgeBody(body_);
   }
 }
 
-void ResponseReader::JudgeBody() {
+void ResponseReader::JudgeBody(std::string_view body) {
   std::string error;
-  switch (matcher_->MatchBody(body_, &error)) {
+  switch (matcher_->MatchBody(body, &error)) {
     case ResponseMatcher::Verdict::kMatch:
       Decide(ProbeKind::kOk, {});
       break;

@@ -42,26 +42,27 @@ class ResponseReader {
 
   ProbeKind kind() const { return kind_; }
   std::string& error() { return error_; }
-  size_t body_bytes() const { return body_.size(); }
+  size_t body_bytes() const { return body_bytes_; }
   void Clear();
 
  private:
   enum class Phase : uint8_t { kHeaders, kBody, kChunkSize, kChunkData, kChunkEnd, kDone };
 
-  bool TakeLine(const char*& data, const char* end, size_t limit, bool* complete);
-  bool EndOfLine();
+  bool TakeLine(const char*& data, const char* end, std::string_view* line);
+  bool EndOfLine(std::string_view line);
   void TakeHeader(std::string_view line);
   void EndOfHeaders();
-  void TakeChunkSize();
+  void TakeChunkSize(std::string_view line);
   void TakeBody(const char*& data, const char* end);
   void Decide(ProbeKind kind, std::string error);
-  void JudgeBody();
+  void JudgeBody(std::string_view body);
 
   const ResponseRuleTexts* rules_ = nullptr;
   ResponseMatcher* matcher_ = nullptr;
   std::optional<double> status_;
   Phase phase_ = Phase::kHeaders;
-  std::string line_;          // the line being read, CRs dropped
+  std::string line_;          // the line being read, CRs dropped, unless viewed in place
+  size_t line_bytes_ = 0;     // of that line so far, CRs included
   size_t header_bytes_ = 0;   // of the header section so far
   bool header_seen_ = false;  // expect_header's header was present
   bool header_matched_ = false;
@@ -70,7 +71,8 @@ class ResponseReader {
   bool chunked_ = false;
   uint64_t remaining_ = 0;  // of the body (Content-Length) or of the chunk
   bool to_close_ = false;   // the body ends when the peer closes
-  std::string body_;        // its first body_max bytes
+  std::string body_;        // its first body_max bytes, when they span reads
+  size_t body_bytes_ = 0;   // of the body kept and matched
   ProbeKind kind_ = ProbeKind::kOk;
   std::string error_;
 };

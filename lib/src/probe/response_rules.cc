@@ -99,6 +99,8 @@ struct ResponseMatcher::Pattern {
   pcre2_code* code = nullptr;
   pcre2_match_data* match_data = nullptr;
   pcre2_match_context* context = nullptr;
+  bool jit = false;  // compiled by the JIT: matched through pcre2_jit_match, without the
+                     // generic entry's checks (about a third of a short match's cost)
 
   ~Pattern() {
     pcre2_match_context_free(context);
@@ -120,7 +122,7 @@ Result<std::unique_ptr<ResponseMatcher>> ResponseMatcher::Create(const ResponseR
     pattern->code = Compile(text, &error);
     if (pattern->code == nullptr) return Status::Error(std::string(key) + ": " + error);
     // The JIT only speeds matching up: without it pcre2_match() interprets, alike.
-    (void)pcre2_jit_compile(pattern->code, PCRE2_JIT_COMPLETE);
+    pattern->jit = pcre2_jit_compile(pattern->code, PCRE2_JIT_COMPLETE) == 0;
     pattern->match_data = pcre2_match_data_create(1, nullptr);
     pattern->context = pcre2_match_context_create(nullptr);
     if (pattern->match_data == nullptr || pattern->context == nullptr) {
@@ -141,8 +143,11 @@ Result<std::unique_ptr<ResponseMatcher>> ResponseMatcher::Create(const ResponseR
 
 ResponseMatcher::Verdict ResponseMatcher::Match(Pattern* pattern, std::string_view subject,
                                                 std::string* error) {
-  int rc = pcre2_match(pattern->code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
-                       0, 0, pattern->match_data, pattern->context);
+  const auto* bytes = reinterpret_cast<PCRE2_SPTR>(subject.data());
+  int rc = pattern->jit ? pcre2_jit_match(pattern->code, bytes, subject.size(), 0, 0,
+                                          pattern->match_data, pattern->context)
+                        : pcre2_match(pattern->code, bytes, subject.size(), 0, 0,
+                                      pattern->match_data, pattern->context);
   if (rc >= 0) return Verdict::kMatch;
   if (rc == PCRE2_ERROR_NOMATCH) return Verdict::kNoMatch;
   *error = Pcre2ErrorText(rc);
