@@ -107,8 +107,9 @@ Status ValidateHttpKeys(const CheckOptions& o) {
     }
   }
   if (o.expect_body) {
-    if (Status st = CheckRegex(*o.expect_body); !st)
+    if (Status st = CheckRegex(*o.expect_body); !st) {
       return OptionError("expect_body", st.message());
+    }
   }
   if (o.body_max) {
     if (!o.expect_body) return Status::Error("\"body_max\" option needs \"expect_body\"");
