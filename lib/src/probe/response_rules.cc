@@ -1,11 +1,9 @@
 #include "probe/response_rules.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <charconv>
 #include <utility>
 
+#include "probe/pcre2_pattern.h"
 #include "probe/status_line.h"
 
 namespace upcheck {
@@ -95,18 +93,9 @@ Status CheckRegex(std::string_view pattern) {
   return Status::Ok();
 }
 
-struct ResponseMatcher::Pattern {
-  pcre2_code* code = nullptr;
-  pcre2_match_data* match_data = nullptr;
-  pcre2_match_context* context = nullptr;
+struct ResponseMatcher::Pattern : Pcre2Pattern {
   bool jit = false;  // compiled by the JIT: matched through pcre2_jit_match, without the
                      // generic entry's checks (about a third of a short match's cost)
-
-  ~Pattern() {
-    pcre2_match_context_free(context);
-    pcre2_match_data_free(match_data);
-    pcre2_code_free(code);
-  }
 };
 
 ResponseMatcher::ResponseMatcher() = default;
@@ -124,11 +113,11 @@ Result<std::unique_ptr<ResponseMatcher>> ResponseMatcher::Create(const ResponseR
     // The JIT only speeds matching up: without it pcre2_match() interprets, alike.
     pattern->jit = pcre2_jit_compile(pattern->code, PCRE2_JIT_COMPLETE) == 0;
     pattern->match_data = pcre2_match_data_create(1, nullptr);
-    pattern->context = pcre2_match_context_create(nullptr);
-    if (pattern->match_data == nullptr || pattern->context == nullptr) {
+    pattern->match_context = pcre2_match_context_create(nullptr);
+    if (pattern->match_data == nullptr || pattern->match_context == nullptr) {
       return Status::Error(std::string(key) + ": out of memory");
     }
-    pcre2_set_match_limit(pattern->context, kMatchLimit);
+    pcre2_set_match_limit(pattern->match_context, kMatchLimit);
     *out = std::move(pattern);
     return Status::Ok();
   };
@@ -145,9 +134,9 @@ ResponseMatcher::Verdict ResponseMatcher::Match(Pattern* pattern, std::string_vi
                                                 std::string* error) {
   const auto* bytes = reinterpret_cast<PCRE2_SPTR>(subject.data());
   int rc = pattern->jit ? pcre2_jit_match(pattern->code, bytes, subject.size(), 0, 0,
-                                          pattern->match_data, pattern->context)
+                                          pattern->match_data, pattern->match_context)
                         : pcre2_match(pattern->code, bytes, subject.size(), 0, 0,
-                                      pattern->match_data, pattern->context);
+                                      pattern->match_data, pattern->match_context);
   if (rc >= 0) return Verdict::kMatch;
   if (rc == PCRE2_ERROR_NOMATCH) return Verdict::kNoMatch;
   *error = Pcre2ErrorText(rc);

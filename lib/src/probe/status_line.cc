@@ -1,14 +1,13 @@
 #include "probe/status_line.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <string>
 #include <system_error>
+
+#include "probe/pcre2_pattern.h"
 
 namespace upcheck {
 
@@ -21,17 +20,7 @@ std::string Pcre2ErrorText(int code) {
   return std::string(reinterpret_cast<const char*>(buffer.data()), static_cast<size_t>(n));
 }
 
-struct StatusLineParser::Impl {
-  pcre2_code* code = nullptr;
-  pcre2_match_data* match_data = nullptr;
-  pcre2_match_context* match_context = nullptr;
-
-  ~Impl() {
-    pcre2_match_context_free(match_context);
-    pcre2_match_data_free(match_data);
-    pcre2_code_free(code);
-  }
-};
+struct StatusLineParser::Impl : Pcre2Pattern {};
 
 Result<std::unique_ptr<StatusLineParser>> StatusLineParser::Create(std::string_view pattern,
                                                                    uint32_t match_limit) {
