@@ -243,6 +243,33 @@ TEST_F(DaemonSignalsTest, QuitClosesWhatIsLeftAtShutdownTimeout) {
   EXPECT_FALSE(Segment::Open(config_.shm_name).ok());
 }
 
+TEST_F(DaemonSignalsTest, TermDuringAQuitStopsAtOnce) {
+  HeldPeer peer;
+  config_.workers = 1;
+  config_.upstreams = {{.name = "app",
+                        .primary = {peer.address()},
+                        .check = false,
+                        .balancer_listen = "127.0.0.1:0"}};
+  DaemonProcess daemon(Toml("shutdown_timeout = 86400000\n"));
+  int port = daemon.BalancerPort("app");
+  ASSERT_GT(port, 0) << daemon.err();
+  int client = ConnectTo(port);
+  ASSERT_GE(client, 0);
+  int backend = peer.Accept();
+  ASSERT_GE(backend, 0);
+  daemon.Signal(SIGQUIT);
+  ASSERT_TRUE(daemon.WaitForErr("worker 1 shutting down gracefully (SIGQUIT)")) << daemon.err();
+  daemon.Signal(SIGTERM);
+  EXPECT_EQ(daemon.Wait(), 0) << daemon.err();
+  EXPECT_NE(daemon.err().find("signal 15 (SIGTERM) received, exiting"), std::string::npos)
+      << daemon.err();
+  EXPECT_NE(daemon.err().find("worker 1 exiting (SIGTERM)"), std::string::npos) << daemon.err();
+  EXPECT_EQ(ReadExactly(client, 1), "");  // closed
+  close(backend);
+  close(client);
+  EXPECT_FALSE(Segment::Open(config_.shm_name).ok());
+}
+
 TEST_F(DaemonSignalsTest, SignalCommandsReloadStopAndQuit) {
   {
     DaemonProcess daemon(ConfigToml(config_));
