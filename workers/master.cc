@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "log_setup.h"
+#include "process_title.h"
 
 namespace upcheck::daemon {
 namespace {
@@ -23,7 +24,7 @@ namespace {
 sigset_t MasterSignals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1}) sigaddset(&set, s);
   return set;
 }
 
@@ -56,6 +57,7 @@ int Master::Run() {
   sigset_t set = MasterSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);  // inherited by the workers: a closed peer is an error value
+  SetProcessTitle("master process " + OriginalCommandLine());
   if (Status st = Start(); !st) {
     std::fprintf(stderr, "upcheckd: %s\n", st.message().c_str());
     return 1;
@@ -114,8 +116,9 @@ void Master::Loop() {
                      static_cast<long>(wait_ms % 1000) * 1000000};
     siginfo_t info{};
     int signum = sigtimedwait(&set, &info, &timeout);
-    if (signum == SIGTERM || signum == SIGINT) BeginStop(signum);
+    if (signum == SIGTERM || signum == SIGINT || signum == SIGQUIT) BeginStop(signum);
     if (signum == SIGHUP && !stopping_) Reload();
+    if (signum == SIGUSR1) ReopenLogs();
     Reap();
     OnTimers(NowMs());
   }
@@ -134,7 +137,7 @@ int64_t Master::NextWakeupMs(int64_t now) const {
 void Master::OnTimers(int64_t now) {
   if (stopping_) {
     if (kill_at_ms_ >= 0 && now >= kill_at_ms_) {
-      logger_.Warn("workers did not exit within 10 s; killing them");
+      logger_.Warn("workers did not exit in time; killing them");
       SignalChildren(nullptr, SIGKILL);
       kill_at_ms_ = -1;
     }
@@ -152,14 +155,29 @@ void Master::OnTimers(int64_t now) {
   }
 }
 
+// SIGTERM/SIGINT stop the workers at once; SIGQUIT lets them drain for shutdown_timeout
+// (they enforce it themselves), and a later SIGTERM/SIGINT cuts that short.
 void Master::BeginStop(int signum) {
-  if (stopping_) return;
+  bool graceful = signum == SIGQUIT;
+  if (stopping_ && (graceful || !graceful_)) return;
+  logger_.Notice(fmt::format("signal {} (SIG{}) received, {}", signum, sigabbrev_np(signum),
+                             graceful ? "shutting down gracefully" : "exiting"));
   stopping_ = true;
-  logger_.Notice(fmt::format("signal {} ({}) received, exiting", signum,
-                             signum == SIGINT ? "SIGINT" : "SIGTERM"));
+  graceful_ = graceful;
   for (Respawn& r : respawn_) r.due_ms = -1;
-  SignalChildren(nullptr, SIGTERM);
-  kill_at_ms_ = NowMs() + 10000;
+  for (const auto& [pid, child] : children_) kill(pid, graceful ? SIGQUIT : SIGTERM);
+  for (pid_t pid : helpers_) kill(pid, SIGTERM);
+  int64_t drain_ms = graceful ? current_->config.daemon.shutdown_timeout_ms : 0;
+  kill_at_ms_ = NowMs() + drain_ms + 10000;
+}
+
+// As nginx: the master reopens its own log first, then tells every worker to.
+void Master::ReopenLogs() {
+  if (Status st = logger_.Reopen(); !st) {
+    logger_.Error(fmt::format("reopening error_log: {}", st.message()));
+  }
+  logger_.Notice("signal 10 (SIGUSR1) received, reopening logs");
+  for (const auto& [pid, child] : children_) kill(pid, SIGUSR1);
 }
 
 void Master::Finish() {

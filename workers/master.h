@@ -1,9 +1,12 @@
 // Master: upcheckd's master process. It owns the configuration's segment, pid file and
-// listening sockets, forks the workers, reaps and respawns them, reloads on SIGHUP and
-// stops them on SIGTERM/SIGINT.
+// listening sockets, forks the workers, reaps and respawns them, reloads on SIGHUP, stops
+// them on SIGTERM/SIGINT (at once) or SIGQUIT (gracefully: balancer connections in flight
+// finish, for up to [daemon] shutdown_timeout) and reopens error_log on SIGUSR1, its own
+// and then the workers', as nginx does.
 //
 // One per process, on the main thread. The master's loop waits for signals with
-// sigtimedwait() (SIGCHLD, SIGTERM, SIGINT, SIGHUP stay blocked in the master), so there
+// sigtimedwait() (SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 stay blocked in the
+// master), so there
 // is no event library state to carry across fork(): each worker starts from a clean slate
 // and builds its own libuv loop. Lines for the operator go to the configured error log;
 // the listening addresses also go to stderr as "upcheckd: status listener on HOST:PORT"
@@ -44,7 +47,7 @@ class Master {
   Master(const Master&) = delete;
   Master& operator=(const Master&) = delete;
 
-  // Starts, runs until SIGTERM/SIGINT and stops. Returns the exit status: 0 after a clean
+  // Starts, runs until SIGTERM/SIGINT/SIGQUIT and stops. Returns the exit status: 0 after a clean
   // stop, 1 after a start-up failure (printed as one "upcheckd: ..." line on stderr).
   int Run();
 
@@ -84,6 +87,7 @@ class Master {
   void ScheduleRespawn(const Child& child, int64_t now);
   void DropRetired();
   void BeginStop(int signum);
+  void ReopenLogs();
   void SignalChildren(const Generation* generation, int signum);
 
   void Reload();
@@ -102,6 +106,7 @@ class Master {
   std::vector<Respawn> respawn_;  // per worker number - 1, of current_
   int watch_[2] = {-1, -1};       // workers see EOF on [0] when the master is gone
   bool stopping_ = false;
+  bool graceful_ = false;    // stopping on SIGQUIT: workers drain their balancers
   int64_t kill_at_ms_ = -1;  // stopping: SIGKILL what is left at this time
   int64_t next_tick_ms_ = -1;
 };

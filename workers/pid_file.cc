@@ -44,6 +44,18 @@ Status WriteAtomically(const std::string& path, const std::string& text) {
 
 }  // namespace
 
+Result<pid_t> ReadPidFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::Error(
+        fmt::format("cannot read pid file {}: {}", path, std::generic_category().message(errno)));
+  }
+  close(fd);
+  pid_t pid = ReadPid(path);
+  if (pid == 0) return Status::Error(fmt::format("pid file {} holds no pid", path));
+  return pid;
+}
+
 Result<std::unique_ptr<PidFile>> PidFile::Create(std::string path) {
   pid_t old = ReadPid(path);
   if (old > 0 && old != getpid() && (kill(old, 0) == 0 || errno == EPERM)) {

@@ -16,6 +16,10 @@
 
 namespace upcheck::daemon {
 
+// The pid in a pid file, for `upcheckd -s`. Errors: "cannot read pid file x: <errno text>"
+// and "pid file x holds no pid".
+Result<pid_t> ReadPidFile(const std::string& path);
+
 class PidFile {
  public:
   // Writes getpid() and a newline to `path` (mode 0600, via a temporary file and rename).

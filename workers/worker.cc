@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "log_setup.h"
+#include "process_title.h"
 #include "upcheck/checker.h"
 #include "upcheck/internal/checker_internals.h"
 #include "upcheck/internal/dict_test_hooks.h"
@@ -77,9 +78,12 @@ class Worker {
   Status SpawnCheckers();
   void WatchSignalsAndMaster();
   void Shutdown(std::string_view why);
+  void Quit();
+  void ReopenLog();
   void SyncCheckers();
 
   static void OnSignal(uv_signal_t* handle, int signum);
+  static void OnQuitTimeout(uv_timer_t* timer);
   static void OnMasterPipe(uv_poll_t* handle, int status, int events);
 
   const WorkerLaunch& launch_;
@@ -90,8 +94,10 @@ class Worker {
   Upstreams view_;
   std::vector<std::unique_ptr<Checker>> checkers_;
   std::unique_ptr<WorkerNet> net_;
-  uv_signal_t sigterm_{}, sigint_{};
+  uv_signal_t sigterm_{}, sigint_{}, sigquit_{}, sigusr1_{};
   uv_poll_t master_pipe_{};
+  uv_timer_t quit_timer_{};  // SIGQUIT: shutdown_timeout
+  bool quitting_ = false;    // quit_timer_ is initialized
   bool stopping_ = false;
 };
 
@@ -187,7 +193,8 @@ void Worker::SyncCheckers() {
 }
 
 void Worker::WatchSignalsAndMaster() {
-  for (auto [handle, signum] : {std::pair{&sigterm_, SIGTERM}, std::pair{&sigint_, SIGINT}}) {
+  for (auto [handle, signum] : {std::pair{&sigterm_, SIGTERM}, std::pair{&sigint_, SIGINT},
+                                std::pair{&sigquit_, SIGQUIT}, std::pair{&sigusr1_, SIGUSR1}}) {
     uv_signal_init(&loop_, handle);
     handle->data = this;
     uv_signal_start(handle, &Worker::OnSignal, signum);
@@ -202,7 +209,43 @@ void Worker::WatchSignalsAndMaster() {
 }
 
 void Worker::OnSignal(uv_signal_t* handle, int signum) {
-  static_cast<Worker*>(handle->data)->Shutdown(signum == SIGINT ? "SIGINT" : "SIGTERM");
+  auto* self = static_cast<Worker*>(handle->data);
+  if (signum == SIGQUIT) {
+    self->Quit();
+  } else if (signum == SIGUSR1) {
+    self->ReopenLog();
+  } else {
+    self->Shutdown(signum == SIGINT ? "SIGINT" : "SIGTERM");
+  }
+}
+
+// nginx's graceful stop: no new balancer connection, the ones in flight finish, for at
+// most shutdown_timeout; then the same stop as SIGTERM's.
+void Worker::Quit() {
+  if (stopping_ || quitting_) return;
+  logger_.Notice(fmt::format("worker {} shutting down gracefully (SIGQUIT)", launch_.number));
+  if (!net_->Drain([this] { Shutdown("SIGQUIT, balancer connections finished"); })) {
+    Shutdown("SIGQUIT");
+    return;
+  }
+  quitting_ = true;
+  uv_timer_init(&loop_, &quit_timer_);
+  quit_timer_.data = this;
+  auto timeout = static_cast<uint64_t>(launch_.config->daemon.shutdown_timeout_ms);
+  uv_timer_start(&quit_timer_, &Worker::OnQuitTimeout, timeout, 0);
+}
+
+void Worker::OnQuitTimeout(uv_timer_t* timer) {
+  static_cast<Worker*>(timer->data)->Shutdown("SIGQUIT, shutdown_timeout reached");
+}
+
+// After `mv` of the log file (logrotate): later lines go to a new file at the same path.
+void Worker::ReopenLog() {
+  if (Status st = logger_.Reopen(); !st) {
+    logger_.Error(fmt::format("worker {}: reopening error_log: {}", launch_.number, st.message()));
+    return;
+  }
+  logger_.Notice(fmt::format("worker {} reopened error_log", launch_.number));
 }
 
 void Worker::OnMasterPipe(uv_poll_t* handle, int /*status*/, int /*events*/) {
@@ -219,8 +262,10 @@ void Worker::Shutdown(std::string_view why) {
   view_.SetBeforeReadHook(nullptr);
   checkers_.clear();  // each checker stops and closes its handles on the loop
   if (net_) net_->Close();
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  for (uv_signal_t* handle : {&sigterm_, &sigint_, &sigquit_, &sigusr1_}) {
+    uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
+  }
+  if (quitting_) uv_close(reinterpret_cast<uv_handle_t*>(&quit_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&master_pipe_), nullptr);
 }
 
@@ -230,6 +275,7 @@ void RunWorkerProcess(const WorkerLaunch& launch) {
   // The kernel's own "master gone" signal; the watch pipe covers the race before this call.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != launch.master_pid) _exit(0);
+  SetProcessTitle("worker process");
   int code = 0;
   {
     Worker worker(launch);

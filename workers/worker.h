@@ -3,8 +3,10 @@
 // A worker claims a row in the worker table, builds its own libuv loop, Upstreams view and
 // Logger, runs one Checker per upstream with a [upstream.check] table, serves the status
 // listener and the balancers on the sockets the master opened, and exits 0 on SIGTERM or
-// SIGINT (checkers stopped, servers closed, loop closed clean) or when the master is gone
-// (EOF on the watch pipe, or PR_SET_PDEATHSIG). Child process only; never returns.
+// SIGINT (checkers stopped, servers closed, loop closed clean), on SIGQUIT once its
+// balancer connections have ended (or shutdown_timeout passed), or when the master is gone
+// (EOF on the watch pipe, or PR_SET_PDEATHSIG). SIGUSR1 reopens error_log. Child process only;
+// never returns.
 #ifndef UPCHECK_WORKERS_WORKER_H_
 #define UPCHECK_WORKERS_WORKER_H_
 
@@ -26,8 +28,8 @@ struct WorkerLaunch {
 };
 
 // Runs the worker and _exit()s with its status. REQUIRES: in a child just forked by the
-// master, with SIGTERM, SIGINT, SIGHUP and SIGCHLD blocked (they are unblocked once the
-// worker's own handlers are in place).
+// master, with SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGHUP and SIGCHLD blocked (they are unblocked
+// once the worker's own handlers are in place).
 [[noreturn]] void RunWorkerProcess(const WorkerLaunch& launch);
 
 }  // namespace upcheck::daemon

@@ -12,6 +12,8 @@ namespace upcheck::daemon {
 struct WorkerNet::Services {
   std::unique_ptr<StatusServer> status;
   std::vector<std::unique_ptr<Balancer>> balancers;
+  size_t draining = 0;  // balancers with connections still in flight
+  std::function<void()> on_idle;
 };
 
 WorkerNet::WorkerNet(std::unique_ptr<Services> services) : services_(std::move(services)) {}
@@ -46,6 +48,19 @@ Result<std::unique_ptr<WorkerNet>> WorkerNet::Start(const Env& env) {
 void WorkerNet::Close() {
   if (services_->status) services_->status->Close();
   for (const auto& b : services_->balancers) b->Close();
+}
+
+bool WorkerNet::Drain(std::function<void()> on_idle) {
+  Services& s = *services_;
+  if (s.status) s.status->Close();
+  if (s.on_idle || s.balancers.empty()) return false;
+  s.on_idle = std::move(on_idle);
+  s.draining = s.balancers.size();
+  auto one_idle = [&s] {
+    if (--s.draining == 0) s.on_idle();
+  };
+  for (const auto& b : s.balancers) b->Drain(one_idle);
+  return true;
 }
 
 }  // namespace upcheck::daemon

@@ -42,6 +42,12 @@ class WorkerNet {
 
   void Close();  // idempotent
 
+  // Graceful stop: closes the status listener, stops the balancers accepting and runs
+  // `on_idle` on the loop once their connections in flight have all ended (never from
+  // inside Drain()). Returns false, and never runs `on_idle`, when there is no balancer to
+  // wait for. Close() still closes what is left.
+  bool Drain(std::function<void()> on_idle);
+
  private:
   struct Services;
   explicit WorkerNet(std::unique_ptr<Services> services);

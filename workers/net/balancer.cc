@@ -40,6 +40,7 @@ class Balancer::Impl {
 
   Status Listen(int fd);
   void Close();
+  void Drain(std::function<void()> on_idle);
   BalancerStats stats() const {
     BalancerStats s = stats_;
     s.active = sessions_.size();
@@ -54,9 +55,17 @@ class Balancer::Impl {
     if (logger_ != nullptr) logger_->Warn(message);
   }
   void Forget(BalancerSession* session) { sessions_.erase(session); }
-  // Frees this object once the listener and every session are closed.
+  // Once the listener and every session are closed: frees this object after Close(), or
+  // tells a Drain() caller, who still owns it.
   void MaybeFree() {
-    if (listener_closed_ && sessions_.empty()) delete this;
+    if (!listener_closed_ || !sessions_.empty()) return;
+    if (closing_) {
+      delete this;
+    } else if (on_idle_) {
+      std::function<void()> on_idle = std::move(on_idle_);
+      on_idle_ = nullptr;
+      on_idle();  // may Close() and so free this object: nothing of it is used after
+    }
   }
 
  private:
@@ -70,7 +79,9 @@ class Balancer::Impl {
   BalancerOptions options_;
   uv_tcp_t listener_;
   bool closing_ = false;
+  bool listener_closing_ = false;
   bool listener_closed_ = false;
+  std::function<void()> on_idle_;
   BalancerStats stats_;
   std::unordered_set<BalancerSession*> sessions_;
 };
@@ -323,7 +334,20 @@ Status Balancer::Impl::Listen(int fd) {
 void Balancer::Impl::Close() {
   if (closing_) return;
   closing_ = true;
+  on_idle_ = nullptr;
   for (BalancerSession* session : sessions_) session->Close();
+  if (!listener_closing_) {
+    listener_closing_ = true;
+    uv_close(AsHandle(&listener_), OnListenerClosed);
+  } else {
+    MaybeFree();  // a drain that already ended
+  }
+}
+
+void Balancer::Impl::Drain(std::function<void()> on_idle) {
+  if (closing_ || listener_closing_) return;
+  listener_closing_ = true;
+  on_idle_ = std::move(on_idle);
   uv_close(AsHandle(&listener_), OnListenerClosed);
 }
 
@@ -377,6 +401,10 @@ void Balancer::Close() {
   if (impl_ == nullptr) return;
   impl_->Close();
   impl_ = nullptr;
+}
+
+void Balancer::Drain(std::function<void()> on_idle) {
+  if (impl_ != nullptr) impl_->Drain(std::move(on_idle));
 }
 
 BalancerStats Balancer::stats() const {

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -57,6 +58,11 @@ class Balancer {
 
   // Stops accepting and closes every client and peer connection. Idempotent.
   void Close();
+
+  // Stops accepting and lets the connections in flight finish; `on_idle` runs on the loop
+  // once the listener is closed and the last connection ended (never from inside Drain()).
+  // Close() still closes what is left. Once only; ignored after Close().
+  void Drain(std::function<void()> on_idle);
 
   BalancerStats stats() const;  // all zero after Close()
 

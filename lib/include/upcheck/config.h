@@ -59,12 +59,16 @@ struct ShmConfig {
 // "positional" or "by_peer", as written in upcheck.toml.
 std::string_view ReloadStateName(ReloadState state);
 
+inline constexpr int64_t kDefaultShutdownTimeoutMs = 10000;
+
 struct DaemonConfig {
   int workers = 1;                           // 1..kMaxWorkers; default DefaultWorkerCount()
   std::optional<std::string> status_listen;  // "ipv4:port" or "[ipv6]:port"; absent: off
   std::string log_level = "warn";            // debug | info | notice | warn | error
   std::string error_log = "stderr";          // "stderr" or a file path
   std::optional<std::string> pid_file;
+  // SIGQUIT: how long workers wait for balancer connections in flight before closing them.
+  int64_t shutdown_timeout_ms = kDefaultShutdownTimeoutMs;
 };
 
 struct UpstreamConfig {

@@ -42,6 +42,7 @@ constexpr std::string_view kLogLevels[] = {"debug", "info", "notice", "warn", "e
 constexpr int64_t kMaxCheckMs = 1'000'000'000'000;
 constexpr int64_t kMinInteger = std::numeric_limits<int64_t>::min();
 constexpr size_t kMaxUpstreamName = 255;
+constexpr int64_t kMaxShutdownTimeoutMs = 86'400'000;  // a day, in ms
 
 bool IsShmName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -150,7 +151,8 @@ void ReadDaemon(TableReader& root, DaemonConfig& daemon, std::map<std::string, s
   const toml::table* table = root.Table("daemon");
   if (table == nullptr) return;
   TableReader t(*table, "daemon", root.diag());
-  t.RejectUnknownKeys({"workers", "status_listen", "log_level", "error_log", "pid_file"});
+  t.RejectUnknownKeys(
+      {"workers", "status_listen", "log_level", "error_log", "pid_file", "shutdown_timeout"});
   if (const auto workers = t.Integer("workers", 1, kMaxWorkers)) {
     daemon.workers = static_cast<int>(*workers);
   }
@@ -176,6 +178,9 @@ void ReadDaemon(TableReader& root, DaemonConfig& daemon, std::map<std::string, s
     } else {
       daemon.pid_file = *pid_file;
     }
+  }
+  if (const auto timeout = t.Integer("shutdown_timeout", 0, kMaxShutdownTimeoutMs)) {
+    daemon.shutdown_timeout_ms = *timeout;
   }
 }
 

@@ -122,6 +122,9 @@ std::string DumpConfig(const Config& config) {
   out += fmt::format("log_level = {}\n", TomlString(daemon.log_level));
   out += fmt::format("error_log = {}\n", TomlString(daemon.error_log));
   DumpString(out, "pid_file", daemon.pid_file);
+  if (daemon.shutdown_timeout_ms != kDefaultShutdownTimeoutMs) {
+    out += fmt::format("shutdown_timeout = {}\n", daemon.shutdown_timeout_ms);
+  }
 
   for (const UpstreamConfig& upstream : config.upstreams) {
     out += "\n[[upstream]]\n";

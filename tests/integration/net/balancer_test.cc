@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "loopback_http_server.h"
@@ -72,6 +74,17 @@ std::string Pattern(size_t size) {
     c = static_cast<char>(x >> 16);
   }
   return s;
+}
+
+// Polls `predicate` every 10 ms until it holds or the deadline passes.
+template <typename F>
+bool WaitFor(F predicate, Millis timeout = Millis(10000)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!predicate()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(Millis(10));
+  }
+  return true;
 }
 
 class BalancerTest : public ::testing::Test {
@@ -296,6 +309,46 @@ TEST_F(BalancerTest, CloseEndsOpenSessions) {
   ASSERT_TRUE(loop_.Run([this] { balancer_->Close(); }));
   EXPECT_TRUE(testing::ClosedByPeer(fd));
   ::close(fd);
+}
+
+// A graceful stop: the listener goes, the session in flight keeps relaying, and on_idle
+// runs once it ends, with the balancer still owned (and closable) by its holder.
+TEST_F(BalancerTest, DrainLetsTheSessionInFlightFinish) {
+  EchoServer e;
+  Start({e.address()});
+  int fd = testing::ConnectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::SendAll(fd, "x"));
+  char c;
+  ASSERT_EQ(::recv(fd, &c, 1, MSG_WAITALL), 1);
+  std::atomic<int> idle{0};
+  ASSERT_TRUE(loop_.Run([&] { balancer_->Drain([&] { ++idle; }); }));
+  // The listener is closed once the loop has run its close callback.
+  ASSERT_TRUE(loop_.Run([] {}));
+  EXPECT_LT(testing::ConnectLoopback(port_), 0);
+  EXPECT_EQ(idle.load(), 0);
+  std::optional<std::string> rest = Pump(fd, "yz");
+  ::close(fd);
+  EXPECT_EQ(rest, "yz");
+  ASSERT_TRUE(WaitFor([&] { return idle.load() == 1; }));
+  EXPECT_EQ(Stats().active, 0u);
+}
+
+TEST_F(BalancerTest, CloseDuringADrainEndsTheSession) {
+  EchoServer e;
+  Start({e.address()});
+  int fd = testing::ConnectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::SendAll(fd, "x"));
+  char c;
+  ASSERT_EQ(::recv(fd, &c, 1, MSG_WAITALL), 1);
+  bool idle = false;
+  ASSERT_TRUE(loop_.Run([&] { balancer_->Drain([&] { idle = true; }); }));
+  ASSERT_TRUE(loop_.Run([this] { balancer_->Close(); }));
+  EXPECT_TRUE(testing::ClosedByPeer(fd));
+  ::close(fd);
+  ASSERT_TRUE(loop_.Run([] {}));
+  EXPECT_FALSE(idle);  // Close() cancels it
 }
 
 }  // namespace

@@ -77,7 +77,7 @@ intervall = 3
             "\"interval\"?)");
   EXPECT_EQ(ErrorOf("[daemon]\nthreads = 4\n"),
             "upcheck.toml:2:1: daemon: unknown key \"threads\" (allowed: workers, status_listen, "
-            "log_level, error_log, pid_file)");
+            "log_level, error_log, pid_file, shutdown_timeout)");
   EXPECT_EQ(ErrorOf("[shmem]\nname = \"x\"\n"),
             "upcheck.toml:1:2: unknown key \"shmem\" (did you mean \"shm\"?)");
   // The derived keys and the test hook are not config keys.
@@ -163,6 +163,11 @@ TEST(ConfigErrorsTest, Daemon) {
   EXPECT_EQ(ErrorOf("[daemon]\npid_file = \"\"\n"),
             "upcheck.toml:2:12: daemon.pid_file: must not be empty (a file path; omit the key "
             "for no pid file)");
+  EXPECT_EQ(ErrorOf("[daemon]\nshutdown_timeout = -1\n"),
+            "upcheck.toml:2:20: daemon.shutdown_timeout: shutdown_timeout must be >= 0, got -1");
+  EXPECT_EQ(ErrorOf("[daemon]\nshutdown_timeout = 86400001\n"),
+            "upcheck.toml:2:20: daemon.shutdown_timeout: shutdown_timeout must be <= 86400000, "
+            "got 86400001");
 }
 
 TEST(ConfigErrorsTest, ListenAddressUsedTwice) {

@@ -204,6 +204,15 @@ TEST(ConfigTest, DumpRoundTrips) {
   EXPECT_EQ(again.upstreams[0].primary[2].down, true);
 }
 
+TEST(ConfigTest, ShutdownTimeoutDefaultsToTenSecondsAndRoundTrips) {
+  EXPECT_EQ(ParseOk("").daemon.shutdown_timeout_ms, 10000);
+  const Config config = ParseOk("[daemon]\nshutdown_timeout = 0\n");
+  EXPECT_EQ(config.daemon.shutdown_timeout_ms, 0);
+  const std::string dump = DumpConfig(config);
+  EXPECT_NE(dump.find("\nshutdown_timeout = 0\n"), std::string::npos) << dump;
+  EXPECT_EQ(ParseOk(dump).daemon.shutdown_timeout_ms, 0);
+}
+
 TEST(ConfigTest, DumpIsCanonical) {
   const Config config = ParseOk(R"([[upstream]]
 name = "u"
