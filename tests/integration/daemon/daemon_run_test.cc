@@ -36,6 +36,15 @@ std::set<int32_t> RunningWorkers(const std::string& shm) {
   return pids;
 }
 
+// The first stderr line containing `needle`, from its "healthcheck: " on ("" if none).
+std::string HealthcheckLine(const std::string& err, const std::string& needle) {
+  const size_t at = err.find(needle);
+  if (at == std::string::npos) return "";
+  const size_t begin = err.rfind("healthcheck: ", at);
+  const size_t end = err.find('\n', at);
+  return err.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+}
+
 class DaemonRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -299,6 +308,16 @@ TEST_F(DaemonRunTest, UnvalidatedNumbersRunAsInTheOriginal) {
   EXPECT_TRUE(
       daemon.WaitForErr("healthcheck: peer " + up_.address() + " is turned up after 1 success(es)"))
       << daemon.err();
+  // In list order, one at a time: up_ turns up while closed_ is still up, then closed_ down.
+  EXPECT_EQ(HealthcheckLine(daemon.err(), "peer " + up_.address() + " is turned up"),
+            "healthcheck: peer " + up_.address() +
+                " is turned up after 1 success(es), upstream: \"app\", primaries up: 2/2");
+  EXPECT_EQ(HealthcheckLine(daemon.err(), "peer " + closed_.address() + " is turned down"),
+            "healthcheck: peer " + closed_.address() +
+                " is turned down after 1 failure(s), upstream: \"app\", primaries up: 1/2");
+  EXPECT_EQ(HealthcheckLine(daemon.err(), "failed to connect to " + closed_.address()),
+            "healthcheck: failed to connect to " + closed_.address() +
+                ": connection refused, upstream: \"app\"");
   const std::string want = "Upstream app\n    Primary Peers\n        " + up_.address() +
                            " UP\n        " + closed_.address() + " DOWN\n    Backup Peers\n";
   EXPECT_EQ(WaitForPage(port, want).body, want) << daemon.err();
