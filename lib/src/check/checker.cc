@@ -100,7 +100,9 @@ class Checker::Impl {
   bool debug() const { return env_.debug_events && env_.logger->enabled(LogLevel::kDebug); }
   void Debug(std::string_view msg) const;
   // A line about one peer: the original's text, then which upstream it belongs to.
-  std::string AboutPeer(std::string msg) const { return msg + UpstreamLogContext(upstream_); }
+  std::string AboutPeer(std::string msg) const {
+    return std::move(msg.append(UpstreamLogContext(upstream_)));
+  }
   std::string Transition(std::string msg) const;
 
   static void OnTimer(uv_timer_t* timer);
@@ -169,7 +171,7 @@ void Checker::Impl::Debug(std::string_view msg) const {
 std::string Checker::Impl::Transition(std::string msg) const {
   size_t up = static_cast<size_t>(
       std::count_if(primary_.begin(), primary_.end(), [](const PeerSlot& p) { return !p.down; }));
-  return msg + TransitionLogContext(upstream_, up, primary_.size());
+  return std::move(msg.append(TransitionLogContext(upstream_, up, primary_.size())));
 }
 
 Status Checker::Impl::Init(const CheckOptions& o) {
