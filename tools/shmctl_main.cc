@@ -199,6 +199,7 @@ int Main(int argc, char** argv) {
   CLI::App app("Read and edit an upcheck segment's shared dict; show its worker table.",
                "upcheck-shmctl");
   app.require_subcommand(1);
+  app.set_version_flag("-V,--version", "upcheck-shmctl " UPCHECK_TOOLS_VERSION);
   Invocation inv;
   CLI::Option* segment_opt =
       app.add_option_function<std::string>(
@@ -219,6 +220,8 @@ int Main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return Fail(DescribeParseError(app, commands, e, argc, argv));

@@ -2,17 +2,20 @@
 //
 // Parses the command line with CLI11, opens the segment named by -s or by -c's shm.name,
 // and prints one page. Every failure is one line on stderr, "upcheck-status: <message>",
-// and exit status 1; --help exits 0.
+// and exit status 1; --help and --version exit 0. --check prints one verdict line instead
+// (status_check.h), with its own exit status, and reports every failure as UNKNOWN.
 #include <exception>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
 #include "cli_common.h"
+#include "status_check.h"
 #include "status_view.h"
 #include "upcheck/segment.h"
 
@@ -29,6 +32,20 @@ int Fail(std::string message) {
   while (!message.empty() && message.back() == ' ') message.pop_back();
   std::cerr << "upcheck-status: " << message << '\n';
   return kExitError;
+}
+
+// A monitor reads stdout and the exit status: even a usage error is one UNKNOWN line there.
+int Verdict(const CheckVerdict& v) {
+  std::cout << v.line << '\n';
+  std::cout.flush();
+  return v.exit_code;
+}
+
+bool AskedForCheck(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--check") return true;
+  }
+  return false;
 }
 
 Result<std::string> Render(const std::string& name, Format format) {
@@ -56,17 +73,26 @@ int Main(int argc, char** argv) {
                  "text (/status), prometheus (/metrics) or json (/status.json); default text")
       ->type_name("FORMAT")
       ->check(CLI::IsMember({"text", "prometheus", "json"}));
+  bool check = false;
+  app.add_flag("--check", check,
+               "Print one line, OK/CRITICAL/UNKNOWN; exit 0 when every upstream has a peer up, "
+               "1 when one has none, 2 when the segment cannot be read");
+  app.set_version_flag("-V,--version", "upcheck-status " UPCHECK_TOOLS_VERSION);
   app.footer(kStatusHelp);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (AskedForCheck(argc, argv)) return Verdict(Unknown(std::string(e.what()) + " (see --help)"));
     return Fail(std::string(e.what()) + " (see --help)");
   }
 
   Result<std::string> name = cli::ResolveSegmentName(segment_name, config_path);
+  if (check) return Verdict(name.ok() ? CheckSegment(*name) : Unknown(name.error()));
   if (!name.ok()) return Fail(name.error());
   const std::map<std::string, Format> formats = {
       {"text", Format::kText}, {"prometheus", Format::kPrometheus}, {"json", Format::kJson}};

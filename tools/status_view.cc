@@ -29,7 +29,12 @@ The page is rebuilt from the segment alone, as every worker's view converges to 
     is running with checkers and its process exists (kill(pid, 0)); so a daemon whose
     workers are all dead shows "(NO checkers)" and UNKNOWN
 Exit status: 0 success; 1 any error (missing segment, layout mismatch, a segment created
-without a daemon (no registry), usage error).)help";
+without a daemon (no registry), usage error).
+--check prints one line on stdout instead of a page, judged over the same view; an
+upstream with no peers is not judged:
+  OK: 2 upstreams, 7/8 peers up                         exit 0: each upstream has a peer up
+  CRITICAL: upstream "foo.com" has no peer up (0/3)     exit 1 (several: joined by "; ")
+  UNKNOWN: segment 'x' not found                        exit 2: no view (any error))help";
 
 namespace {
 using Entries = std::map<std::string, DictValue, std::less<>>;

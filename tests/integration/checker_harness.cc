@@ -108,15 +108,18 @@ std::string Short(std::string peer) {
 }  // namespace
 
 std::vector<std::string> CheckerHarness::Events(const std::set<std::string>& kinds) const {
-  static const std::regex ok("^healthcheck: peer (\\S+) was checked to be ok$");
-  static const std::regex fail("^healthcheck: peer (\\S+) was checked to be not ok$");
+  // Lines about a peer end in its upstream; a transition also in the primaries up.
+  static const std::string about = R"(, upstream: "[^"]+"$)";
+  static const std::string moved = R"(, upstream: "[^"]+", primaries up: \d+/\d+$)";
+  static const std::regex ok("^healthcheck: peer (\\S+) was checked to be ok" + about);
+  static const std::regex fail("^healthcheck: peer (\\S+) was checked to be not ok" + about);
   static const std::regex down(
-      "^healthcheck: peer (\\S+) is turned down after (\\d+) failure\\(s\\)$");
-  static const std::regex up(
-      "^healthcheck: peer (\\S+) is turned up after (\\d+) success\\(es\\)$");
+      "^healthcheck: peer (\\S+) is turned down after (\\d+) failure\\(s\\)" + moved);
+  static const std::regex up("^healthcheck: peer (\\S+) is turned up after (\\d+) success\\(es\\)" +
+                             moved);
   static const std::regex pub("^healthcheck: publishing peers version (\\d+)$");
   static const std::regex upg("^healthcheck: upgrading peers version to (\\d+)$");
-  static const std::regex badcode("^healthcheck: bad status code from (\\S+): (\\S+)$");
+  static const std::regex badcode("^healthcheck: bad status code from (\\S+): (\\S+)" + about);
   std::vector<std::string> out;
   std::smatch m;
   for (const LogLine& line : log_) {

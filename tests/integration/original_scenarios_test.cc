@@ -310,11 +310,14 @@ TEST(OriginalScenarios, S11_NonHttpStatusLine) {
     if (l.level != LogLevel::kDebug || l.text.find("checked") != std::string::npos)
       texts.push_back(l.text);
   }
-  EXPECT_EQ(texts,
-            (std::vector<std::string>{
-                "healthcheck: bad status line from " + html.address() + ": <html>",
-                "healthcheck: peer " + html.address() + " was checked to be not ok",
-                "healthcheck: peer " + html.address() + " is turned down after 1 failure(s)"}));
+  EXPECT_EQ(
+      texts,
+      (std::vector<std::string>{
+          "healthcheck: bad status line from " + html.address() + ": <html>, upstream: \"foo.com\"",
+          "healthcheck: peer " + html.address() +
+              " was checked to be not ok, upstream: \"foo.com\"",
+          "healthcheck: peer " + html.address() +
+              " is turned down after 1 failure(s), upstream: \"foo.com\", primaries up: 0/1"}));
   EXPECT_EQ(h.CountLogged("bad status line from"), 1);
   for (const LogLine& l : h.log()) {
     if (l.text.find("bad status line") != std::string::npos) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "check/http_check.h"
+#include "check/log_context.h"
 #include "check/probe_groups.h"
 #include "check/probe_options_of.h"
 #include "probe/prober.h"
@@ -98,6 +99,11 @@ class Checker::Impl {
   void Warn(std::string_view msg) const;
   bool debug() const { return env_.debug_events && env_.logger->enabled(LogLevel::kDebug); }
   void Debug(std::string_view msg) const;
+  // A line about one peer: the original's text, then which upstream it belongs to.
+  std::string AboutPeer(std::string msg) const {
+    return std::move(msg.append(UpstreamLogContext(upstream_)));
+  }
+  std::string Transition(std::string msg) const;
 
   static void OnTimer(uv_timer_t* timer);
   static void OnClosed(uv_handle_t* handle);
@@ -159,6 +165,13 @@ void Checker::Impl::Warn(std::string_view msg) const {
 }
 void Checker::Impl::Debug(std::string_view msg) const {
   env_.logger->Debug(std::string("healthcheck: ").append(msg));
+}
+
+// REQUIRES: the peer's `down` already moved, so the count is the view after the transition.
+std::string Checker::Impl::Transition(std::string msg) const {
+  size_t up = static_cast<size_t>(
+      std::count_if(primary_.begin(), primary_.end(), [](const PeerSlot& p) { return !p.down; }));
+  return std::move(msg.append(TransitionLogContext(upstream_, up, primary_.size())));
 }
 
 Status Checker::Impl::Init(const CheckOptions& o) {
@@ -388,16 +401,16 @@ void Checker::Impl::RunGroup(size_t k) {
 void Checker::Impl::OnProbeDone(size_t k, PeerSlot& peer, const ProbeResult& result) {
   if (stopped_) return;
   if (!result.counted()) {
-    Err(result.message);  // failed to create stream socket: not counted (Q17)
+    Err(AboutPeer(result.message));  // failed to create stream socket: not counted (Q17)
   } else if (!result.parse_error.empty()) {
-    Err("failed to parse status line: " + result.parse_error);
+    Err(AboutPeer("failed to parse status line: " + result.parse_error));
   }
   if (result.counted()) {
     if (result.ok()) {
       PeerOk(peer, result);
     } else {
       // §7.5: a peer this checker sees as down fails silently.
-      if (!peer.down) Err(result.message);
+      if (!peer.down) Err(AboutPeer(result.message));
       PeerFail(peer, result);
     }
   }
@@ -406,7 +419,7 @@ void Checker::Impl::OnProbeDone(size_t k, PeerSlot& peer, const ProbeResult& res
 
 // §7.1
 void Checker::Impl::PeerFail(PeerSlot& peer, const ProbeResult& result) {
-  if (debug()) Debug("peer " + peer.name + " was checked to be not ok");
+  if (debug()) Debug(AboutPeer("peer " + peer.name + " was checked to be not ok"));
   SharedDict& dict = *env_.dict;
   Result<std::optional<DictValue>> got = dict.Get(peer.nok_key);
   if (!got.ok()) {
@@ -437,8 +450,8 @@ void Checker::Impl::PeerFail(PeerSlot& peer, const ProbeResult& result) {
   }
   HealthTransition transition = HealthTransition::kUnchanged;
   if (!peer.down && fails >= static_cast<double>(fall_)) {
-    Warn("peer " + peer.name + " is turned down after " + Num(fails) + " failure(s)");
     peer.down = true;
+    Warn(Transition("peer " + peer.name + " is turned down after " + Num(fails) + " failure(s)"));
     SetPeerDownGlobally(peer, true);
     transition = HealthTransition::kTurnedDown;
   }
@@ -447,7 +460,7 @@ void Checker::Impl::PeerFail(PeerSlot& peer, const ProbeResult& result) {
 
 // §7.2: the mirror of PeerFail.
 void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
-  if (debug()) Debug("peer " + peer.name + " was checked to be ok");
+  if (debug()) Debug(AboutPeer("peer " + peer.name + " was checked to be ok"));
   SharedDict& dict = *env_.dict;
   Result<std::optional<DictValue>> got = dict.Get(peer.ok_key);
   if (!got.ok()) {
@@ -478,8 +491,8 @@ void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
   }
   HealthTransition transition = HealthTransition::kUnchanged;
   if (peer.down && succ >= static_cast<double>(rise_)) {
-    Warn("peer " + peer.name + " is turned up after " + Num(succ) + " success(es)");
     peer.down = false;
+    Warn(Transition("peer " + peer.name + " is turned up after " + Num(succ) + " success(es)"));
     SetPeerDownGlobally(peer, false);
     transition = HealthTransition::kTurnedUp;
   }

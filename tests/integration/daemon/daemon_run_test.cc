@@ -128,6 +128,43 @@ TEST_F(DaemonRunTest, EveryWorkerServesTheSameStatusPage) {
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
 }
 
+// upcheck-status --check on the live segment: CRITICAL once an upstream has no peer up.
+TEST_F(DaemonRunTest, StatusCheckJudgesTheLiveSegment) {
+  config_.upstreams.push_back({.name = "dead", .primary = {closed_.address()}});
+  DaemonProcess daemon(ConfigToml(config_));
+  ASSERT_GT(daemon.StatusPort(), 0) << daemon.err();
+  ProcessResult check;
+  auto run_check = [&] {
+    check = RunProcess({std::getenv("UPCHECK_STATUS"), "-c", daemon.config_path(), "--check"});
+    return check;
+  };
+  EXPECT_TRUE(Eventually([&] { return run_check().exit_code == 1; }, seconds(20)))
+      << check.out << daemon.err();
+  EXPECT_EQ(check.out, "CRITICAL: upstream \"dead\" has no peer up (0/1)\n");
+  EXPECT_EQ(check.err, "");
+  EXPECT_TRUE(daemon.WaitForErr("healthcheck: peer " + closed_.address() +
+                                " is turned down after 1 failure(s), upstream: \"dead\", "
+                                "primaries up: 0/1\n"))
+      << daemon.err();
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
+// ... and OK while each has one: the static upstream, unchecked, by its configured flags.
+TEST_F(DaemonRunTest, StatusCheckIsOkWhileEveryUpstreamHasAPeerUp) {
+  DaemonProcess daemon(ConfigToml(config_));
+  int port = daemon.StatusPort();
+  ASSERT_GT(port, 0) << daemon.err();
+  ASSERT_EQ(WaitForPage(port, ExpectedPage()).body, ExpectedPage()) << daemon.err();
+  // A worker's page may show closed_ down a moment before its cycle publishes it.
+  ProcessResult check;
+  EXPECT_TRUE(Eventually([&] {
+    check = RunProcess({std::getenv("UPCHECK_STATUS"), "-c", daemon.config_path(), "--check"});
+    return check.out == "OK: 2 upstreams, 3/4 peers up\n";
+  })) << check.out;
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
 TEST_F(DaemonRunTest, KilledWorkerIsRespawnedAndServesTheRightPage) {
   config_.upstreams[0].interval_ms = 200;
   DaemonProcess daemon(ConfigToml(config_));
@@ -299,6 +336,17 @@ TEST_F(DaemonRunTest, UnvalidatedNumbersRunAsInTheOriginal) {
   EXPECT_TRUE(
       daemon.WaitForErr("healthcheck: peer " + up_.address() + " is turned up after 1 success(es)"))
       << daemon.err();
+  // In list order, one at a time: up_ turns up while closed_ is still up, then closed_ down.
+  // Each needle runs from the message's start to the end of its line.
+  for (const std::string& line :
+       {"healthcheck: peer " + up_.address() +
+            " is turned up after 1 success(es), upstream: \"app\", primaries up: 2/2\n",
+        "healthcheck: peer " + closed_.address() +
+            " is turned down after 1 failure(s), upstream: \"app\", primaries up: 1/2\n",
+        "healthcheck: failed to connect to " + closed_.address() +
+            ": connection refused, upstream: \"app\"\n"}) {
+    EXPECT_TRUE(daemon.WaitForErr(line)) << line << daemon.err();
+  }
   const std::string want = "Upstream app\n    Primary Peers\n        " + up_.address() +
                            " UP\n        " + closed_.address() + " DOWN\n    Backup Peers\n";
   EXPECT_EQ(WaitForPage(port, want).body, want) << daemon.err();

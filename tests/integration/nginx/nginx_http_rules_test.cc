@@ -57,7 +57,8 @@ TEST_F(NginxScenario, HttpRulesBodyMismatchTurnsThePeerDown) {
   EXPECT_EQ(StatusPage(), Page("foo.com", {p0 + " UP", p1 + " DOWN"}, {}));
 
   const std::vector<std::string> lines = HealthcheckLines(nginx_.ErrorLog());
-  const std::string mismatch = "[error] healthcheck: body of " + p1 + " does not match expect_body";
+  const std::string mismatch =
+      "[error] healthcheck: body of " + p1 + " does not match expect_body, upstream: \"foo.com\"";
   EXPECT_NE(std::find(lines.begin(), lines.end(), mismatch), lines.end()) << nginx_.ErrorLog();
 
   const nlohmann::json down = testing::StatusJsonPeer(Fetch("/status.json"), p1);
@@ -93,8 +94,9 @@ TEST_F(NginxScenario, HttpRulesHeaderAndStatusMismatchesHaveTheirResults) {
   const std::string log = nginx_.ErrorLog();
   const std::vector<std::string> lines = HealthcheckLines(log);
   for (const std::string& want :
-       {"[error] healthcheck: header Content-Type of " + p1 + " does not match expect_header",
-        "[error] healthcheck: bad status code from " + p2 + ": 503"}) {
+       {"[error] healthcheck: header Content-Type of " + p1 +
+            " does not match expect_header, upstream: \"foo.com\"",
+        "[error] healthcheck: bad status code from " + p2 + ": 503, upstream: \"foo.com\""}) {
     EXPECT_NE(std::find(lines.begin(), lines.end(), want), lines.end()) << want << "\n" << log;
   }
 

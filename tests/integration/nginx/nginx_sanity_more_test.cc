@@ -87,10 +87,14 @@ TEST_F(NginxScenario, S11_NonHttpStatusLine) {
     }
   }
   seen.resize(std::min<size_t>(seen.size(), 3));
-  EXPECT_EQ(seen,
-            (Events{"[error] healthcheck: bad status line from " + p0 + ": <html>",
-                    "[debug] healthcheck: peer " + p0 + " was checked to be not ok",
-                    "[warn] healthcheck: peer " + p0 + " is turned down after 1 failure(s)"}));
+  EXPECT_EQ(
+      seen,
+      (Events{
+          "[error] healthcheck: bad status line from " + p0 + ": <html>, upstream: \"foo.com\"",
+          "[debug] healthcheck: peer " + p0 + " was checked to be not ok, upstream: \"foo.com\"",
+          "[warn] healthcheck: peer " + p0 +
+              " is turned down after 1 failure(s), upstream: \"foo.com\", "
+              "primaries up: 0/1"}));
   EXPECT_EQ(Count("bad status line from"), 1);
   EXPECT_EQ(nginx_.CountLog(R"(\[alert\])"), 0);
   EXPECT_FALSE(Logged("bad argument #2 to 'sub'"));

@@ -39,14 +39,17 @@ struct Kind {
 };
 
 const std::vector<Kind>& Kinds() {
+  // Lines about a peer end in its upstream; a transition also in the primaries up.
+  const std::string about = R"(, upstream: "[^"]+"$)";
+  const std::string moved = R"(, upstream: "[^"]+", primaries up: \d+/\d+$)";
   static const std::vector<Kind> kinds = {
-      {"OK", std::regex(R"(^peer (\S+) was checked to be ok$)"), false},
-      {"FAIL", std::regex(R"(^peer (\S+) was checked to be not ok$)"), false},
-      {"DOWN", std::regex(R"(^peer (\S+) is turned down after (\d+) failure\(s\)$)"), true},
-      {"UP", std::regex(R"(^peer (\S+) is turned up after (\d+) success\(es\)$)"), true},
+      {"OK", std::regex(R"(^peer (\S+) was checked to be ok)" + about), false},
+      {"FAIL", std::regex(R"(^peer (\S+) was checked to be not ok)" + about), false},
+      {"DOWN", std::regex(R"(^peer (\S+) is turned down after (\d+) failure\(s\))" + moved), true},
+      {"UP", std::regex(R"(^peer (\S+) is turned up after (\d+) success\(es\))" + moved), true},
       {"PUB", std::regex(R"(^publishing peers version (\d+)$)"), false},
       {"UPG", std::regex(R"(^upgrading peers version to (\d+)$)"), false},
-      {"BADCODE", std::regex(R"(^bad status code from (\S+): (\d+)$)"), true},
+      {"BADCODE", std::regex(R"(^bad status code from (\S+): (\d+))" + about), true},
   };
   return kinds;
 }
