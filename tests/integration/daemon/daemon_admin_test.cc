@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -207,6 +208,18 @@ TEST_F(DaemonAdminTest, UpPicksAFailingPeerAndAutoRestoresTheChecks) {
   ProcessResult back = Shmctl(shm(), {"peer", "app", bad_.address(), "auto"});
   ASSERT_EQ(back.exit_code, 0) << back.err;
   EXPECT_EQ(Picks(port_, 9), (std::set<std::string>{"A", "B"}));
+}
+
+// A reload makes a new segment; the drains of the peers it keeps come along. (Its workers
+// read them as the first ones did; the balancer's port 0 is a new port after a reload.)
+TEST_F(DaemonAdminTest, AReloadKeepsTheAdminStates) {
+  ASSERT_EQ(Shmctl(shm(), {"peer", "app", a_.address(), "drain", "--reason", "r"}).exit_code, 0);
+  const size_t mark = daemon_->err().size();
+  daemon_->Signal(SIGHUP);
+  ASSERT_TRUE(daemon_->WaitForErr("reload done", std::chrono::seconds(10), mark)) << daemon_->err();
+  nlohmann::json row = PeerRow(shm(), a_.address());
+  EXPECT_EQ(row["admin"], "drain") << row;
+  EXPECT_EQ(row["admin_reason"], "r");
 }
 
 TEST_F(DaemonAdminTest, BadInputIsOneLineAndChangesNothing) {
