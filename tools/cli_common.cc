@@ -5,6 +5,7 @@
 #include <cmath>
 #include <ctime>
 #include <system_error>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -97,6 +98,25 @@ Result<int64_t> ParseTtlArg(std::string_view text) {
         fmt::format("bad ttl \"{}\" (below 1 ms; 0 = never expires)", EscapeForLine(text)));
   }
   return ms;
+}
+
+Result<int64_t> ParseDurationArg(std::string_view text) {
+  constexpr int64_t kMaxMs = int64_t{366} * 24 * 3600 * 1000;
+  constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+  size_t digits = 0;
+  while (digits < text.size() && digits < 12 && text[digits] >= '0' && text[digits] <= '9') {
+    ++digits;
+  }
+  const std::string_view unit = text.substr(digits);
+  int64_t value = 0;
+  for (size_t i = 0; i < digits; ++i) value = value * 10 + (text[i] - '0');
+  for (const auto& [name, ms] : kUnits) {
+    if (digits > 0 && unit == name && value > 0 && value <= kMaxMs / ms) return value * ms;
+  }
+  return Result<int64_t>::Error(fmt::format(
+      "bad duration \"{}\" (a whole number with ms, s, m, h or d, up to a year, e.g. 30s or 10m)",
+      EscapeForLine(text)));
 }
 
 const char* DictValueTypeName(const DictValue& value) {

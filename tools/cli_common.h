@@ -50,6 +50,11 @@ Result<DictValue> ParseValueArg(std::string_view text, bool force_string);
 // values are errors.
 Result<int64_t> ParseTtlArg(std::string_view text);
 
+// A duration as operators write it: a whole number with a unit, ms, s, m, h or d ("500ms",
+// "30s", "10m"), as milliseconds. Zero, a missing or unknown unit and more than a year are
+// errors: `bad duration "10x" (a whole number with ms, s, m, h or d, e.g. 30s or 10m)`.
+Result<int64_t> ParseDurationArg(std::string_view text);
+
 // "number", "boolean" or "string" (Lua's type() names).
 const char* DictValueTypeName(const DictValue& value);
 // The value as a JSON number, boolean or string. Non-finite numbers become null.

@@ -43,8 +43,13 @@ const char* const kShmctlFormats =
                 CYCLE_START/END: age of the last checker cycle's start/end, "0.312s ago",
                 or "-" (none yet); VERSIONS: the worker's local version per upstream,
                 "foo.com=3 bar.com=1" (registry order)
+  peer          one line per peer changed: UPSTREAM PEER ROLE:ID STATE [until EXPIRY]
+  peers         a header line, then one line per peer:
+                UPSTREAM PEER ROLE:ID CHECK ADMIN EXPIRES REASON (tab-separated)
+                CHECK: up/down by the checks; ADMIN: auto, up, down or drain (an
+                expired one reads auto); EXPIRES: RFC 3339 UTC, or "-" (never)
   set, add, del, flush, create, remove: no output
---json (info, keys, get, ttl, workers) prints one JSON document instead:
+--json (info, keys, get, ttl, workers, peers) prints one JSON document instead:
   info  {"name","object","size","layout_version","creator_pid","generation","age_ms",
          "dict":{"size","capacity_bytes","free_bytes","entries","chunk_size","chunks"},
          "areas":{"registry_bytes"},
@@ -57,6 +62,8 @@ const char* const kShmctlFormats =
          "last_cycle_end_age_ms","versions":{"<upstream>":<version>,...}}]}
          times are RFC 3339 UTC with ms ("2026-11-23T18:00:00.123Z"); null (and null
          ages) when there was none
+  peers [{"upstream","peer","role","id","check","admin","admin_reason","admin_expires"}]
+         admin_expires null = never
 VALUE: true/false -> boolean; a finite number (12, -3.5, 1e3) -> number; nan/inf -> error;
 anything else (or --string) -> string. A VALUE or N starting with "-" and not "-<digit>"
 (-inf, -x, -.5) goes after "--": upcheck-shmctl set KEY -- -x

@@ -19,6 +19,7 @@
 
 #include "cli_common.h"
 #include "shmctl_commands.h"
+#include "shmctl_peers.h"
 #include "upcheck/segment.h"
 
 namespace upcheck::shmctl {
@@ -42,6 +43,8 @@ struct Invocation {
   DelArgs del;
   FlushArgs flush;
   WorkersArgs workers;
+  PeerArgs peer;
+  PeersArgs peers;
 };
 
 // What a parsed subcommand does, given the segment name.
@@ -58,6 +61,10 @@ Runner OnDict(std::function<Status(SharedDict&)> fn) {
   return [fn = std::move(fn)](const std::string& name) {
     return WithSegment(name, [&](Segment& s) { return fn(s.dict()); });
   };
+}
+
+Runner OnSegment(std::function<Status(Segment&)> fn) {
+  return [fn = std::move(fn)](const std::string& name) { return WithSegment(name, fn); };
 }
 
 void AddJsonFlag(CLI::App* sub, bool* json) {
@@ -151,6 +158,27 @@ std::vector<std::pair<CLI::App*, Runner>> DefineCommands(CLI::App& app, Invocati
                                  [&](Segment& s) { return RunWorkers(s, inv.workers, std::cout); });
             });
   AddJsonFlag(sub, &inv.workers.json);
+
+  sub = add("peer", "Set a peer's admin state: down (maintenance), drain, up, or auto (the checks)",
+            OnSegment([&inv](Segment& s) { return RunPeer(s, inv.peer, std::cout); }));
+  sub->add_option("UPSTREAM", inv.peer.upstream, "Upstream name")->required();
+  sub->add_option("PEER", inv.peer.peer, "An address as in the config, or primary:N / backup:N")
+      ->required();
+  sub->add_option("STATE", inv.peer.state, "down | drain | up | auto")->required();
+  sub->add_option_function<std::string>(
+         "--ttl", [&inv](const std::string& s) { inv.peer.ttl = s; },
+         "Fall back to auto after D (e.g. 30s, 10m, 2h); default: until changed")
+      ->type_name("D");
+  sub->add_option_function<std::string>(
+         "--reason", [&inv](const std::string& s) { inv.peer.reason = s; },
+         "Why, for whoever reads `peers` (at most 200 bytes)")
+      ->type_name("TEXT");
+
+  sub = add("peers", "Each peer's check state and admin state (reason, expiry)",
+            OnSegment([&inv](Segment& s) { return RunPeers(s, inv.peers, std::cout); }));
+  sub->add_option_function<std::string>(
+      "UPSTREAM", [&inv](const std::string& s) { inv.peers.upstream = s; }, "Only this upstream");
+  AddJsonFlag(sub, &inv.peers.json);
   return commands;
 }
 

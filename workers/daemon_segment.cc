@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <optional>
@@ -17,6 +18,12 @@
 
 namespace upcheck::daemon {
 namespace {
+
+int64_t UnixNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 static_assert(kMinShmSize == Segment::kMinSize && kMaxShmSize == Segment::kMaxSize,
               "every shm.size the config accepts makes a segment");
@@ -193,6 +200,9 @@ Result<DaemonSegment> ReplaceSegment(const Config& config, std::string_view curr
 
 size_t CarryDictState(SharedDict& from, const Registry& old_registry, SharedDict& to,
                       const Registry& new_registry, ReloadState mode) {
+  // Operators' drains and maintenance outlive a reload, as their peers do.
+  Registry carrier = new_registry;
+  (void)carrier.CarryAdminStates(old_registry, UnixNowMs());
   if (mode != ReloadState::kByPeer) return CopyEntries(from, to);
   PeerMoves moves(old_registry, new_registry);
   return CopyEntries(from, to, [&moves](const std::string& key) { return moves.NewKey(key); });

@@ -56,7 +56,8 @@ Result<DaemonSegment> ReplaceSegment(const Config& config, std::string_view curr
 // (described by `new_registry`), with their remaining TTLs and in their LRU order.
 // kPositional copies every key as it is (the original's dict survives a HUP, locks
 // included); kByPeer moves each peer's keys to its new position (see ReloadState).
-// Returns how many entries were copied.
+// Either way the peers still in the config keep their admin states. Returns how many
+// entries were copied.
 size_t CarryDictState(SharedDict& from, const Registry& old_registry, SharedDict& to,
                       const Registry& new_registry, ReloadState mode);
 

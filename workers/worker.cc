@@ -18,6 +18,7 @@
 #include "log_setup.h"
 #include "process_title.h"
 #include "upcheck/checker.h"
+#include "upcheck/internal/admin_sync.h"
 #include "upcheck/internal/checker_internals.h"
 #include "upcheck/internal/dict_test_hooks.h"
 #include "upcheck/internal/registry.h"
@@ -90,6 +91,7 @@ class Worker {
   Logger logger_;
   uv_loop_t loop_{};
   std::optional<Registry> registry_;
+  std::optional<AdminSync> admin_;  // operators' overrides, applied before every pick
   uint32_t slot_ = 0;
   Upstreams view_;
   std::vector<std::unique_ptr<Checker>> checkers_;
@@ -128,6 +130,7 @@ Status Worker::SetUp() {
   Result<Upstreams> view = registry_->BuildUpstreams();
   if (!view.ok()) return view.status();
   view_ = std::move(*view);
+  admin_.emplace(*registry_);
   if (Status st = SpawnCheckers(); !st) return st;
   registry_->SetWorkerCheckers(slot_, static_cast<uint32_t>(checkers_.size()));
   // A balancer pick sees the shared version at once, as a status page does.
@@ -190,6 +193,7 @@ Status Worker::SpawnCheckers() {
 
 void Worker::SyncCheckers() {
   for (const auto& c : checkers_) c->SyncNow();
+  if (admin_) admin_->SyncAll(view_);
 }
 
 void Worker::WatchSignalsAndMaster() {

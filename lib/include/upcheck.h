@@ -86,8 +86,9 @@ typedef struct upcheck_set_options {
   void (*log)(void* ctx, int level, const char* message, size_t len);
   void* log_ctx;
   int log_level; /* the lowest level passed to log; debug also turns the debug events on */
-  /* Called when a peer of this set's view changes state, by its checker or by a sync:
-   * upstream is the index in add order, backup says which list, id the position in it. */
+  /* Called when whether a peer may be picked changes, by its checker or by a sync (of the
+   * checks or of an admin state set with upcheck-shmctl peer): upstream is the index in
+   * add order, backup says which list, id the position in it; down: not to be picked. */
   void (*on_peer_change)(void* ctx, size_t upstream, int backup, size_t id, int down);
   void* peer_ctx;
 } upcheck_set_options;

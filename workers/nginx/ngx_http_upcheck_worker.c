@@ -65,7 +65,10 @@ ngx_http_upcheck_log_level(ngx_log_t *log)
 }
 
 
-/* lua-upstream-nginx-module's set_peer_down(), under the peers' lock. */
+/*
+ * lua-upstream-nginx-module's set_peer_down(), under the peers' lock. `down` is the checks'
+ * verdict overridden by the peer's admin state (upcheck-shmctl peer): drain and down too.
+ */
 static void
 ngx_http_upcheck_on_peer_change(void *ctx, size_t upstream, int backup, size_t id,
     int down)

@@ -32,13 +32,27 @@ struct PeerConfig {
   bool down = false;
 };
 
+// An operator's override of a peer's checked state (upcheck-shmctl peer): kAuto follows
+// the checks; kDown (maintenance) and kDrain are never picked; kUp is picked whatever the
+// checks say. The values are stored in shm: never reuse one.
+enum class AdminState : uint8_t { kAuto = 0, kUp = 1, kDown = 2, kDrain = 3 };
+
+// "auto", "up", "down", "drain".
+std::string_view AdminStateName(AdminState state);
+// The state named `name` (AdminStateName's words), or nullopt.
+std::optional<AdminState> ParseAdminState(std::string_view name);
+
 // One peer of this view.
 struct PeerInfo {
-  std::string name;  // canonical, as nginx prints it: "127.0.0.1:80", "[::1]:80", "unix:/x"
-  uint32_t id = 0;   // position in its list (primary or backup)
-  bool down = false;
+  std::string name;   // canonical, as nginx prints it: "127.0.0.1:80", "[::1]:80", "unix:/x"
+  uint32_t id = 0;    // position in its list (primary or backup)
+  bool down = false;  // the checks' verdict (what the status pages show)
   bool backup = false;
   PeerAddress address;
+  AdminState admin = AdminState::kAuto;
+
+  // Whether Pick() may choose it: the admin state, else the checks' verdict.
+  bool pickable() const { return admin == AdminState::kAuto ? !down : admin == AdminState::kUp; }
 };
 
 class Upstreams {
@@ -69,10 +83,15 @@ class Upstreams {
   // "upstream not found", "no backup peers" (is_backup and u has none), "bad peer id".
   Status SetPeerDown(std::string_view u, bool is_backup, uint32_t id, bool down);
 
-  // Runs the before-read hook, then picks round-robin among the up primary peers of `u`,
-  // else among its up backup peers. nullopt if `u` is unknown or every peer is down.
-  // Equal weights; a fresh view picks p0, p1, p2, ... like nginx's smooth weighted RR.
-  // O(1) amortised: the up lists are rebuilt once after SetPeerDown calls, not per pick.
+  // Sets a peer's admin state in this view (by upstream index). Same errors as
+  // SetPeerDown ("bad upstream index" for an index out of range).
+  Status SetPeerAdmin(size_t index, bool is_backup, uint32_t id, AdminState admin);
+
+  // Runs the before-read hook, then picks round-robin among the pickable primary peers of
+  // `u` (PeerInfo::pickable), else among its pickable backup peers. nullopt if `u` is unknown or
+  // every peer is down. Equal weights; a fresh view picks p0, p1, p2, ... like nginx's smooth
+  // weighted RR. O(1) amortised: the up lists are rebuilt once after SetPeerDown calls, not per
+  // pick.
   std::optional<PeerInfo> Pick(std::string_view u);
 
   // Checker count per upstream (the original's `upstream_checker_statuses`, §12). Only
@@ -87,9 +106,9 @@ class Upstreams {
   void SetBeforeReadHook(std::function<void()> hook);
   void RunBeforeReadHook() const;
 
-  // A function that SetPeerDown() calls after it changed a peer's state (not when the
-  // state was already `down`): a host mirrors the view into its own peers (nginx's rr
-  // peers). It gets the upstream's index, the list and the peer's id. Default: none.
+  // A function that SetPeerDown() and SetPeerAdmin() call after they changed whether a
+  // peer may be picked: a host mirrors the view into its own peers (nginx's rr peers). It
+  // gets the upstream's index, the list, the peer's id and !pickable(). Default: none.
   using PeerChangeHook = std::function<void(size_t upstream, bool backup, uint32_t id, bool down)>;
   void SetPeerChangeHook(PeerChangeHook hook);
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "upcheck/internal/admin_sync.h"
 #include "upcheck/internal/checker_internals.h"
 #include "upcheck/internal/registry.h"
 #include "upcheck/internal/status_details.h"
@@ -15,6 +16,7 @@ namespace upcheck {
 struct CheckerSet::Host {
   Registry registry;
   std::optional<uint32_t> slot;  // this process's row of the worker table, if it got one
+  AdminSync admin{registry};     // operators' overrides, applied before every pick
 };
 
 CheckerSet::CheckerSet(uv_loop_s* loop, HealthShm shm, Options options)
@@ -26,7 +28,7 @@ CheckerSet::CheckerSet(uv_loop_s* loop, HealthShm shm, Options options)
   if (options_.on_peer_change) view_.SetPeerChangeHook(options_.on_peer_change);
   Result<Registry> registry = Registry::Attach(shm_.segment());
   if (!registry.ok()) return;  // a dict-only segment (HealthShm::Create): nothing to record
-  host_ = std::make_unique<Host>(Host{*registry, std::nullopt});
+  host_ = std::make_unique<Host>(Host{*registry, std::nullopt, AdminSync(*registry)});
   // A host's master may not release the rows of workers that died (nginx's cannot).
   host_->registry.ReclaimDeadWorkerSlots();
   Result<uint32_t> slot = host_->registry.ClaimWorkerSlot(getpid());
@@ -119,14 +121,21 @@ Status CheckerSet::AddUpstreams(const Config& config) {
 
 void CheckerSet::SyncAll() {
   for (const auto& [name, checker] : checkers_) checker->SyncNow();
+  if (host_) host_->admin.SyncAll(view_);
 }
 
 void CheckerSet::SyncUpstream(size_t index) {
   if (index < by_index_.size() && by_index_[index] != nullptr) by_index_[index]->SyncNow();
+  if (host_) host_->admin.Sync(view_, index);
 }
 
 std::optional<PeerInfo> CheckerSet::Pick(std::string_view upstream) {
   if (auto it = checkers_.find(upstream); it != checkers_.end()) it->second->SyncNow();
+  if (host_) {
+    for (size_t i = 0; i < view_.upstream_count(); ++i) {
+      if (view_.upstream_name(i) == upstream) host_->admin.Sync(view_, i);
+    }
+  }
   picking_ = true;
   std::optional<PeerInfo> peer = view_.Pick(upstream);
   picking_ = false;

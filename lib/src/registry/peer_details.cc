@@ -9,10 +9,13 @@
 #include "probe/probe_result.h"
 #include "registry/registry_access.h"
 #include "registry/registry_layout.h"
+#include "registry/seq_lock.h"
 #include "upcheck/internal/registry.h"
 
 namespace upcheck {
 
+using shm::BeginWrite;
+using shm::EndWrite;
 using shm::PeerAt;
 using shm::PeerDetailsShm;
 using shm::Str;
@@ -22,33 +25,6 @@ using shm::UpstreamShm;
 namespace {
 
 constexpr uint8_t kLastKind = static_cast<uint8_t>(ProbeKind::kReceiveResponse);
-
-// Takes the record's sequence lock and returns the odd value held. Writers take it by
-// compare-and-swap from even to odd: two workers may record the same peer at once (cycles
-// that overlap, NG1), and a plain load-and-store would let their counts interleave into an
-// odd seq for good, hiding the record from every reader. A seq found odd (a writer busy,
-// or killed in the middle) is taken over after a short wait by moving to the next odd
-// value; whoever still holds its own value makes it even (EndWrite).
-uint32_t BeginWrite(std::atomic<uint32_t>& word) {
-  constexpr int kTakeOverSpins = 1024;
-  uint32_t seq = word.load(std::memory_order_relaxed);
-  for (int spins = 0;; ++spins) {
-    if ((seq & 1) != 0 && spins < kTakeOverSpins) {
-      seq = word.load(std::memory_order_relaxed);
-      continue;
-    }
-    uint32_t mine = (seq & 1) != 0 ? seq + 2 : seq + 1;
-    if (word.compare_exchange_weak(seq, mine, std::memory_order_relaxed)) {
-      std::atomic_thread_fence(std::memory_order_release);
-      return mine;
-    }
-  }
-}
-
-// Fails only when another writer took the record over meanwhile; it ends it.
-void EndWrite(std::atomic<uint32_t>& word, uint32_t seq) {
-  word.compare_exchange_strong(seq, seq + 1, std::memory_order_release, std::memory_order_relaxed);
-}
 
 void Write(PeerDetailsShm& d, const PeerCheckEvent& e) {
   constexpr auto kRelaxed = std::memory_order_relaxed;

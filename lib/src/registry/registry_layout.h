@@ -19,9 +19,12 @@
 
 namespace upcheck::shm {
 
-// "ucregis5": 5 since PeerDetailsShm counts failures by result. The last byte is the
-// layout's version: a tool that reads another one refuses the segment.
-inline constexpr uint64_t kRegistryMagic = 0x7563726567697335ull;
+// "ucregis6": 6 since peers carry an admin state. The last byte is the layout's version:
+// a tool that reads another one refuses the segment.
+inline constexpr uint64_t kRegistryMagic = 0x7563726567697336ull;
+
+// The longest admin reason kept (bytes); longer ones are refused, not cut.
+inline constexpr size_t kAdminReasonBytes = 200;
 
 // Counters of failures by result: one per kFailureResults name, and a spare slot that keeps
 // the record packed to 8 bytes. 32 bits keep them at 40 bytes a peer: one result failing
@@ -42,6 +45,9 @@ struct UpstreamShm {
   uint32_t backup_count;
   uint32_t reserved;
   std::atomic<uint64_t> published_version;  // bit pattern of a double
+  // Bumped after every admin change of one of its peers: a picker compares it with the
+  // value it last applied (one load) and reads the peers' AdminShm only when it moved.
+  std::atomic<uint64_t> admin_seq;
 };
 
 // How PeerDetailsShm keeps each kind of field of peer_fields.h (OUTCOME: not at all, it is
@@ -68,6 +74,18 @@ struct PeerDetailsShm {
 };
 static_assert(sizeof(PeerDetailsShm) == 296, "peer_fields.h's order must leave no padding");
 
+// One peer's admin state, written by upcheck-shmctl under a sequence lock (odd: being
+// written). An expiry in the past reads as AdminState::kAuto: no process has to clear it.
+struct AdminShm {
+  std::atomic<uint32_t> seq;
+  std::atomic<uint8_t> state;  // AdminState
+  std::atomic<uint8_t> reason_len;
+  uint8_t reserved[2];
+  std::atomic<int64_t> expires_ms;  // Unix time, ms; 0: never
+  std::atomic<int64_t> changed_ms;  // Unix time, ms, of the last change
+  char reason[kAdminReasonBytes];
+};
+
 struct PeerShm {
   StringRefShm name;
   uint32_t upstream;
@@ -76,6 +94,7 @@ struct PeerShm {
   uint8_t configured_down;
   uint8_t reserved[6];
   PeerDetailsShm details;
+  AdminShm admin;
 };
 
 struct WorkerSlotShm {
@@ -112,6 +131,7 @@ static_assert(std::is_standard_layout_v<RegistryHeaderShm> &&
               std::is_trivially_destructible_v<RegistryHeaderShm>);
 static_assert(std::is_standard_layout_v<UpstreamShm> &&
               std::is_trivially_destructible_v<UpstreamShm>);
+static_assert(std::is_standard_layout_v<AdminShm> && std::is_trivially_destructible_v<AdminShm>);
 static_assert(std::is_standard_layout_v<PeerShm> && std::is_trivially_destructible_v<PeerShm>);
 static_assert(std::is_standard_layout_v<WorkerSlotShm> &&
               std::is_trivially_destructible_v<WorkerSlotShm>);

@@ -13,6 +13,7 @@
 
 #include "upcheck/internal/status_details.h"
 #include "upcheck/protocol_keys.h"
+#include "util/clock.h"
 
 namespace upcheck {
 namespace {
@@ -249,9 +250,18 @@ void AppendDetails(std::string& out, const PeerDetails& d) {
   UPCHECK_PEER_FIELDS(UPCHECK_PEER_JSON)
 }
 
+// The operator's override as the registry holds it now (an expired one reads "auto").
+void AppendAdmin(std::string& out, const PeerAdmin& admin) {
+  out.append(",\"admin\":\"").append(AdminStateName(admin.state)).append("\",\"admin_reason\":");
+  AppendString(out, admin.reason);
+  out.append(",\"admin_expires\":");
+  AppendRfc3339(out, admin.expires_ms);
+}
+
 void AppendPeers(std::string& out, std::string_view upstream, std::span<const PeerInfo> peers,
                  bool backup, const Registry* registry, std::optional<size_t> registry_index,
                  SharedDict* dict, bool& first) {
+  const int64_t now_ms = registry != nullptr && registry_index ? UnixMs() : 0;
   // One buffer per counter family for the whole list: no allocation per peer.
   PeerKeyBuffer ok_key(KeyFamily::kOk, upstream, backup);
   PeerKeyBuffer nok_key(KeyFamily::kNok, upstream, backup);
@@ -269,6 +279,7 @@ void AppendPeers(std::string& out, std::string_view upstream, std::span<const Pe
     AppendNumber(out, dict != nullptr ? DictNumber(dict, nok_key.For(peer.id)) : 0);
     if (registry != nullptr && registry_index) {
       AppendDetails(out, registry->details(*registry_index, backup, peer.id));
+      AppendAdmin(out, registry->admin(*registry_index, backup, peer.id, now_ms));
     }
     out.push_back('}');
   }
@@ -291,7 +302,7 @@ void AppendStatusJson(std::string& out, const Upstreams& view, const Registry* r
     size += 96 + view.upstream_name(i).size();
     for (bool backup : {false, true}) {
       for (const PeerInfo& peer : backup ? view.backup_peers(i) : view.primary_peers(i)) {
-        size += 352 + 2 * peer.name.size();
+        size += 416 + 2 * peer.name.size();
       }
     }
   }

@@ -9,6 +9,7 @@
 
 #include "status/upcheck_version.h"
 #include "upcheck/internal/status_details.h"
+#include "util/clock.h"
 
 namespace upcheck {
 namespace {
@@ -18,7 +19,8 @@ struct PeerRow {
   const PeerInfo* peer;
   bool backup;
   std::optional<PeerDetails> details;  // nullopt: no registry, or it lacks the upstream
-  std::string_view labels;             // `upstream="u",peer="p",role="r"`, escaped once
+  AdminState admin = AdminState::kAuto;
+  std::string_view labels;  // `upstream="u",peer="p",role="r"`, escaped once
 };
 
 // Prometheus label value escaping: backslash, double quote and line feed.
@@ -87,14 +89,18 @@ std::vector<PeerRow> CollectRows(const Upstreams& view, const Registry* registry
   rows.reserve(count);
   std::vector<size_t> ends;  // label offsets until `labels` stops growing
   ends.reserve(count);
+  const int64_t now_ms = registry != nullptr ? UnixMs() : 0;
   for (size_t i = 0; i < view.upstream_count(); ++i) {
     const std::string_view name = view.upstream_name(i);
     std::optional<size_t> index;
     if (registry != nullptr) index = registry->FindUpstream(name);
     for (bool backup : {false, true}) {
       for (const PeerInfo& peer : backup ? view.backup_peers(i) : view.primary_peers(i)) {
-        PeerRow row{name, &peer, backup, std::nullopt, {}};
-        if (index) row.details = registry->details(*index, backup, peer.id);
+        PeerRow row{name, &peer, backup, std::nullopt, AdminState::kAuto, {}};
+        if (index) {
+          row.details = registry->details(*index, backup, peer.id);
+          row.admin = registry->admin(*index, backup, peer.id, now_ms).state;
+        }
         AppendLabels(labels, row);
         ends.push_back(labels.size());
         rows.push_back(std::move(row));
@@ -116,12 +122,12 @@ size_t FailedResults(const PeerRow& row) {
 }
 
 size_t EstimateSize(std::span<const PeerRow> rows) {
-  // Per peer: up to 9 samples, and one per result it failed with, of family name (<= 41)
+  // Per peer: up to 10 samples, and one per result it failed with, of family name (<= 41)
   // + labels (~40) + value (<= 24); an estimate short by a byte would cost a copy of the
   // whole page.
   size_t size = 4096;
   for (const PeerRow& row : rows) {
-    size += (9 + FailedResults(row)) * (112 + row.upstream.size() + row.peer->name.size());
+    size += (10 + FailedResults(row)) * (112 + row.upstream.size() + row.peer->name.size());
   }
   return size;
 }
@@ -221,6 +227,24 @@ void AppendFailuresByResult(std::string& out, std::span<const PeerRow> rows) {
   }
 }
 
+// upcheck_peer_admin_state{state}: a sample for each peer an operator overrode, so that a
+// fleet left to its checks adds no series (and no family); no sample reads "auto".
+void AppendAdminStates(std::string& out, std::span<const PeerRow> rows) {
+  constexpr std::string_view kFamily = "upcheck_peer_admin_state";
+  bool header = false;
+  for (const PeerRow& row : rows) {
+    if (!row.details || row.admin == AdminState::kAuto) continue;
+    if (!header) {
+      AppendHeader(out, kFamily, "gauge",
+                   "The admin state an operator set on the peer (upcheck-shmctl peer); always 1. "
+                   "No sample: auto.");
+      header = true;
+    }
+    AppendSeries(out, kFamily, row);
+    out.append(",state=\"").append(AdminStateName(row.admin)).append("\"} 1\n");
+  }
+}
+
 }  // namespace
 
 std::string_view UpcheckVersion() { return UPCHECK_VERSION; }
@@ -248,6 +272,7 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
     AppendDetailFamily(out, kChecksFamily, rows);
     AppendFailuresByResult(out, rows);
     for (const DetailFamily& family : kDetailFamilies) AppendDetailFamily(out, family, rows);
+    AppendAdminStates(out, rows);
   }
 
   constexpr std::string_view kBuild = "upcheck_build_info";

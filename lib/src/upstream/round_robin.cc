@@ -17,7 +17,7 @@ void RoundRobin::Rebuild(std::span<const PeerInfo> peers) {
   up_.clear();
   up_.reserve(peers.size());
   for (const PeerInfo& peer : peers) {
-    if (!peer.down) up_.push_back(peer.id);
+    if (peer.pickable()) up_.push_back(peer.id);
   }
   // Resume after the last peer picked, as if the cursor had walked the full list.
   next_ = last_

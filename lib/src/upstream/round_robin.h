@@ -1,6 +1,6 @@
 // RoundRobin: the pick cursor over one peer list (primary or backup) of one upstream.
 //
-// Part of an Upstreams view; same thread rules. It keeps the ids of the up peers and
+// Part of an Upstreams view; same thread rules. It keeps the ids of the pickable peers and
 // rebuilds that list lazily after Invalidate(), so a pick costs O(1) amortised however many
 // peers are down. The cursor follows peer ids, not positions in the up list, so peers
 // going down or up do not make it skip or repeat the others.
@@ -22,11 +22,11 @@ namespace upcheck {
 
 class RoundRobin {
  public:
-  // Call when a peer of the list changed its down flag.
+  // Call when a peer of the list changed whether it may be picked (PeerInfo::pickable).
   void Invalidate() { stale_ = true; }
 
   // The id of the first up peer after the last one picked (wrapping), or nullopt when
-  // every peer is down. A fresh cursor starts at id 0. `peers` is the list this cursor
+  // no peer may be picked. A fresh cursor starts at id 0. `peers` is the list this cursor
   // belongs to; it must be the same list at every call (ids are positions in it).
   std::optional<uint32_t> Next(std::span<const PeerInfo> peers);
 

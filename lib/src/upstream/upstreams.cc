@@ -48,6 +48,27 @@ Result<std::vector<PeerInfo>> BuildPeers(std::string_view upstream,
 
 }  // namespace
 
+std::string_view AdminStateName(AdminState state) {
+  switch (state) {
+    case AdminState::kAuto:
+      return "auto";
+    case AdminState::kUp:
+      return "up";
+    case AdminState::kDown:
+      return "down";
+    case AdminState::kDrain:
+      return "drain";
+  }
+  return "auto";
+}
+
+std::optional<AdminState> ParseAdminState(std::string_view name) {
+  for (AdminState s : {AdminState::kAuto, AdminState::kUp, AdminState::kDown, AdminState::kDrain}) {
+    if (AdminStateName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
 struct Upstreams::Impl {
   std::vector<Upstream> upstreams;  // definition order
   std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> index;
@@ -60,6 +81,17 @@ struct Upstreams::Impl {
   }
   Upstream* Find(std::string_view name) {
     return const_cast<Upstream*>(std::as_const(*this).Find(name));
+  }
+
+  // After a peer's down flag or admin state changed: the pick lists and the host's mirror
+  // follow whether it may be picked.
+  void Changed(Upstream& upstream, bool backup, uint32_t id, bool was_pickable) {
+    const PeerInfo& peer = (backup ? upstream.backup : upstream.primary)[id];
+    if (peer.pickable() == was_pickable) return;
+    (backup ? upstream.backup_rr : upstream.primary_rr).Invalidate();
+    if (on_change) {
+      on_change(static_cast<size_t>(&upstream - upstreams.data()), backup, id, !peer.pickable());
+    }
   }
 };
 
@@ -113,12 +145,23 @@ Status Upstreams::SetPeerDown(std::string_view u, bool is_backup, uint32_t id, b
   std::vector<PeerInfo>& peers = is_backup ? upstream->backup : upstream->primary;
   if (id >= peers.size()) return Status::Error("bad peer id");
   if (peers[id].down != down) {
+    const bool was_pickable = peers[id].pickable();
     peers[id].down = down;
-    (is_backup ? upstream->backup_rr : upstream->primary_rr).Invalidate();
-    if (impl_->on_change) {
-      impl_->on_change(static_cast<size_t>(upstream - impl_->upstreams.data()), is_backup, id,
-                       down);
-    }
+    impl_->Changed(*upstream, is_backup, id, was_pickable);
+  }
+  return Status::Ok();
+}
+
+Status Upstreams::SetPeerAdmin(size_t index, bool is_backup, uint32_t id, AdminState admin) {
+  if (index >= impl_->upstreams.size()) return Status::Error("bad upstream index");
+  Upstream& upstream = impl_->upstreams[index];
+  if (is_backup && upstream.backup.empty()) return Status::Error("no backup peers");
+  std::vector<PeerInfo>& peers = is_backup ? upstream.backup : upstream.primary;
+  if (id >= peers.size()) return Status::Error("bad peer id");
+  if (peers[id].admin != admin) {
+    const bool was_pickable = peers[id].pickable();
+    peers[id].admin = admin;
+    impl_->Changed(upstream, is_backup, id, was_pickable);
   }
   return Status::Ok();
 }

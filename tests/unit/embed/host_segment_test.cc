@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -132,6 +133,49 @@ TEST_F(HostSegmentTest, ThePeerHookSeesChangesOnly) {
   ASSERT_TRUE((*set)->view().SetPeerDown("bar.com", true, 0, true).ok());  // no change
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0], std::make_tuple(size_t{0}, true, uint32_t{0}, true));
+}
+
+// nginx's pick path (SyncUpstream, then nginx's own rr pick): an admin state written by
+// another process reaches the hook as the effective down flag at the next sync, and one
+// whose expiry passed falls back to the checks without anybody clearing it.
+TEST_F(HostSegmentTest, AdminStatesReachTheHostAtTheNextSync) {
+  HealthShm shm = Make();
+  std::vector<std::tuple<size_t, bool, uint32_t, bool>> seen;
+  CheckerSet::Options options;
+  options.on_peer_change = [&](size_t u, bool backup, uint32_t id, bool down) {
+    seen.emplace_back(u, backup, id, down);
+  };
+  auto set = CheckerSet::Create(&loop_, shm, std::move(options));
+  ASSERT_TRUE(set.ok());
+  ASSERT_TRUE((*set)->AddUpstream("bar.com", {{"[::1]:4"}}, {}, std::nullopt).ok());
+  auto registry = Registry::Attach(shm.segment());  // what upcheck-shmctl does
+  ASSERT_TRUE(registry.ok());
+  PeerAdmin drain;
+  drain.state = AdminState::kDrain;
+  ASSERT_TRUE(registry->SetAdmin(1, false, 0, drain).ok());
+  (*set)->SyncUpstream(0);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], std::make_tuple(size_t{0}, false, uint32_t{0}, true));
+  EXPECT_FALSE((*set)->Pick("bar.com"));
+  EXPECT_FALSE((*set)->view().primary_peers(0)[0].down);  // the checks' verdict stands
+
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  PeerAdmin expiring;
+  expiring.state = AdminState::kDown;
+  expiring.expires_ms = now + 50;
+  ASSERT_TRUE(registry->SetAdmin(1, false, 0, expiring).ok());
+  (*set)->SyncUpstream(0);
+  EXPECT_EQ(seen.size(), 1u);  // still not pickable: nothing to tell
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (seen.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    (*set)->SyncUpstream(0);
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1], std::make_tuple(size_t{0}, false, uint32_t{0}, false));
+  EXPECT_TRUE((*set)->Pick("bar.com"));
 }
 
 // A set records its probes in the registry: a body that does not match expect_body counts

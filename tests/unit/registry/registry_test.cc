@@ -171,6 +171,38 @@ TEST_F(RegistryTest, AnotherLayoutIsRefusedWithBothVersions) {
   EXPECT_TRUE(Registry::Attach(*segment_).ok());
 }
 
+TEST_F(RegistryTest, AdminStateIsReadBackUntilItExpires) {
+  auto reg = Registry::Attach(*segment_);
+  ASSERT_TRUE(reg.ok());
+  EXPECT_EQ(reg->admin(0, false, 0, 1000).state, AdminState::kAuto);
+  const uint64_t seq = reg->admin_seq(0);
+  PeerAdmin drain{AdminState::kDrain, "deploy", /*expires_ms=*/5000, /*changed_ms=*/1000};
+  ASSERT_TRUE(reg->SetAdmin(0, true, 0, drain).ok());
+  EXPECT_GT(reg->admin_seq(0), seq);
+  EXPECT_EQ(reg->admin_seq(1), 0u);  // another upstream's pickers read nothing
+  PeerAdmin got = reg->admin(0, true, 0, 4999);
+  EXPECT_EQ(got.state, AdminState::kDrain);
+  EXPECT_EQ(got.reason, "deploy");
+  EXPECT_EQ(got.expires_ms, 5000);
+  EXPECT_EQ(reg->admin(0, false, 0, 4999).state, AdminState::kAuto);  // another peer
+  got = reg->admin(0, true, 0, 5000);  // expired: auto, with nothing else
+  EXPECT_EQ(got.state, AdminState::kAuto);
+  EXPECT_EQ(got.reason, "");
+  EXPECT_EQ(got.expires_ms, 0);
+  EXPECT_EQ(got.changed_ms, 1000);
+
+  const uint64_t after = reg->admin_seq(0);
+  PeerAdmin too_long{AdminState::kDown, std::string(201, 'x'), 0, 0};
+  EXPECT_EQ(reg->SetAdmin(0, false, 0, too_long).message(),
+            "reason is 201 bytes, at most 200 are kept");
+  EXPECT_EQ(reg->SetAdmin(0, true, 1, drain).message(), "no such peer");
+  EXPECT_EQ(reg->admin_seq(0), after);
+  EXPECT_EQ(reg->admin(0, false, 0, 0).state, AdminState::kAuto);
+  too_long.reason.pop_back();
+  ASSERT_TRUE(reg->SetAdmin(0, false, 0, too_long).ok());
+  EXPECT_EQ(reg->admin(0, false, 0, 0).reason.size(), 200u);
+}
+
 // Two workers may record one peer at the same moment (cycles that overlap when one outlives
 // the lock). Every count must survive, and the record must stay readable afterwards: a
 // sequence lock taken by load-and-store could end odd for good, and readers then saw an

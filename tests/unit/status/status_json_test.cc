@@ -77,28 +77,47 @@ TEST_F(StatusJsonTest, ExactDocumentWithRegistryAndDict) {
   ASSERT_TRUE(segment_->dict().Set("ok:foo.com:p0", DictValue(1.0)).ok());
   ASSERT_TRUE(segment_->dict().Set("nok:foo.com:b0", DictValue(1.0)).ok());
   ASSERT_TRUE(view_.SetPeerDown("foo.com", true, 0, true).ok());
-  EXPECT_EQ(StatusJson(view_, &*registry_, &segment_->dict(), 4242),
-            R"({"worker_pid":4242,"upstreams":[)"
-            R"({"name":"foo.com","checkers":1,"version":3,"peers":[)"
-            R"({"name":"127.0.0.1:1","role":"primary","id":0,"up":true,"ok":1,"nok":0,"checks":2,)"
-            R"("failures":1,"failures_by_result":{"connect":1},)"
-            R"("last_check":"2023-11-14T22:13:21.456Z","last_duration_ms":0.5,)"
-            R"("last_result":"ok","last_error":"","last_change":"2023-11-14T22:13:20.123Z"},)"
-            R"({"name":"[::1]:2","role":"primary","id":1,"up":false,"ok":0,"nok":0,"checks":0,)"
-            R"("failures":0,"failures_by_result":{},)"
-            R"("last_check":null,"last_duration_ms":0.0,"last_result":"",)"
-            R"("last_error":"","last_change":null},)"
-            R"({"name":"unix:/tmp/x.sock","role":"backup","id":0,"up":false,"ok":0,"nok":1,)"
-            R"("checks":1,"failures":1,"failures_by_result":{"timeout":1},)"
-            R"("last_check":"2023-11-14T22:13:22.000Z",)"
-            R"("last_duration_ms":1000.0,"last_result":"timeout",)"
-            R"("last_error":"failed to receive status line from unix:/tmp/x.sock: timeout",)"
-            R"("last_change":null}]},)"
-            R"({"name":"bar.com","checkers":0,"version":0,"peers":[)"
-            R"({"name":"127.0.0.1:3","role":"primary","id":0,"up":true,"ok":0,"nok":0,"checks":0,)"
-            R"("failures":0,"failures_by_result":{},)"
-            R"("last_check":null,"last_duration_ms":0.0,"last_result":"",)"
-            R"("last_error":"","last_change":null}]}]})");
+  EXPECT_EQ(
+      StatusJson(view_, &*registry_, &segment_->dict(), 4242),
+      R"({"worker_pid":4242,"upstreams":[)"
+      R"({"name":"foo.com","checkers":1,"version":3,"peers":[)"
+      R"({"name":"127.0.0.1:1","role":"primary","id":0,"up":true,"ok":1,"nok":0,"checks":2,)"
+      R"("failures":1,"failures_by_result":{"connect":1},)"
+      R"("last_check":"2023-11-14T22:13:21.456Z","last_duration_ms":0.5,)"
+      R"("last_result":"ok","last_error":"","last_change":"2023-11-14T22:13:20.123Z",)"
+      R"("admin":"auto","admin_reason":"","admin_expires":null},)"
+      R"({"name":"[::1]:2","role":"primary","id":1,"up":false,"ok":0,"nok":0,"checks":0,)"
+      R"("failures":0,"failures_by_result":{},)"
+      R"("last_check":null,"last_duration_ms":0.0,"last_result":"",)"
+      R"("last_error":"","last_change":null,"admin":"auto","admin_reason":"","admin_expires":null},)"
+      R"({"name":"unix:/tmp/x.sock","role":"backup","id":0,"up":false,"ok":0,"nok":1,)"
+      R"("checks":1,"failures":1,"failures_by_result":{"timeout":1},)"
+      R"("last_check":"2023-11-14T22:13:22.000Z",)"
+      R"("last_duration_ms":1000.0,"last_result":"timeout",)"
+      R"("last_error":"failed to receive status line from unix:/tmp/x.sock: timeout",)"
+      R"("last_change":null,"admin":"auto","admin_reason":"","admin_expires":null}]},)"
+      R"({"name":"bar.com","checkers":0,"version":0,"peers":[)"
+      R"({"name":"127.0.0.1:3","role":"primary","id":0,"up":true,"ok":0,"nok":0,"checks":0,)"
+      R"("failures":0,"failures_by_result":{},)"
+      R"("last_check":null,"last_duration_ms":0.0,"last_result":"",)"
+      R"("last_error":"","last_change":null,"admin":"auto","admin_reason":"","admin_expires":null}]}]})");
+}
+
+// An operator's override as the registry holds it; once expired it reads as auto.
+TEST_F(StatusJsonTest, AdminStateFollowsTheDetails) {
+  PeerAdmin drain{AdminState::kDrain, "deploy \"42\"", /*expires_ms=*/4102444800000,
+                  /*changed_ms=*/1};
+  ASSERT_TRUE(registry_->SetAdmin(1, false, 0, drain).ok());
+  std::string text = StatusJson(view_, &*registry_, 1);
+  EXPECT_NE(text.find(R"("last_change":null,"admin":"drain","admin_reason":"deploy \"42\"",)"
+                      R"("admin_expires":"2100-01-01T00:00:00.000Z"}]}]})"),
+            std::string::npos)
+      << text;
+  drain.expires_ms = 2;  // long past
+  ASSERT_TRUE(registry_->SetAdmin(1, false, 0, drain).ok());
+  const nlohmann::json doc = nlohmann::json::parse(StatusJson(view_, &*registry_, 1));
+  EXPECT_EQ(doc["upstreams"][1]["peers"][0]["admin"], "auto");
+  EXPECT_EQ(doc["upstreams"][1]["peers"][0]["admin_reason"], "");
 }
 
 // failures_by_result: the nonzero counts by last_result name, in kFailureResults' order,

@@ -274,5 +274,39 @@ TEST(UpstreamsTest, IsMovable) {
   EXPECT_EQ(PickName(assigned, "foo.com"), "127.0.0.1:12355");
 }
 
+// The admin state overrides the checks for picks only; the down flag stays the checks'.
+TEST(UpstreamsTest, AdminStateOverridesTheChecksForPicks) {
+  Upstreams u = L3();
+  std::vector<std::string> changes;
+  u.SetPeerChangeHook([&](size_t, bool backup, uint32_t id, bool down) {
+    changes.push_back((backup ? "b" : "p") + std::to_string(id) + (down ? " down" : " up"));
+  });
+  ASSERT_TRUE(u.SetPeerAdmin(0, false, 0, AdminState::kDrain).ok());
+  EXPECT_EQ(PickName(u, "foo.com"), "127.0.0.1:12355");
+  EXPECT_EQ(PickName(u, "foo.com"), "127.0.0.1:12355");
+  EXPECT_FALSE(u.primary_peers(0)[0].down);  // the checks' verdict, as the pages show it
+  ASSERT_TRUE(u.SetPeerAdmin(0, false, 1, AdminState::kDown).ok());
+  EXPECT_EQ(PickName(u, "foo.com"), "127.0.0.1:12356");  // the backup
+  ASSERT_TRUE(u.SetPeerDown("foo.com", true, 0, true).ok());
+  EXPECT_EQ(PickName(u, "foo.com"), "none");
+  ASSERT_TRUE(u.SetPeerAdmin(0, true, 0, AdminState::kUp).ok());  // picked though down
+  EXPECT_EQ(PickName(u, "foo.com"), "127.0.0.1:12356");
+  ASSERT_TRUE(u.SetPeerAdmin(0, false, 0, AdminState::kAuto).ok());
+  EXPECT_EQ(PickName(u, "foo.com"), "127.0.0.1:12354");
+  // A change of admin state that leaves the pick as it was tells the host nothing.
+  ASSERT_TRUE(u.SetPeerAdmin(0, false, 1, AdminState::kDrain).ok());
+  EXPECT_EQ(changes, (std::vector<std::string>{"p0 down", "p1 down", "b0 down", "b0 up", "p0 up"}));
+  EXPECT_EQ(u.SetPeerAdmin(1, false, 0, AdminState::kUp).message(), "bad upstream index");
+  EXPECT_EQ(u.SetPeerAdmin(0, false, 2, AdminState::kUp).message(), "bad peer id");
+}
+
+TEST(UpstreamsTest, AdminStateNames) {
+  for (AdminState s : {AdminState::kAuto, AdminState::kUp, AdminState::kDown, AdminState::kDrain}) {
+    EXPECT_EQ(ParseAdminState(AdminStateName(s)), s);
+  }
+  EXPECT_EQ(AdminStateName(AdminState::kDrain), "drain");
+  EXPECT_FALSE(ParseAdminState("maint"));
+}
+
 }  // namespace
 }  // namespace upcheck

@@ -47,6 +47,14 @@ struct PeerDetails {
 #undef UPCHECK_PEER_DETAILS_MEMBER
 };
 
+// One peer's admin state as upcheck-shmctl set it (upstreams.h: AdminState).
+struct PeerAdmin {
+  AdminState state = AdminState::kAuto;
+  std::string reason;
+  int64_t expires_ms = 0;  // Unix time, ms; 0: never
+  int64_t changed_ms = 0;  // Unix time, ms, of the last change; 0: never set
+};
+
 enum class WorkerState : uint32_t { kFree = 0, kStarting = 1, kRunning = 2, kExiting = 3 };
 std::string_view WorkerStateName(WorkerState state);
 
@@ -97,6 +105,19 @@ class Registry {
   // Per-peer details. RecordCheck takes a Checker's event; any process may call it.
   void RecordCheck(const PeerCheckEvent& event);
   PeerDetails details(size_t u, bool backup, uint32_t id) const;
+
+  // Admin state, per peer. SetAdmin stores it (kAuto clears reason and expiry) and then
+  // bumps the upstream's admin_seq; any process may call it. Errors: a peer out of range,
+  // a reason over 200 bytes; nothing is written then.
+  Status SetAdmin(size_t u, bool backup, uint32_t id, const PeerAdmin& admin);
+  // The stored state; one whose expiry is at or before now_ms (Unix ms) reads as a default
+  // PeerAdmin (auto) but for changed_ms. Out of range: a default PeerAdmin.
+  PeerAdmin admin(size_t u, bool backup, uint32_t id, int64_t now_ms) const;
+  // Moves after every SetAdmin on upstream u (one acquire load); 0 for an unknown u.
+  uint64_t admin_seq(size_t u) const;
+  // A reload's new registry takes the admin states still in force in `old` (now_ms, Unix
+  // ms) for the peers it still has: same upstream name, role and address. Returns how many.
+  size_t CarryAdminStates(const Registry& old, int64_t now_ms);
 
   // The worker table.
   uint32_t max_workers() const;
