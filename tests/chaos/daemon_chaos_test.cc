@@ -51,18 +51,6 @@ struct WorkerInfo {
   int64_t started;  // MonotonicMs() when the test first saw it
 };
 
-std::set<int32_t> RunningWorkers(const std::string& shm) {
-  std::set<int32_t> pids;
-  Result<std::unique_ptr<Segment>> seg = Segment::Open(shm);
-  if (!seg.ok()) return pids;
-  Result<Registry> reg = Registry::Attach(**seg);
-  if (!reg.ok()) return pids;
-  for (const WorkerRow& row : reg->Workers()) {
-    if (row.state == WorkerState::kRunning) pids.insert(row.pid);
-  }
-  return pids;
-}
-
 // /proc/PID/stat, or "" when the process is gone (a read of a vanishing process fails with
 // ESRCH, which std::ifstream would turn into an exception).
 std::string ReadStat(const std::string& path) {

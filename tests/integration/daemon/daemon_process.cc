@@ -78,6 +78,18 @@ std::string ConfigToml(const TestConfig& c) {
   return t.str();
 }
 
+std::set<int32_t> RunningWorkers(const std::string& shm) {
+  std::set<int32_t> pids;
+  Result<std::unique_ptr<Segment>> seg = Segment::Open(shm);
+  if (!seg.ok()) return pids;
+  Result<Registry> reg = Registry::Attach(**seg);
+  if (!reg.ok()) return pids;
+  for (const WorkerRow& row : reg->Workers()) {
+    if (row.state == WorkerState::kRunning) pids.insert(row.pid);
+  }
+  return pids;
+}
+
 HttpAnswer HttpGet(int port, const std::string& path, milliseconds deadline) {
   HttpAnswer a;
   Result<HttpReply> reply = LoopbackExchange(

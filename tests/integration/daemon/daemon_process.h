@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -73,6 +74,10 @@ struct HttpAnswer {
 
 // GET http://127.0.0.1:port/path (Connection: close), within the deadline.
 HttpAnswer HttpGet(int port, const std::string& path, milliseconds deadline = milliseconds(3000));
+
+// The pids of the workers the segment's worker table lists as running (none when the
+// segment or its registry cannot be read).
+std::set<int32_t> RunningWorkers(const std::string& shm);
 
 class DaemonProcess {
  public:

@@ -23,19 +23,6 @@ namespace {
 
 using std::chrono::seconds;
 
-// The worker table as the test sees it through the segment.
-std::set<int32_t> RunningWorkers(const std::string& shm) {
-  std::set<int32_t> pids;
-  Result<std::unique_ptr<Segment>> seg = Segment::Open(shm);
-  if (!seg.ok()) return pids;
-  Result<Registry> reg = Registry::Attach(**seg);
-  if (!reg.ok()) return pids;
-  for (const WorkerRow& row : reg->Workers()) {
-    if (row.state == WorkerState::kRunning) pids.insert(row.pid);
-  }
-  return pids;
-}
-
 class DaemonRunTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -42,18 +42,6 @@ size_t Count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-std::set<int32_t> RunningWorkers(const std::string& shm) {
-  std::set<int32_t> pids;
-  Result<std::unique_ptr<Segment>> seg = Segment::Open(shm);
-  if (!seg.ok()) return pids;
-  Result<Registry> reg = Registry::Attach(**seg);
-  if (!reg.ok()) return pids;
-  for (const WorkerRow& row : reg->Workers()) {
-    if (row.state == WorkerState::kRunning) pids.insert(row.pid);
-  }
-  return pids;
-}
-
 // /proc/PID/cmdline without the NULs that pad a title.
 std::string CommandLineOf(pid_t pid) {
   std::string text = ReadAll("/proc/" + std::to_string(pid) + "/cmdline");
