@@ -29,9 +29,12 @@ constexpr int64_t kPollMs = 50;
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
+  // The master is single-threaded and this is its forked child: nothing races these.
+  // NOLINTBEGIN(concurrency-mt-unsafe)
   signal(SIGPIPE, SIG_DFL);
   setenv("UPCHECK_EVENT_SEQ", std::to_string(event.seq).c_str(), 1);
   setenv("UPCHECK_EVENT_KIND", std::string(EventKindName(event.kind)).c_str(), 1);
+  // NOLINTEND(concurrency-mt-unsafe)
   execl(command.c_str(), command.c_str(), static_cast<char*>(nullptr));
   _exit(127);
 }
@@ -140,7 +143,7 @@ void EventHook::Finish(const Logger& logger) {
           fmt::format("on_event command {} for event {} killed at exit", command_, running_seq_));
       break;
     }
-    timespec ts{0, 10 * 1000000};
+    timespec ts{0, 10L * 1000000};
     nanosleep(&ts, nullptr);
   }
   running_ = -1;

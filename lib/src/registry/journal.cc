@@ -120,7 +120,7 @@ class WriterLock {
 uint16_t Put(char* text, size_t at, std::string_view s, size_t cap) {
   size_t n = std::min(s.size(), cap);
   std::memcpy(text + at, s.data(), n);
-  if (n < s.size() && n >= 3) std::memcpy(text + at + n - 3, "...", 3);
+  if (n < s.size() && n >= 3) std::copy_n("...", 3, text + at + n - 3);  // sized, no NUL
   return static_cast<uint16_t>(n);
 }
 
