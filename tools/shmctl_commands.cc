@@ -48,6 +48,10 @@ const char* const kShmctlFormats =
                 UPSTREAM PEER ROLE:ID CHECK ADMIN EXPIRES REASON (tab-separated)
                 CHECK: up/down by the checks; ADMIN: auto, up, down or drain (an
                 expired one reads auto); EXPIRES: RFC 3339 UTC, or "-" (never)
+  events        one line per event: SEQ TIME KIND MESSAGE[, upstream: "U"][, error: "E"]
+                (admin: [, until EXPIRY][, reason: "R"]); KIND: down, up, failure (the
+                first of a streak), admin, worker_exit, worker_spawn, reload; events the
+                ring dropped before they were read: "# missed N events (A..B): ..."
   set, add, del, flush, create, remove: no output
 --json (info, keys, get, ttl, workers, peers) prints one JSON document instead:
   info  {"name","object","size","layout_version","creator_pid","generation","age_ms",
@@ -64,6 +68,10 @@ const char* const kShmctlFormats =
          ages) when there was none
   peers [{"upstream","peer","role","id","check","admin","admin_reason","admin_expires"}]
          admin_expires null = never
+events --json: one JSON object per line, {"seq","time","kind","pid","upstream","peer",
+         "role","message","error"} (upstream..role only for a peer; admin events have
+         "admin","reason","expires" instead of "error"); a gap is {"gap":{"from","to",
+         "missed"}}. on_event commands read the same object on stdin.
 VALUE: true/false -> boolean; a finite number (12, -3.5, 1e3) -> number; nan/inf -> error;
 anything else (or --string) -> string. A VALUE or N starting with "-" and not "-<digit>"
 (-inf, -x, -.5) goes after "--": upcheck-shmctl set KEY -- -x

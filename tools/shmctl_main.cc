@@ -19,6 +19,7 @@
 
 #include "cli_common.h"
 #include "shmctl_commands.h"
+#include "shmctl_events.h"
 #include "shmctl_peers.h"
 #include "upcheck/segment.h"
 
@@ -45,6 +46,7 @@ struct Invocation {
   WorkersArgs workers;
   PeerArgs peer;
   PeersArgs peers;
+  EventsArgs events;
 };
 
 // What a parsed subcommand does, given the segment name.
@@ -179,6 +181,18 @@ std::vector<std::pair<CLI::App*, Runner>> DefineCommands(CLI::App& app, Invocati
   sub->add_option_function<std::string>(
       "UPSTREAM", [&inv](const std::string& s) { inv.peers.upstream = s; }, "Only this upstream");
   AddJsonFlag(sub, &inv.peers.json);
+
+  sub = add("events", "The event journal: transitions, first failures, admin changes, workers",
+            [&inv](const std::string& name) {
+              return RunEvents(name, inv.events, std::cout, std::cerr);
+            });
+  sub->add_option_function<std::string>(
+         "--since", [&inv](const std::string& s) { inv.events.since = s; },
+         "Start at event number SEQ (default: the oldest the ring holds)")
+      ->type_name("SEQ");
+  sub->add_flag("-f,--follow", inv.events.follow,
+                "Keep printing events as they come, across reloads (stop with Ctrl-C)");
+  sub->add_flag("--json", inv.events.json, "Print one JSON object per event, a line each");
   return commands;
 }
 

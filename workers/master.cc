@@ -92,6 +92,7 @@ Status Master::Start() {
   int workers = initial_.daemon.workers;
   current_ = std::make_unique<Generation>(
       Generation{std::move(initial_), std::move(*shm), std::move(*listeners), false});
+  ConfigureHook();
   respawn_.assign(static_cast<size_t>(workers), Respawn{});
   for (int n = 1; n <= workers; ++n) Spawn(*current_, n);
   logger_.Notice(fmt::format("upcheckd started: master pid {}, {} workers", pid_, workers));
@@ -131,6 +132,7 @@ int64_t Master::NextWakeupMs(int64_t now) const {
   }
   if (kill_at_ms_ >= 0) next = std::min(next, kill_at_ms_);
   if (next_tick_ms_ >= 0) next = std::min(next, next_tick_ms_);
+  if (hook_ && !stopping_) next = std::min(next, hook_->NextWakeupMs(now));
   return next;
 }
 
@@ -152,6 +154,32 @@ void Master::OnTimers(int64_t now) {
   if (next_tick_ms_ >= 0 && now >= next_tick_ms_) {
     next_tick_ms_ = now + options_.tick_ms;
     options_.on_tick(*this);
+  }
+  if (hook_ && current_->shm.registry.journal() != nullptr) {
+    hook_->Poll(*current_->shm.registry.journal(), now, logger_);
+  }
+}
+
+void Master::Record(EventKind kind, std::string message) {
+  Journal* journal = current_ ? current_->shm.registry.journal() : nullptr;
+  if (journal == nullptr) return;
+  JournalEvent e;
+  e.kind = kind;
+  e.message = std::move(message);
+  journal->Append(e);
+}
+
+void Master::ConfigureHook() {
+  const DaemonConfig& daemon = current_->config.daemon;
+  const Journal* journal = current_->shm.registry.journal();
+  if (!daemon.on_event || journal == nullptr) {
+    if (hook_) hook_->Finish(logger_);
+    hook_.reset();
+  } else if (hook_) {
+    hook_->Reconfigure(*daemon.on_event, daemon.on_event_timeout_ms);
+  } else {
+    hook_ = std::make_unique<EventHook>(*daemon.on_event, daemon.on_event_timeout_ms,
+                                        journal->next_seq());
   }
 }
 
@@ -181,6 +209,7 @@ void Master::ReopenLogs() {
 }
 
 void Master::Finish() {
+  if (hook_) hook_->Finish(logger_);
   if (!current_->config.shm.persist) (void)Segment::Remove(current_->config.shm.name);
   pid_file_.reset();
   logger_.Notice("exit");

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "daemon_segment.h"
+#include "event_hook.h"
 #include "listeners.h"
 #include "pid_file.h"
 #include "upcheck/config.h"
@@ -90,6 +91,11 @@ class Master {
   void ReopenLogs();
   void SignalChildren(const Generation* generation, int signum);
 
+  // Appends to the running configuration's journal.
+  void Record(EventKind kind, std::string message);
+  // Starts, changes or stops the on_event runner for the running configuration.
+  void ConfigureHook();
+
   void Reload();
   Result<std::unique_ptr<Generation>> BuildNext(Config next, std::vector<std::string>* opened);
   void Announce(const std::vector<std::string>& opened);
@@ -103,8 +109,9 @@ class Master {
   std::vector<std::unique_ptr<Generation>> retiring_;
   std::map<pid_t, Child> children_;
   std::set<pid_t> helpers_;
-  std::vector<Respawn> respawn_;  // per worker number - 1, of current_
-  int watch_[2] = {-1, -1};       // workers see EOF on [0] when the master is gone
+  std::vector<Respawn> respawn_;     // per worker number - 1, of current_
+  std::unique_ptr<EventHook> hook_;  // [daemon] on_event; null without
+  int watch_[2] = {-1, -1};          // workers see EOF on [0] when the master is gone
   bool stopping_ = false;
   bool graceful_ = false;    // stopping on SIGQUIT: workers drain their balancers
   int64_t kill_at_ms_ = -1;  // stopping: SIGKILL what is left at this time

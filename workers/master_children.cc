@@ -57,6 +57,7 @@ void Master::Spawn(Generation& generation, int number) {
   }
   children_[pid] = Child{&generation, number, NowMs()};
   logger_.Notice(fmt::format("start worker process {}", pid));
+  Record(EventKind::kWorkerSpawn, fmt::format("worker process {} started", pid));
 }
 
 void Master::Reap() {
@@ -67,6 +68,7 @@ void Master::Reap() {
       if (!stopping_) logger_.Error(fmt::format("helper process {} exited", pid));
       continue;
     }
+    if (hook_ && hook_->OnExit(pid, status, logger_)) continue;
     auto it = children_.find(pid);
     if (it == children_.end()) continue;
     Child child = it->second;
@@ -79,6 +81,7 @@ void Master::Reap() {
     } else {
       logger_.Error(line);
     }
+    Record(EventKind::kWorkerExit, std::move(line));
     if (child.generation->retiring) {
       DropRetired();
     } else if (!stopping_) {

@@ -34,8 +34,10 @@ void Master::Reload() {
   Result<std::unique_ptr<Generation>> generation =
       next.ok() ? BuildNext(std::move(*next), &opened) : next.status();
   if (!generation.ok()) {
-    logger_.Error(fmt::format("reload failed: {}; keeping the current configuration",
-                              OneLine(generation.error())));
+    std::string line = fmt::format("reload failed: {}; keeping the current configuration",
+                                   OneLine(generation.error()));
+    logger_.Error(line);
+    Record(EventKind::kReload, std::move(line));
     return;
   }
   for (const std::string& warning : (*generation)->config.warnings) logger_.Warn(warning);
@@ -44,6 +46,10 @@ void Master::Reload() {
   old->retiring = true;
   retiring_.push_back(std::move(current_));
   current_ = std::move(*generation);
+  ConfigureHook();
+  Record(EventKind::kReload,
+         fmt::format("reload done: {} upstream(s), {} worker(s)", current_->config.upstreams.size(),
+                     current_->config.daemon.workers));
   int workers = current_->config.daemon.workers;
   respawn_.assign(static_cast<size_t>(workers), Respawn{});
   for (int n = 1; n <= workers; ++n) Spawn(*current_, n);
@@ -72,6 +78,9 @@ Result<std::unique_ptr<Master::Generation>> Master::BuildNext(Config next,
     logger_.Notice(fmt::format("carried {} dict entries over to the new segment ({})", copied,
                                ReloadStateName(next.shm.reload_state)));
   }
+  Journal* from = current_->shm.registry.journal();
+  Journal* to = shm->registry.journal();
+  if (from != nullptr && to != nullptr && from != to && !shm->reattached) to->CarryFrom(*from);
   logger_ = std::move(*logger);
   return std::make_unique<Generation>(
       Generation{std::move(next), std::move(*shm), std::move(*listeners), false});

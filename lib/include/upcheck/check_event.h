@@ -35,6 +35,7 @@ struct PeerCheckEvent {
   double duration_ms = 0;
   HealthTransition transition = HealthTransition::kUnchanged;
   bool down = false;  // this checker's view after the probe
+  double streak = 0;  // the peer's ok (success) or nok (failure) counter after the probe
 
   bool ok() const { return kind == ProbeKind::kOk; }
 };

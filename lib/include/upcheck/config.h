@@ -60,6 +60,8 @@ struct ShmConfig {
 std::string_view ReloadStateName(ReloadState state);
 
 inline constexpr int64_t kDefaultShutdownTimeoutMs = 10000;
+inline constexpr int64_t kDefaultOnEventTimeoutMs = 5000;
+inline constexpr int64_t kMaxOnEventTimeoutMs = 3600000;
 
 struct DaemonConfig {
   int workers = 1;                           // 1..kMaxWorkers; default DefaultWorkerCount()
@@ -69,6 +71,10 @@ struct DaemonConfig {
   std::optional<std::string> pid_file;
   // SIGQUIT: how long workers wait for balancer connections in flight before closing them.
   int64_t shutdown_timeout_ms = kDefaultShutdownTimeoutMs;
+  // Run by the master once per journal event, the event's JSON on stdin (an absolute path
+  // to an executable, run without a shell); killed after on_event_timeout_ms.
+  std::optional<std::string> on_event;
+  int64_t on_event_timeout_ms = kDefaultOnEventTimeoutMs;
 };
 
 struct UpstreamConfig {

@@ -123,7 +123,7 @@ class Checker::Impl {
   std::optional<double> Counter(const std::string& key) const;
   void Publish();
   void Report(const PeerSlot& peer, const ProbeResult& result,
-              HealthTransition transition = HealthTransition::kUnchanged);
+              HealthTransition transition = HealthTransition::kUnchanged, double streak = 0);
 
   CheckerEnv env_;
   CheckerInternals internals_;
@@ -455,7 +455,7 @@ void Checker::Impl::PeerFail(PeerSlot& peer, const ProbeResult& result) {
     SetPeerDownGlobally(peer, true);
     transition = HealthTransition::kTurnedDown;
   }
-  Report(peer, result, transition);
+  Report(peer, result, transition, fails);
 }
 
 // §7.2: the mirror of PeerFail.
@@ -496,7 +496,7 @@ void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
     SetPeerDownGlobally(peer, false);
     transition = HealthTransition::kTurnedUp;
   }
-  Report(peer, result, transition);
+  Report(peer, result, transition, succ);
 }
 
 // §7.3
@@ -596,7 +596,7 @@ void Checker::Impl::Publish() {
 }
 
 void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result,
-                           HealthTransition transition) {
+                           HealthTransition transition, double streak) {
   if (!env_.on_check) return;
   PeerCheckEvent e;
   e.upstream = upstream_;
@@ -611,6 +611,7 @@ void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result,
   e.duration_ms = result.duration_ms;
   e.transition = transition;
   e.down = peer.down;
+  e.streak = streak;
   env_.on_check(e);
 }
 

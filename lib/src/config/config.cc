@@ -4,6 +4,7 @@
 #include "upcheck/config.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -151,8 +152,8 @@ void ReadDaemon(TableReader& root, DaemonConfig& daemon, std::map<std::string, s
   const toml::table* table = root.Table("daemon");
   if (table == nullptr) return;
   TableReader t(*table, "daemon", root.diag());
-  t.RejectUnknownKeys(
-      {"workers", "status_listen", "log_level", "error_log", "pid_file", "shutdown_timeout"});
+  t.RejectUnknownKeys({"workers", "status_listen", "log_level", "error_log", "pid_file",
+                       "shutdown_timeout", "on_event", "on_event_timeout"});
   if (const auto workers = t.Integer("workers", 1, kMaxWorkers)) {
     daemon.workers = static_cast<int>(*workers);
   }
@@ -181,6 +182,20 @@ void ReadDaemon(TableReader& root, DaemonConfig& daemon, std::map<std::string, s
   }
   if (const auto timeout = t.Integer("shutdown_timeout", 0, kMaxShutdownTimeoutMs)) {
     daemon.shutdown_timeout_ms = *timeout;
+  }
+  if (const std::optional<std::string> command = t.String("on_event")) {
+    if (command->empty() || command->front() != '/') {
+      t.ErrorAt("on_event", fmt::format("{} is not an absolute path to an executable",
+                                        config::Quote(*command)));
+    } else if (access(command->c_str(), X_OK) != 0) {
+      t.ErrorAt("on_event", fmt::format("{} cannot be run: {}", config::Quote(*command),
+                                        std::generic_category().message(errno)));
+    } else {
+      daemon.on_event = *command;
+    }
+  }
+  if (const auto timeout = t.Integer("on_event_timeout", 1, kMaxOnEventTimeoutMs)) {
+    daemon.on_event_timeout_ms = *timeout;
   }
 }
 

@@ -125,6 +125,10 @@ std::string DumpConfig(const Config& config) {
   if (daemon.shutdown_timeout_ms != kDefaultShutdownTimeoutMs) {
     out += fmt::format("shutdown_timeout = {}\n", daemon.shutdown_timeout_ms);
   }
+  DumpString(out, "on_event", daemon.on_event);
+  if (daemon.on_event_timeout_ms != kDefaultOnEventTimeoutMs) {
+    out += fmt::format("on_event_timeout = {}\n", daemon.on_event_timeout_ms);
+  }
 
   for (const UpstreamConfig& upstream : config.upstreams) {
     out += "\n[[upstream]]\n";

@@ -33,7 +33,14 @@ Result<HealthShm> HealthShm::CreateForHost(const Segment::CreateOptions& options
     (void)Segment::Remove(options.name);
     return registry.status();
   }
-  if (carry_from != nullptr) CopyEntries(carry_from->segment().dict(), (*segment)->dict());
+  if (carry_from != nullptr) {
+    CopyEntries(carry_from->segment().dict(), (*segment)->dict());
+    // The journal goes on with its numbers, so that a follower sees no break at a reload.
+    Result<Registry> old = Registry::Attach(carry_from->segment());
+    if (old.ok() && old->journal() != nullptr && registry->journal() != nullptr) {
+      registry->journal()->CarryFrom(*old->journal());
+    }
+  }
   (*segment)->Publish();
   return HealthShm(std::move(*segment));
 }

@@ -15,6 +15,7 @@ namespace upcheck {
 
 using shm::AdminShm;
 using shm::PeerAt;
+using shm::Str;
 using shm::Up;
 using shm::UpstreamShm;
 
@@ -31,6 +32,25 @@ AdminShm* Find(shm::RegistryHeaderShm* h, size_t u, bool backup, uint32_t id) {
 }  // namespace
 
 Status Registry::SetAdmin(size_t u, bool backup, uint32_t id, const PeerAdmin& admin) {
+  if (Status st = StoreAdmin(u, backup, id, admin); !st.ok()) return st;
+  JournalEvent e;
+  e.kind = EventKind::kAdmin;
+  e.upstream = std::string(upstream_name(u));
+  e.peer = std::string(
+      Str(h_, PeerAt(h_, Up(h_, u).first_peer + (backup ? Up(h_, u).primary_count : 0) + id).name));
+  e.backup = backup;
+  e.admin = admin.state;
+  e.expires_ms = admin.state == AdminState::kAuto ? 0 : admin.expires_ms;
+  e.detail = admin.state == AdminState::kAuto ? "" : admin.reason;
+  e.message = admin.state == AdminState::kAuto
+                  ? "peer " + e.peer + " is back to auto: the checks decide"
+                  : "peer " + e.peer + " is set to " + std::string(AdminStateName(admin.state));
+  AppendEvent(e);
+  return Status::Ok();
+}
+
+// The store alone: a reload's carry-over takes the journal whole, so it must not add to it.
+Status Registry::StoreAdmin(size_t u, bool backup, uint32_t id, const PeerAdmin& admin) {
   AdminShm* a = Find(h_, u, backup, id);
   if (a == nullptr) return Status::Error("no such peer");
   if (admin.reason.size() > shm::kAdminReasonBytes) {
@@ -93,7 +113,7 @@ size_t Registry::CarryAdminStates(const Registry& old, int64_t now_ms) {
         const Peer q = old.peer(*from, j);
         if (q.backup != p.backup || q.name != p.name) continue;
         const PeerAdmin a = old.admin(*from, q.backup, q.id, now_ms);
-        if (a.state != AdminState::kAuto && SetAdmin(u, p.backup, p.id, a).ok()) ++carried;
+        if (a.state != AdminState::kAuto && StoreAdmin(u, p.backup, p.id, a).ok()) ++carried;
         break;
       }
     }

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "probe/probe_result.h"
 #include "registry/registry_access.h"
 #include "registry/registry_layout.h"
@@ -81,6 +83,27 @@ Outcome Read(const PeerDetailsShm& d, PeerDetails& out) {
   return o;
 }
 
+// The journal's record of a transition or of a streak's first failure.
+JournalEvent CheckJournalEvent(const PeerCheckEvent& e) {
+  JournalEvent j;
+  j.unix_ms = e.unix_ms;
+  j.upstream = std::string(e.upstream);
+  j.peer = std::string(e.peer);
+  j.backup = e.backup;
+  if (!e.ok()) j.detail = ProbeMessage(e.kind, j.peer, std::string(e.detail));
+  if (e.transition == HealthTransition::kTurnedDown) {
+    j.kind = EventKind::kDown;
+    j.message = fmt::format("peer {} is turned down after {} failure(s)", e.peer, e.streak);
+  } else if (e.transition == HealthTransition::kTurnedUp) {
+    j.kind = EventKind::kUp;
+    j.message = fmt::format("peer {} is turned up after {} success(es)", e.peer, e.streak);
+  } else {
+    j.kind = EventKind::kFailure;
+    j.message = fmt::format("peer {} started failing", e.peer);
+  }
+  return j;
+}
+
 }  // namespace
 
 void Registry::RecordCheck(const PeerCheckEvent& e) {
@@ -90,9 +113,14 @@ void Registry::RecordCheck(const PeerCheckEvent& e) {
   size_t k = (e.backup ? us.primary_count : 0) + e.id;
   if (k >= size_t{us.primary_count} + us.backup_count) return;
   PeerDetailsShm& d = PeerAt(h_, us.first_peer + k).details;
+  const uint8_t before = d.kind.load(std::memory_order_relaxed);
   const uint32_t seq = BeginWrite(d.seq);
   Write(d, e);
   EndWrite(d.seq, seq);
+  const bool after_success = before == 0 || before == 1 + static_cast<uint8_t>(ProbeKind::kOk);
+  if (e.transition != HealthTransition::kUnchanged || (!e.ok() && after_success)) {
+    AppendEvent(CheckJournalEvent(e));
+  }
 }
 
 PeerDetails Registry::details(size_t u, bool backup, uint32_t id) const {

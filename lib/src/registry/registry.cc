@@ -92,7 +92,9 @@ size_t Registry::BytesNeeded(const std::vector<RegistryUpstreamSpec>& upstreams,
                              uint32_t max_workers) {
   Result<Prepared> p = Prepare(upstreams);
   if (!p.ok()) return 0;
-  return Plan(upstreams.size(), p->peers, max_workers, p->pool.size()).total;
+  // 64: the journal's area starts aligned after the registry's.
+  return Plan(upstreams.size(), p->peers, max_workers, p->pool.size()).total + 64 +
+         Journal::BytesNeeded();
 }
 
 Result<Registry> Registry::Create(Segment& segment,
@@ -147,7 +149,11 @@ Result<Registry> Registry::Create(Segment& segment,
       }
     }
   }
-  return Registry(h, l.total);
+  Registry registry(h, l.total);
+  Result<Journal> journal = Journal::Create(segment);
+  if (!journal.ok()) return journal.status();
+  registry.journal_ = *journal;
+  return registry;
 }
 
 Result<Registry> Registry::Attach(const Segment& segment) {
@@ -186,6 +192,11 @@ Result<Registry> Registry::Attach(const Segment& segment) {
     return bad("tables out of bounds");
   }
   Registry r(h, bytes);
+  if (SegmentSetUp::Area(segment, SegmentArea::kJournal) != nullptr) {
+    Result<Journal> journal = Journal::Attach(segment);
+    if (!journal.ok()) return journal.status();
+    r.journal_ = *journal;
+  }
   auto in_pool = [&](StringRefShm s) { return uint64_t{s.offset} + s.length <= h->strings_bytes; };
   auto* ups = reinterpret_cast<UpstreamShm*>(reinterpret_cast<char*>(h) + h->upstreams_offset);
   auto* peers = reinterpret_cast<PeerShm*>(reinterpret_cast<char*>(h) + h->peers_offset);
@@ -244,6 +255,10 @@ std::atomic<uint64_t>* Registry::version_hint(size_t u) {
 
 double Registry::published_version(size_t u) const {
   return u < h_->upstream_count ? std::bit_cast<double>(Up(h_, u).published_version.load()) : 0;
+}
+
+void Registry::AppendEvent(const JournalEvent& event) {
+  if (journal_) journal_->Append(event);
 }
 
 }  // namespace upcheck

@@ -94,6 +94,10 @@ uint32_t Registry::ReclaimDeadWorkerSlots() {
     if (w.pid.compare_exchange_strong(pid, 0)) {
       w.state.store(static_cast<uint32_t>(WorkerState::kFree));
       ++freed;
+      JournalEvent e;
+      e.kind = EventKind::kWorkerExit;
+      e.message = "worker process " + std::to_string(pid) + " is gone";
+      AppendEvent(e);
     }
   }
   return freed;

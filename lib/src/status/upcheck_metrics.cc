@@ -1,6 +1,7 @@
 // The upcheck_* Prometheus families (DESIGN §5), text format 0.0.4. Built for pages of
 // 10,000 peers: the details are read once, the page is sized up front, numbers go through
 // std::to_chars and label values are copied as they are unless they need escaping.
+#include <array>
 #include <charconv>
 #include <optional>
 #include <span>
@@ -245,6 +246,20 @@ void AppendAdminStates(std::string& out, std::span<const PeerRow> rows) {
   }
 }
 
+// upcheck_events_total{kind}: every kind, zeros included, so that rate() sees the first one.
+void AppendEventCounts(std::string& out, const Journal& journal) {
+  constexpr std::string_view kFamily = "upcheck_events_total";
+  AppendHeader(out, kFamily, "counter",
+               "Events written to the segment's journal (upcheck-shmctl events), by kind.");
+  const std::array<uint64_t, kEventKindCount> counts = journal.Counts();
+  for (size_t k = 0; k < kEventKindCount; ++k) {
+    out.append(kFamily).append("{kind=\"");
+    out.append(EventKindName(static_cast<EventKind>(k))).append("\"} ");
+    AppendNumber(out, counts[k]);
+    out.push_back('\n');
+  }
+}
+
 }  // namespace
 
 std::string_view UpcheckVersion() { return UPCHECK_VERSION; }
@@ -273,6 +288,7 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
     AppendFailuresByResult(out, rows);
     for (const DetailFamily& family : kDetailFamilies) AppendDetailFamily(out, family, rows);
     AppendAdminStates(out, rows);
+    if (const Journal* journal = registry->journal()) AppendEventCounts(out, *journal);
   }
 
   constexpr std::string_view kBuild = "upcheck_build_info";

@@ -64,6 +64,8 @@ std::string ConfigToml(const TestConfig& c) {
   t << "\n[daemon]\nworkers = " << c.workers << "\nlog_level = \"" << c.log_level << "\"\n";
   if (!c.status_listen.empty()) t << "status_listen = \"" << c.status_listen << "\"\n";
   if (!c.pid_file.empty()) t << "pid_file = \"" << c.pid_file << "\"\n";
+  if (!c.on_event.empty()) t << "on_event = \"" << c.on_event << "\"\n";
+  if (c.on_event_timeout_ms > 0) t << "on_event_timeout = " << c.on_event_timeout_ms << "\n";
   for (const TestUpstream& u : c.upstreams) {
     t << "\n[[upstream]]\nname = \"" << u.name << "\"\nprimary = " << List(u.primary) << "\n";
     if (!u.backup.empty()) t << "backup = " << List(u.backup) << "\n";

@@ -60,6 +60,8 @@ struct TestConfig {
   std::vector<TestUpstream> upstreams;
   std::string shm_size = "256k";
   std::string reload_state{};  // shm.reload_state; "" leaves it out (the default)
+  std::string on_event{};      // daemon.on_event; "" for none
+  int on_event_timeout_ms = 0;  // daemon.on_event_timeout; 0 leaves it out
 };
 
 std::string ConfigToml(const TestConfig& config);

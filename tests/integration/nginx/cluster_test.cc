@@ -257,6 +257,14 @@ TEST_F(NginxClusterTest, TheToolsReadTheLiveSegment) {
   const std::map<pid_t, std::string> pages = StatusPages();
   EXPECT_EQ(pages.size(), static_cast<size_t>(kWorkers));
   for (const auto& [pid, text] : pages) EXPECT_EQ(PeerLines(text), want) << "worker " << pid;
+
+  // The module's workers journal in the same segment: the transition, with its failure.
+  ProcessResult events = RunProcess({shmctl, "-s", shm_, "events"});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  EXPECT_NE(events.out.find(" down peer " + a.address() + " is turned down after 1 failure(s), "
+                            "upstream: \"up\", error: \""),
+            std::string::npos)
+      << events.out;
 }
 
 }  // namespace

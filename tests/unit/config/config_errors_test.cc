@@ -77,7 +77,7 @@ intervall = 3
             "\"interval\"?)");
   EXPECT_EQ(ErrorOf("[daemon]\nthreads = 4\n"),
             "upcheck.toml:2:1: daemon: unknown key \"threads\" (allowed: workers, status_listen, "
-            "log_level, error_log, pid_file, shutdown_timeout)");
+            "log_level, error_log, pid_file, shutdown_timeout, on_event, on_event_timeout)");
   EXPECT_EQ(ErrorOf("[shmem]\nname = \"x\"\n"),
             "upcheck.toml:1:2: unknown key \"shmem\" (did you mean \"shm\"?)");
   // The derived keys and the test hook are not config keys.

@@ -99,6 +99,17 @@ TEST_F(UpcheckMetricsTest, ExactFamilies) {
                 "health check.\n"
                 "# TYPE upcheck_peer_last_check_timestamp_seconds gauge\n" +
                 "upcheck_peer_last_check_timestamp_seconds" + p0 + "} 1700000001.456\n" +
+                "# HELP upcheck_events_total Events written to the segment's journal "
+                "(upcheck-shmctl events), by kind.\n"
+                "# TYPE upcheck_events_total counter\n"
+                "upcheck_events_total{kind=\"down\"} 1\n"
+                "upcheck_events_total{kind=\"up\"} 1\n"
+                "upcheck_events_total{kind=\"failure\"} 0\n"
+                "upcheck_events_total{kind=\"admin\"} 0\n"
+                "upcheck_events_total{kind=\"worker_exit\"} 0\n"
+                "upcheck_events_total{kind=\"worker_spawn\"} 0\n"
+                "upcheck_events_total{kind=\"reload\"} 0\n"
+                "upcheck_events_total{kind=\"fleet_fallback\"} 0\n" +
                 BuildInfo());
 }
 
@@ -201,7 +212,8 @@ TEST(UpcheckMetricsScale, TenThousandPeersWithRegistry) {
               static_cast<long long>(us), page.size());
   size_t lines = 0;
   for (char c : page) lines += c == '\n';
-  EXPECT_EQ(lines, 10000u * 7 + 7 * 2 + 1);  // 7 samples per peer, 7 headers, build_info
+  // 7 samples per peer, 7 headers, events_total (a header and 8 kinds), build_info
+  EXPECT_EQ(lines, 10000u * 7 + 7 * 2 + 10 + 1);
   (void)Segment::Remove(name);
 }
 

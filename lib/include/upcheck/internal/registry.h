@@ -23,6 +23,7 @@
 
 #include "upcheck/check_event.h"
 #include "upcheck/check_options.h"
+#include "upcheck/internal/journal.h"
 #include "upcheck/internal/peer_fields.h"
 #include "upcheck/internal/segment_setup.h"
 #include "upcheck/status.h"
@@ -76,7 +77,7 @@ class Registry {
   static size_t BytesNeeded(const std::vector<RegistryUpstreamSpec>& upstreams,
                             uint32_t max_workers);
   // Set-up, in the creating process, before Publish(). Peers are validated and named as
-  // Upstreams names them.
+  // Upstreams names them. The segment's event journal is made beside it.
   static Result<Registry> Create(Segment& segment,
                                  const std::vector<RegistryUpstreamSpec>& upstreams,
                                  uint32_t max_workers);
@@ -102,13 +103,14 @@ class Registry {
   // A fresh per-process view with the configured `down` flags (what a worker starts from).
   Result<Upstreams> BuildUpstreams() const;
 
-  // Per-peer details. RecordCheck takes a Checker's event; any process may call it.
+  // Per-peer details. RecordCheck takes a Checker's event; any process may call it. A
+  // transition, and the first failure after a success, also go to the journal.
   void RecordCheck(const PeerCheckEvent& event);
   PeerDetails details(size_t u, bool backup, uint32_t id) const;
 
-  // Admin state, per peer. SetAdmin stores it (kAuto clears reason and expiry) and then
-  // bumps the upstream's admin_seq; any process may call it. Errors: a peer out of range,
-  // a reason over 200 bytes; nothing is written then.
+  // Admin state, per peer. SetAdmin stores it (kAuto clears reason and expiry), bumps the
+  // upstream's admin_seq and journals the change; any process may call it. Errors: a peer
+  // out of range, a reason over 200 bytes; nothing is written then.
   Status SetAdmin(size_t u, bool backup, uint32_t id, const PeerAdmin& admin);
   // The stored state; one whose expiry is at or before now_ms (Unix ms) reads as a default
   // PeerAdmin (auto) but for changed_ms. Out of range: a default PeerAdmin.
@@ -129,7 +131,7 @@ class Registry {
   // Frees the slot of a dead worker (the master, after waitpid).
   void ReleaseWorkerSlot(uint32_t slot);
   // Frees the slots of workers that no longer exist (kill(pid, 0) says ESRCH): for hosts
-  // whose master cannot release them (nginx's). Returns how many it freed.
+  // whose master cannot release them (nginx's). Journals each; returns how many it freed.
   uint32_t ReclaimDeadWorkerSlots();
   std::vector<WorkerRow> Workers() const;  // slots in use
 
@@ -140,10 +142,17 @@ class Registry {
   // The shared word behind published_version(u), for CheckerInternals::version_hint.
   std::atomic<uint64_t>* version_hint(size_t u);
 
+  // The segment's event journal; nullptr for a segment made without one.
+  Journal* journal() { return journal_ ? &*journal_ : nullptr; }
+  const Journal* journal() const { return journal_ ? &*journal_ : nullptr; }
+
  private:
   explicit Registry(shm::RegistryHeaderShm* header, size_t bytes);
+  Status StoreAdmin(size_t u, bool backup, uint32_t id, const PeerAdmin& admin);
+  void AppendEvent(const JournalEvent& event);
   shm::RegistryHeaderShm* h_;
   size_t bytes_;
+  std::optional<Journal> journal_;
 };
 
 }  // namespace upcheck

@@ -22,6 +22,7 @@ namespace upcheck {
 // (2 and 3 were given out once).
 enum class SegmentArea : uint32_t {
   kRegistry = 1,  // upstreams, peers, roles, check options, details, workers (the daemon)
+  kJournal = 4,   // the event ring
 };
 inline constexpr uint32_t kMaxSegmentAreas = 8;
 

@@ -68,6 +68,8 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, int work
 //   upcheck_peer_admin_state{state=up|down|drain} gauge   1, for each peer in one of these
 //                                                 admin states (none, and no family, when
 //                                                 every peer is auto or expired)
+//   upcheck_events_total{kind=down|up|failure|admin|worker_exit|worker_spawn|reload|
+//                        fleet_fallback}          counter, journal events by kind
 //   upcheck_build_info{version="<project version>"} 1
 // Without a registry only upcheck_peer_up and upcheck_build_info are written. The duration
 // and timestamp samples of a peer that was never checked are left out (a 0 timestamp would
