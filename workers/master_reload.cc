@@ -1,5 +1,7 @@
 // Master: SIGHUP. The new configuration gets a new segment under the same name, new
-// workers and whatever sockets changed; the old workers finish on the old mapping.
+// workers and whatever sockets changed; the old workers stop gracefully on the old mapping,
+// as nginx's do: they stop accepting, and their balancer connections in flight finish
+// (for at most [daemon] shutdown_timeout, which they enforce themselves).
 #include <signal.h>
 
 #include <string>
@@ -53,7 +55,7 @@ void Master::Reload() {
   int workers = current_->config.daemon.workers;
   respawn_.assign(static_cast<size_t>(workers), Respawn{});
   for (int n = 1; n <= workers; ++n) Spawn(*current_, n);
-  SignalChildren(old, SIGTERM);
+  SignalChildren(old, SIGQUIT);
   DropRetired();  // an old configuration without a live worker goes at once
   logger_.Notice("reload done");
 }

@@ -258,6 +258,64 @@ TEST_F(DaemonSignalsTest, TermDuringAQuitStopsAtOnce) {
   EXPECT_FALSE(Segment::Open(config_.shm_name).ok());
 }
 
+// A reload stops the old workers as SIGQUIT does: a balancer connection opened before it
+// keeps relaying both ways after the new workers run, and its worker exits once the client
+// closes (shutdown_timeout is a day: only the close can end it).
+TEST_F(DaemonSignalsTest, ReloadLetsAnOldWorkersConnectionFinish) {
+  HeldPeer peer;
+  config_.upstreams = {{.name = "app",
+                        .primary = {peer.address()},
+                        .check = false,
+                        .balancer_listen = "127.0.0.1:0"}};
+  DaemonProcess daemon(Toml("shutdown_timeout = 86400000\n"));
+  int port = daemon.BalancerPort("app");
+  ASSERT_GT(port, 0) << daemon.err();
+  std::set<int32_t> old;
+  ASSERT_TRUE(Eventually([&] { return (old = RunningWorkers(config_.shm_name)).size() == 2; }));
+  int client = ConnectTo(port);
+  ASSERT_GE(client, 0);
+  ASSERT_EQ(write(client, "ping", 4), 4);
+  int backend = peer.Accept();
+  ASSERT_GE(backend, 0);
+  ASSERT_EQ(ReadExactly(backend, 4), "ping");
+
+  const size_t mark = daemon.err().size();
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitForErr("reload done", milliseconds(10000), mark)) << daemon.err();
+  std::set<int32_t> fresh;
+  ASSERT_TRUE(Eventually([&] {
+    fresh = RunningWorkers(config_.shm_name);
+    return fresh.size() == 2 && !fresh.contains(*old.begin()) && !fresh.contains(*old.rbegin());
+  })) << daemon.err();
+  // Both old workers stopped accepting; the one without a connection is gone.
+  ASSERT_TRUE(Eventually([&] {
+    const std::string log = daemon.err().substr(mark);
+    return Count(log, "shutting down gracefully (SIGQUIT)") == 2 &&
+           Count(log, "(SIGQUIT, balancer connections finished)") == 1 &&
+           Count(log, "exited with code 0") == 1;
+  })) << daemon.err();
+  ASSERT_EQ(write(backend, "pong", 4), 4);
+  EXPECT_EQ(ReadExactly(client, 4), "pong");
+  ASSERT_EQ(write(client, "more", 4), 4);
+  EXPECT_EQ(ReadExactly(backend, 4), "more");
+  EXPECT_EQ(Count(daemon.err().substr(mark), "exited with code 0"), 1u) << daemon.err();
+  close(backend);
+  close(client);
+
+  EXPECT_TRUE(Eventually([&] {
+    const std::string log = daemon.err().substr(mark);
+    return Count(log, "(SIGQUIT, balancer connections finished)") == 2 &&
+           Count(log, "exited with code 0") == 2;
+  })) << daemon.err();
+  for (int32_t pid : old) {
+    EXPECT_NE(daemon.err().find("worker process " + std::to_string(pid) + " exited with code 0"),
+              std::string::npos)
+        << daemon.err();
+  }
+  EXPECT_EQ(RunningWorkers(config_.shm_name), fresh);
+  EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
+}
+
 TEST_F(DaemonSignalsTest, SignalCommandsReloadStopAndQuit) {
   {
     DaemonProcess daemon(ConfigToml(config_));
