@@ -32,6 +32,7 @@ namespace upcheck {
 
 namespace shm {
 struct RegistryHeaderShm;
+struct PeerDetailsShm;
 }  // namespace shm
 
 struct RegistryUpstreamSpec {
@@ -105,6 +106,11 @@ class Registry {
   // Per-peer details. RecordCheck takes a Checker's event; any process may call it.
   void RecordCheck(const PeerCheckEvent& event);
   PeerDetails details(size_t u, bool backup, uint32_t id) const;
+  // Passive checks: one connection's outcome (a failure counts in passive_failures, a
+  // transition as RecordCheck counts one) and one active probe skipped. Any process.
+  void RecordPassive(std::string_view upstream, bool backup, uint32_t id, PassiveResult result,
+                     HealthTransition transition);
+  void RecordSkip(const PeerSkipEvent& event);
 
   // Admin state, per peer. SetAdmin stores it (kAuto clears reason and expiry) and then
   // bumps the upstream's admin_seq; any process may call it. Errors: a peer out of range,
@@ -142,6 +148,8 @@ class Registry {
 
  private:
   explicit Registry(shm::RegistryHeaderShm* header, size_t bytes);
+  // The details record of a peer, or nullptr for an unknown upstream or peer.
+  shm::PeerDetailsShm* FindDetails(std::string_view upstream, bool backup, uint32_t id) const;
   shm::RegistryHeaderShm* h_;
   size_t bytes_;
 };
