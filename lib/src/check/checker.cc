@@ -515,8 +515,8 @@ void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
   Report(peer, result, transition);
 }
 
-// skip_active_when_passing: an up peer that real traffic reached within the last
-// interval is not probed this cycle; its ok/nok counters stay as they are.
+// skip_active_when_passing: an up peer whose last passive success is still remembered
+// (ReportPassive) is not probed this cycle; its ok/nok counters stay as they are.
 bool Checker::Impl::SkipActive(const PeerSlot& peer) {
   if (!skip_when_passing_ || peer.down || !PassedRecently(*env_.dict, peer.ps_key)) return false;
   if (debug()) Debug(AboutPeer("peer " + peer.name + " passes real traffic: probe skipped"));
