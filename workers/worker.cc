@@ -82,6 +82,7 @@ class Worker {
   void Quit();
   void ReopenLog();
   void SyncCheckers();
+  void ReportPassive(std::string_view upstream, const PeerInfo& peer, PassiveResult result);
 
   static void OnSignal(uv_signal_t* handle, int signum);
   static void OnQuitTimeout(uv_timer_t* timer);
@@ -144,6 +145,8 @@ Status Worker::SetUp() {
       .dict = &launch_.segment->dict(),
       .logger = &logger_,
       .before_render = [this] { SyncCheckers(); },
+      .on_passive = [this](std::string_view upstream, const PeerInfo& peer,
+                           PassiveResult result) { ReportPassive(upstream, peer, result); },
   });
   if (!net.ok()) return net.status();
   net_ = std::move(*net);
@@ -173,6 +176,7 @@ Status Worker::SpawnCheckers() {
     env.debug_events = logger_.enabled(LogLevel::kDebug);
     env.on_check = [this](const PeerCheckEvent& e) { registry_->RecordCheck(e); };
     env.on_cycle = [this](const CycleEvent& e) { registry_->RecordCycle(slot_, e); };
+    env.on_skip = [this](const PeerSkipEvent& e) { registry_->RecordSkip(e); };
     if (stop_at && stop_at->point != "dict_lock") {
       internals.test_hook = [](std::string_view point) {
         if (point == g_stop_at.point) StopHere();
@@ -194,6 +198,16 @@ Status Worker::SpawnCheckers() {
 void Worker::SyncCheckers() {
   for (const auto& c : checkers_) c->SyncNow();
   if (admin_) admin_->SyncAll(view_);
+}
+
+// The balancer's view of a peer feeds its upstream's checker (a few upstreams: a scan).
+void Worker::ReportPassive(std::string_view upstream, const PeerInfo& peer, PassiveResult result) {
+  for (const auto& c : checkers_) {
+    if (c->upstream() != upstream) continue;
+    const HealthTransition transition = c->ReportPassive(peer.backup, peer.id, result);
+    registry_->RecordPassive(upstream, peer.backup, peer.id, result, transition);
+    return;
+  }
 }
 
 void Worker::WatchSignalsAndMaster() {

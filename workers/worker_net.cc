@@ -35,8 +35,15 @@ Result<std::unique_ptr<WorkerNet>> WorkerNet::Start(const Env& env) {
   for (size_t u = 0; u < upstreams.size(); ++u) {
     const std::shared_ptr<ListenSocket>& socket = env.listeners->balancer[u];
     if (!socket) continue;
-    Result<std::unique_ptr<Balancer>> balancer =
-        Balancer::Start(env.loop, socket->fd(), env.view, upstreams[u].name, env.logger);
+    BalancerOptions options;
+    if (env.on_passive) {
+      options.on_passive = [on_passive = env.on_passive, name = upstreams[u].name](
+                               const PeerInfo& peer, PassiveResult result) {
+        on_passive(name, peer, result);
+      };
+    }
+    Result<std::unique_ptr<Balancer>> balancer = Balancer::Start(
+        env.loop, socket->fd(), env.view, upstreams[u].name, env.logger, std::move(options));
     if (!balancer.ok()) {
       return Status::Error("upstream " + upstreams[u].name + " balancer: " + balancer.error());
     }

@@ -11,8 +11,10 @@
 
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include "listeners.h"
+#include "upcheck/check_event.h"
 #include "upcheck/config.h"
 #include "upcheck/internal/registry.h"
 #include "upcheck/log.h"
@@ -33,6 +35,9 @@ class WorkerNet {
     SharedDict* dict = nullptr;
     const Logger* logger = nullptr;
     std::function<void()> before_render;  // brings the view up to date before a page
+    // Optional: each balancer connection's outcome, for the passive checks.
+    std::function<void(std::string_view upstream, const PeerInfo& peer, PassiveResult result)>
+        on_passive;
   };
 
   static Result<std::unique_ptr<WorkerNet>> Start(const Env& env);

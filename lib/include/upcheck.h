@@ -117,6 +117,19 @@ int upcheck_set_pick(upcheck_set* set, const char* upstream, char* buf, size_t s
 /* Syncs the upstream added index-th (0-based): one atomic load when nothing changed. */
 void upcheck_set_sync_upstream(upcheck_set* set, size_t index);
 
+/* Passive checks (check words passive_fall=N, skip_active_when_passing=true): what one of
+ * the host's own connections to peer `id` (0-based in its list) of `upstream` met. */
+enum upcheck_passive {
+  UPCHECK_PASSIVE_OK = 0,      /* the peer answered */
+  UPCHECK_PASSIVE_CONNECT = 1, /* connect refused or failed */
+  UPCHECK_PASSIVE_TIMEOUT = 2, /* connect timed out */
+  UPCHECK_PASSIVE_RESET = 3    /* the peer reset the connection */
+};
+/* Counts it; the passive_fall-th failure in a row turns the peer down in every worker.
+ * Unknown upstreams, peers and results are ignored. */
+void upcheck_set_report_passive(upcheck_set* set, const char* upstream, int backup, unsigned id,
+                                int result);
+
 enum upcheck_format {
   UPCHECK_FORMAT_TEXT = 0,       /* the original's status_page(), byte for byte */
   UPCHECK_FORMAT_PROMETHEUS = 1, /* prometheus_status_page() + the upcheck_* families */

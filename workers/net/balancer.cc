@@ -55,6 +55,9 @@ class Balancer::Impl {
     if (logger_ != nullptr) logger_->Warn(message);
   }
   void Forget(BalancerSession* session) { sessions_.erase(session); }
+  void ReportPassive(const PeerInfo& peer, PassiveResult result) const {
+    if (options_.on_passive) options_.on_passive(peer, result);
+  }
   // Once the listener and every session are closed: frees this object after Close(), or
   // tells a Drain() caller, who still owns it.
   void MaybeFree() {
@@ -137,7 +140,13 @@ class BalancerSession {
   Direction& DirectionFrom(uv_stream_t* stream) {
     return stream == AsStream(&client_) ? up_ : down_;
   }
-  void ConnectFailed(const std::string& why);
+  void ConnectFailed(const std::string& why, PassiveResult result);
+  // The connection's one passive outcome: the first reported wins.
+  void Report(PassiveResult result) {
+    if (reported_) return;
+    reported_ = true;
+    server_->ReportPassive(peer_, result);
+  }
   void StartReading(Direction& d);
   void Relay(Direction& d, char* data, size_t size);
   void EndOfStream(Direction& d);
@@ -154,6 +163,7 @@ class BalancerSession {
   Direction up_;    // client -> peer
   Direction down_;  // peer -> client
   bool closing_ = false;
+  bool reported_ = false;
   int open_handles_ = 0;
 };
 
@@ -185,14 +195,15 @@ void BalancerSession::Connect(PeerInfo peer) {
   up_.to = AsStream(peer_handle_);
   down_.from = AsStream(peer_handle_);
   if (rc != 0) {  // the callback will not run
-    ConnectFailed(uv_strerror(rc));
+    ConnectFailed(uv_strerror(rc), PassiveResult::kConnectFailed);
     return;
   }
   uv_timer_start(&timer_, OnConnectTimeout, server_->options().connect_timeout_ms, 0);
 }
 
-void BalancerSession::ConnectFailed(const std::string& why) {
+void BalancerSession::ConnectFailed(const std::string& why, PassiveResult result) {
   ++server_->mutable_stats().connect_failures;
+  Report(result);
   server_->Warn("balancer: failed to connect to peer " + peer_.name + " of upstream \"" +
                 server_->upstream() + "\": " + why);
   Close();
@@ -203,7 +214,7 @@ void BalancerSession::OnConnect(uv_connect_t* req, int status) {
   if (self->closing_) return;  // cancelled by Close() or the timeout
   uv_timer_stop(&self->timer_);
   if (status != 0) {
-    self->ConnectFailed(uv_strerror(status));
+    self->ConnectFailed(uv_strerror(status), PassiveResult::kConnectFailed);
     return;
   }
   if (self->peer_handle_ == AsHandle(&self->peer_tcp_)) uv_tcp_nodelay(&self->peer_tcp_, 1);
@@ -213,7 +224,8 @@ void BalancerSession::OnConnect(uv_connect_t* req, int status) {
 }
 
 void BalancerSession::OnConnectTimeout(uv_timer_t* timer) {
-  static_cast<BalancerSession*>(timer->data)->ConnectFailed("timed out");
+  static_cast<BalancerSession*>(timer->data)
+      ->ConnectFailed("timed out", PassiveResult::kConnectTimeout);
 }
 
 void BalancerSession::StartReading(Direction& d) {
@@ -229,6 +241,10 @@ void BalancerSession::OnAlloc(uv_handle_t*, size_t, uv_buf_t* buf) {
 void BalancerSession::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<BalancerSession*>(stream->data);
   Direction& d = self->DirectionFrom(stream);
+  if (&d == &self->down_ && !self->closing_) {
+    if (nread > 0 || nread == UV_EOF) self->Report(PassiveResult::kOk);
+    if (nread == UV_ECONNRESET) self->Report(PassiveResult::kReset);
+  }
   if (nread > 0 && !self->closing_) {
     self->Relay(d, buf->base, static_cast<size_t>(nread));  // takes the buffer
     return;
@@ -270,6 +286,8 @@ void BalancerSession::OnWrite(uv_write_t* req, int status) {
   delete w;
   if (self->closing_) return;  // cancelled by Close()
   if (status != 0) {
+    const bool reset = status == UV_ECONNRESET || status == UV_EPIPE;
+    if (&d == &self->up_ && reset) self->Report(PassiveResult::kReset);
     self->Close();
     return;
   }

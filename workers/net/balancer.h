@@ -7,7 +7,10 @@
 // a side while the other side has more than max_queued_bytes waiting to be written) and
 // half-close (an EOF from one side shuts down writing to the other; both close once both
 // directions ended, or at the first error). A failed connect closes the client and logs a
-// warning naming the peer; no payload byte is ever logged. Loop thread only; the view and
+// warning naming the peer; no payload byte is ever logged. Each connection's outcome goes
+// to on_passive once (passive checks): its peer's first byte or clean EOF is a success; a
+// connect refused or timed out, or a reset from the peer before that, a failure.
+// Loop thread only; the view and
 // the logger must outlive the balancer. Not copyable.
 #ifndef UPCHECK_WORKERS_NET_BALANCER_H_
 #define UPCHECK_WORKERS_NET_BALANCER_H_
@@ -20,6 +23,7 @@
 #include <memory>
 #include <string>
 
+#include "upcheck/check_event.h"
 #include "upcheck/log.h"
 #include "upcheck/status.h"
 #include "upcheck/upstreams.h"
@@ -30,6 +34,8 @@ struct BalancerOptions {
   uint64_t connect_timeout_ms = 5000;
   size_t max_queued_bytes = size_t{256} * 1024;  // per direction, before reading pauses
   size_t max_connections = 4096;                 // clients at once; more are closed at once
+  // Optional: called on the loop with each connection's outcome (see above).
+  std::function<void(const PeerInfo& peer, PassiveResult result)> on_passive = nullptr;
 };
 
 // Counters for tests and diagnostics.

@@ -248,6 +248,13 @@ ngx_http_upcheck_check_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ucf->words[i] == NULL) {
             return NGX_CONF_ERROR;
         }
+
+        /* Passive checks need nginx's results: its peer callbacks get wrapped per request. */
+        if (ngx_strncmp(ucf->words[i], "passive_fall=", 13) == 0
+            || ngx_strncmp(ucf->words[i], "skip_active_when_passing=", 25) == 0)
+        {
+            ucf->passive = 1;
+        }
     }
 
     if (upcheck_validate_check(ucf->words, ucf->nwords) != UPCHECK_OK) {

@@ -36,6 +36,7 @@ typedef struct {
     ngx_http_upcheck_where_t         where;
     ngx_http_upstream_init_peer_pt   original_init;
     ngx_uint_t                       index;     /* in the worker's set; NGX_CONF_UNSET_UINT */
+    ngx_uint_t                       passive;   /* passive_fall or skip_active_when_passing */
 } ngx_http_upcheck_srv_conf_t;
 
 typedef struct {

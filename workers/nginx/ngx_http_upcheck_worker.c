@@ -345,9 +345,133 @@ ngx_http_upcheck_exit_worker(ngx_cycle_t *cycle)
 }
 
 
+/*
+ * Passive checks: a request's peer callbacks wrapped, as ngx_http_upstream_keepalive_module
+ * wraps them, so that the free callback sees how each of nginx's own connections ended
+ * (NGX_PEER_FAILED: an error or timeout proxy_next_upstream counts) and reports it.
+ */
+typedef struct {
+    void                              *data;   /* the wrapped balancer's */
+    ngx_uint_t                         index;  /* the upstream's, in the set */
+    ngx_event_get_peer_pt              original_get;
+    ngx_event_free_peer_pt             original_free;
+#if (NGX_HTTP_SSL)
+    ngx_event_set_peer_session_pt      original_set_session;
+    ngx_event_save_peer_session_pt     original_save_session;
+#endif
+} ngx_http_upcheck_peer_data_t;
+
+
+static ngx_int_t
+ngx_http_upcheck_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_upcheck_peer_data_t  *pd = data;
+
+    return pd->original_get(pc, pd->data);
+}
+
+
+/* The peer nginx connected to, found by its address in the upstream's lists. */
+static void
+ngx_http_upcheck_report(ngx_http_upcheck_peer_data_t *pd, ngx_peer_connection_t *pc,
+    ngx_uint_t state)
+{
+    ngx_uint_t                    k, id;
+    ngx_http_upcheck_view_t      *view;
+    ngx_http_upcheck_upstream_t  *u;
+
+    if (ngx_http_upcheck_set == NULL || pd->index >= ngx_http_upcheck_nviews
+        || pc->sockaddr == NULL || (state & NGX_PEER_NEXT))
+    {
+        return;
+    }
+
+    view = &ngx_http_upcheck_views[pd->index];
+    u = ngx_http_upcheck_upstreams.elts;
+
+    for (k = 0; k < 2; k++) {
+        for (id = 0; id < view->count[k]; id++) {
+            if (ngx_cmp_sockaddr(pc->sockaddr, pc->socklen, view->peers[k][id]->sockaddr,
+                                 view->peers[k][id]->socklen, 1)
+                == NGX_OK)
+            {
+                upcheck_set_report_passive(ngx_http_upcheck_set, u[pd->index].name, (int) k,
+                                           (unsigned) id,
+                                           (state & NGX_PEER_FAILED) ? UPCHECK_PASSIVE_CONNECT
+                                                                     : UPCHECK_PASSIVE_OK);
+                return;
+            }
+        }
+    }
+}
+
+
+static void
+ngx_http_upcheck_free_peer(ngx_peer_connection_t *pc, void *data, ngx_uint_t state)
+{
+    ngx_http_upcheck_peer_data_t  *pd = data;
+
+    ngx_http_upcheck_report(pd, pc, state);
+    pd->original_free(pc, pd->data, state);
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_upcheck_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_upcheck_peer_data_t  *pd = data;
+
+    return pd->original_set_session(pc, pd->data);
+}
+
+
+static void
+ngx_http_upcheck_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_upcheck_peer_data_t  *pd = data;
+
+    pd->original_save_session(pc, pd->data);
+}
+
+#endif
+
+
+static ngx_int_t
+ngx_http_upcheck_wrap_peer(ngx_http_request_t *r, ngx_uint_t index)
+{
+    ngx_peer_connection_t         *peer = &r->upstream->peer;
+    ngx_http_upcheck_peer_data_t  *pd;
+
+    pd = ngx_palloc(r->pool, sizeof(ngx_http_upcheck_peer_data_t));
+    if (pd == NULL) {
+        return NGX_ERROR;
+    }
+
+    pd->data = peer->data;
+    pd->index = index;
+    pd->original_get = peer->get;
+    pd->original_free = peer->free;
+    peer->data = pd;
+    peer->get = ngx_http_upcheck_get_peer;
+    peer->free = ngx_http_upcheck_free_peer;
+
+#if (NGX_HTTP_SSL)
+    pd->original_set_session = peer->set_session;
+    pd->original_save_session = peer->save_session;
+    peer->set_session = ngx_http_upcheck_set_session;
+    peer->save_session = ngx_http_upcheck_save_session;
+#endif
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_upcheck_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us)
 {
+    ngx_int_t                     rc;
     ngx_http_upcheck_srv_conf_t  *ucf;
 
     ucf = ngx_http_conf_upstream_srv_conf(us, ngx_http_upcheck_module);
@@ -357,5 +481,12 @@ ngx_http_upcheck_init_peer(ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *
         upcheck_set_sync_upstream(ngx_http_upcheck_set, ucf->index);
     }
 
-    return ucf->original_init(r, us);
+    rc = ucf->original_init(r, us);
+    if (rc != NGX_OK || ngx_http_upcheck_set == NULL || ucf->index == NGX_CONF_UNSET_UINT
+        || !ucf->passive)
+    {
+        return rc;
+    }
+
+    return ngx_http_upcheck_wrap_peer(r, ucf->index);
 }

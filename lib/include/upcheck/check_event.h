@@ -40,6 +40,34 @@ struct PeerCheckEvent {
   bool ok() const { return kind == ProbeKind::kOk; }
 };
 
+// What real traffic to a peer met (passive checks, DESIGN §10): reported by a balancer
+// per connection. Every value but kOk counts toward the peer's passive fall.
+enum class PassiveResult : uint8_t { kOk = 0, kConnectFailed = 1, kConnectTimeout = 2, kReset = 3 };
+
+// "ok", "connect", "timeout" or "reset": how logs and tests name a PassiveResult.
+constexpr std::string_view PassiveResultName(PassiveResult result) {
+  switch (result) {
+    case PassiveResult::kOk:
+      return "ok";
+    case PassiveResult::kConnectFailed:
+      return "connect";
+    case PassiveResult::kConnectTimeout:
+      return "timeout";
+    case PassiveResult::kReset:
+      return "reset";
+  }
+  return "?";
+}
+
+// A peer whose active probe this cycle skipped: real traffic to it passed within the
+// interval (skip_active_when_passing).
+struct PeerSkipEvent {
+  std::string_view upstream;
+  bool backup = false;
+  uint32_t id = 0;
+  std::string_view peer;  // configured name
+};
+
 // A cycle's start (probing = whether this process holds the lock) and end.
 struct CycleEvent {
   std::string_view upstream;

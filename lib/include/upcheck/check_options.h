@@ -34,6 +34,14 @@ struct HeaderExpectation {
   std::string match{};  // PCRE2
 };
 
+// `[upstream.passive]` (DESIGN §10): what real traffic to a peer, as its balancers see it,
+// counts for. Only a checked upstream has one: the active checks bring a peer back.
+struct PassiveOptions {
+  int64_t fall = 0;  // failures in a row, across all workers, that turn a peer down; 0: never
+  // Skip a peer's active probe while real traffic to it passed within the last interval.
+  bool skip_active_when_passing = false;
+};
+
 struct CheckOptions {
   std::optional<std::string> type;      // "http" | "https" | "tcp" | "tls"; required
   std::optional<std::string> http_req;  // raw bytes, sent verbatim; http(s) need it or
@@ -61,6 +69,7 @@ struct CheckOptions {
   std::optional<HeaderExpectation> expect_header;
   std::optional<std::string> expect_body;  // PCRE2 over the body's first body_max bytes
   std::optional<int64_t> body_max;         // bytes; default 65536
+  std::optional<PassiveOptions> passive;   // absent: passive reports are ignored
   bool no_timer = false;  // test hook (debug events only): run one cycle synchronously
 };
 

@@ -37,6 +37,7 @@ struct CheckerEnv {
   bool debug_events = false;  // the original's debug_mode: the debug lines and no_timer
   std::function<void(const PeerCheckEvent&)> on_check;  // optional
   std::function<void(const CycleEvent&)> on_cycle;      // optional
+  std::function<void(const PeerSkipEvent&)> on_skip;    // optional: an active probe skipped
 };
 
 struct CheckerInternals;
@@ -76,6 +77,13 @@ class Checker {
   // process's view at once. One dict read, or one atomic load when the daemon's shared
   // version word says nothing changed.
   void SyncNow();
+
+  // One connection's outcome as a balancer saw it (passive checks, DESIGN §10). Counts
+  // the peer's passive streak in the dict; a failure that makes it reach the passive fall
+  // turns an up peer down as a failed probe would (the `d:` flag, a published version, a
+  // warn line) and returns kTurnedDown. Without passive options, or for an unknown peer,
+  // it does nothing and returns kUnchanged.
+  HealthTransition ReportPassive(bool backup, uint32_t id, PassiveResult result);
 
   const std::string& upstream() const;
   double version() const;

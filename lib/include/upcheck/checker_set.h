@@ -82,6 +82,10 @@ class CheckerSet {
   // Syncs the upstream added `index`-th (0-based) with one atomic load when nothing changed:
   // the pick path of a host that picks by itself (nginx's balancers).
   void SyncUpstream(size_t index);
+  // One connection's outcome to peer `id` of `upstream`, as this process's balancer saw
+  // it (passive checks, DESIGN §10): Checker::ReportPassive, then the registry's counters.
+  // Does nothing for an upstream without a checker.
+  void ReportPassive(std::string_view upstream, bool backup, uint32_t id, PassiveResult result);
   // Appends a status page rendered from this view (synced first). On a segment with a
   // registry, /metrics and the JSON carry the per-peer details; without one they leave
   // them out. The text page is the original's status_page(), byte for byte.

@@ -21,7 +21,9 @@ namespace upcheck {
 
 // kDown, kOk and kNok are per peer: the down flag and the success / failure counters.
 // kVersion (the published peers version) and kLock (the probe lock) are per upstream.
-enum class KeyFamily : uint8_t { kDown, kOk, kNok, kVersion, kLock };
+// kPassiveFail and kPassiveOk are per peer and not the original's (DESIGN §10): the streak
+// of failures real traffic met, and the Unix ms of its last success (with a TTL).
+enum class KeyFamily : uint8_t { kDown, kOk, kNok, kVersion, kLock, kPassiveFail, kPassiveOk };
 
 // What every key of `family` starts with; for listing one family with a prefix scan.
 std::string_view KeyPrefix(KeyFamily family);

@@ -15,6 +15,7 @@
 
 #include "check/http_check.h"
 #include "check/log_context.h"
+#include "check/passive.h"
 #include "check/probe_groups.h"
 #include "check/probe_options_of.h"
 #include "probe/prober.h"
@@ -39,7 +40,8 @@ struct PeerSlot {
   bool down = false;  // the cached state (protocol.md §5a)
   ProbeTarget target;
   std::string ok_key, nok_key, d_key;
-  bool flagged = false;  // down by a `d:` key (written or read), not only by the config
+  bool flagged = false;            // down by a `d:` key (written or read), not only by the config
+  std::string pf_key{}, ps_key{};  // passive checks' streak and last success
 };
 
 // A sequential run over peers [next, last] of one list.
@@ -92,6 +94,7 @@ class Checker::Impl {
 
   const std::string& upstream() const { return upstream_; }
   double version() const { return version_; }
+  HealthTransition ReportPassive(bool backup, uint32_t id, PassiveResult result);
 
  private:
   // Logging: the original's helpers, with its "healthcheck: " prefix.
@@ -117,6 +120,8 @@ class Checker::Impl {
   void RunGroup(size_t group);
   void OnProbeDone(size_t group, PeerSlot& peer, const ProbeResult& result);
   void PeerOk(PeerSlot& peer, const ProbeResult& result);
+  bool SkipActive(const PeerSlot& peer);
+  HealthTransition PassiveFail(PeerSlot& peer, PassiveResult result);
   void PeerFail(PeerSlot& peer, const ProbeResult& result);
   void SetPeerDownGlobally(PeerSlot& peer, bool down);
   void ReconcileDownKeys();
@@ -132,6 +137,8 @@ class Checker::Impl {
   int64_t interval_ms_ = 1000;
   int64_t lock_ttl_ms_ = 999;
   int64_t fall_ = 5, rise_ = 2, concurrency_ = 1;
+  int64_t passive_fall_ = 0;
+  bool skip_when_passing_ = false;
   std::vector<PeerSlot> primary_, backup_;
   std::unique_ptr<Prober> prober_;
   uv_timer_t timer_{};
@@ -187,6 +194,10 @@ Status Checker::Impl::Init(const CheckOptions& o) {
   fall_ = o.fall.value_or(5);
   rise_ = o.rise.value_or(2);
   concurrency_ = o.concurrency.value_or(1);
+  if (o.passive) {
+    passive_fall_ = o.passive->fall;
+    skip_when_passing_ = o.passive->skip_active_when_passing;
+  }
   v_key_ = VersionKey(upstream_);
   l_key_ = LockKey(upstream_);
 
@@ -201,6 +212,8 @@ Status Checker::Impl::Init(const CheckOptions& o) {
                             PeerKey(KeyFamily::kOk, upstream_, is_backup, p.id),
                             PeerKey(KeyFamily::kNok, upstream_, is_backup, p.id),
                             PeerKey(KeyFamily::kDown, upstream_, is_backup, p.id)});
+      to.back().pf_key = PeerKey(KeyFamily::kPassiveFail, upstream_, is_backup, p.id);
+      to.back().ps_key = PeerKey(KeyFamily::kPassiveOk, upstream_, is_backup, p.id);
     }
     return Status::Ok();
   };
@@ -378,6 +391,7 @@ void Checker::Impl::CheckPeers(std::vector<PeerSlot>& peers, bool backup) {
 void Checker::Impl::RunGroup(size_t k) {
   if (stopped_) return;  // Stop() published; the rest of the cycle is dropped
   GroupRun& g = groups_[k];
+  while (g.next <= g.last && SkipActive((*g.peers)[g.next])) ++g.next;
   if (g.next > g.last) {
     if (--groups_running_ > 0) return;
     if (!probing_backups_) {
@@ -494,9 +508,61 @@ void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
     peer.down = false;
     Warn(Transition("peer " + peer.name + " is turned up after " + Num(succ) + " success(es)"));
     SetPeerDownGlobally(peer, false);
+    // A streak that turned it down must not turn it down again at the next failure.
+    if (passive_fall_ > 0) (void)dict.Set(peer.pf_key, DictValue(0.0));
     transition = HealthTransition::kTurnedUp;
   }
   Report(peer, result, transition, succ);
+}
+
+// skip_active_when_passing: an up peer whose last passive success is still remembered
+// (ReportPassive) is not probed this cycle; its ok/nok counters stay as they are.
+bool Checker::Impl::SkipActive(const PeerSlot& peer) {
+  if (!skip_when_passing_ || peer.down || !PassedRecently(*env_.dict, peer.ps_key)) return false;
+  if (debug()) Debug(AboutPeer("peer " + peer.name + " passes real traffic: probe skipped"));
+  if (env_.on_skip) env_.on_skip(PeerSkipEvent{upstream_, peer.backup, peer.id, peer.name});
+  return true;
+}
+
+HealthTransition Checker::Impl::ReportPassive(bool backup, uint32_t id, PassiveResult result) {
+  std::vector<PeerSlot>& peers = backup ? backup_ : primary_;
+  if (stopped_ || id >= peers.size() || (passive_fall_ <= 0 && !skip_when_passing_)) {
+    return HealthTransition::kUnchanged;
+  }
+  PeerSlot& peer = peers[id];
+  if (result != PassiveResult::kOk) return PassiveFail(peer, result);
+  // Two intervals: the next cycle starts an interval after this one ends, so a success
+  // reported just after the end must outlive that start.
+  const int64_t remember_ms = skip_when_passing_ ? 2 * interval_ms_ : 0;
+  Status st = CountPassiveSuccess(*env_.dict, peer.pf_key, peer.ps_key, remember_ms);
+  if (!st.ok()) Err("failed to set peer passive keys: " + st.message());
+  return HealthTransition::kUnchanged;
+}
+
+// A turn-down as PeerFail's, from the streak every worker's balancer adds to.
+HealthTransition Checker::Impl::PassiveFail(PeerSlot& peer, PassiveResult result) {
+  Result<double> fails = CountPassiveFailure(*env_.dict, peer.pf_key);
+  if (!fails.ok()) {
+    Err("failed to incr peer passive key: " + fails.error());
+    return HealthTransition::kUnchanged;
+  }
+  if (debug()) {
+    Debug(AboutPeer("peer " + peer.name +
+                    " failed on real traffic: " + std::string(PassiveResultName(result))));
+  }
+  if (passive_fall_ <= 0 || *fails < static_cast<double>(passive_fall_)) {
+    return HealthTransition::kUnchanged;
+  }
+  CheckPeersUpdates();  // another worker's report may have turned it down already
+  if (peer.down) return HealthTransition::kUnchanged;
+  peer.down = true;
+  Warn(Transition("peer " + peer.name + " is turned down after " + Num(*fails) +
+                  " passive failure(s)"));
+  SetPeerDownGlobally(peer, true);
+  // The active checks bring it back after `rise` successes counted from now.
+  (void)env_.dict->Set(peer.ok_key, DictValue(0.0));
+  Publish();  // now: a passive report needs no cycle, and other workers sync by version
+  return HealthTransition::kTurnedDown;
 }
 
 // §7.3
@@ -683,6 +749,9 @@ Checker::Checker(Impl* impl) : impl_(impl) {}
 Checker::~Checker() { impl_->Detach(); }
 void Checker::Stop() { impl_->Stop(); }
 void Checker::SyncNow() { impl_->SyncNow(); }
+HealthTransition Checker::ReportPassive(bool backup, uint32_t id, PassiveResult result) {
+  return impl_->ReportPassive(backup, id, result);
+}
 const std::string& Checker::upstream() const { return impl_->upstream(); }
 double Checker::version() const { return impl_->version(); }
 

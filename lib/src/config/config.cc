@@ -403,9 +403,26 @@ CheckOptions ReadCheck(TableReader& t, bool upstream_named, ConfigFiles files) {
   return check;
 }
 
+// [upstream.passive] (DESIGN §10). It lives in the check options: the checker counts the
+// streak, and only the active checks bring a peer back up.
+void ReadPassive(TableReader& upstream, std::optional<CheckOptions>& check) {
+  const toml::table* table = upstream.Table("passive");
+  if (table == nullptr) return;
+  TableReader t(*table, upstream.PathOf("passive"), upstream.diag());
+  t.RejectUnknownKeys({"fall", "skip_active_when_passing"});
+  PassiveOptions passive;
+  if (std::optional<int64_t> fall = t.Integer("fall", 1)) passive.fall = *fall;
+  passive.skip_active_when_passing = t.Bool("skip_active_when_passing").value_or(false);
+  if (!check) {
+    t.ErrorAtTable("passive checks need [upstream.check]: only active checks turn a peer back up");
+    return;
+  }
+  check->passive = passive;
+}
+
 UpstreamConfig ReadUpstream(TableReader& t, const ShmConfig& shm,
                             std::map<std::string, std::string>& used, ConfigFiles files) {
-  t.RejectUnknownKeys({"name", "primary", "backup", "balancer_listen", "check"});
+  t.RejectUnknownKeys({"name", "primary", "backup", "balancer_listen", "check", "passive"});
   UpstreamConfig upstream;
   upstream.line = static_cast<int>(t.table().source().begin.line);
   if (t.Require("name")) {
@@ -440,6 +457,7 @@ UpstreamConfig ReadUpstream(TableReader& t, const ShmConfig& shm,
     upstream.check->shm = shm.name;
     upstream.check->upstream = upstream.name;
   }
+  ReadPassive(t, upstream.check);
   return upstream;
 }
 

@@ -137,6 +137,14 @@ std::string DumpConfig(const Config& config) {
     out += fmt::format("backup = {}\n", PeerList(upstream.backup));
     DumpString(out, "balancer_listen", upstream.balancer_listen);
     if (upstream.check) DumpCheck(out, *upstream.check);
+    if (upstream.check && upstream.check->passive) {
+      out += "\n[upstream.passive]\n";
+      if (upstream.check->passive->fall > 0) {
+        out += fmt::format("fall = {}\n", upstream.check->passive->fall);
+      }
+      out += fmt::format("skip_active_when_passing = {}\n",
+                         upstream.check->passive->skip_active_when_passing);
+    }
   }
   return out;
 }

@@ -274,6 +274,16 @@ void upcheck_set_sync_upstream(upcheck_set* set, size_t index) {
   });
 }
 
+void upcheck_set_report_passive(upcheck_set* set, const char* upstream, int backup, unsigned id,
+                                int result) {
+  if (set == nullptr || upstream == nullptr) return;
+  if (result < UPCHECK_PASSIVE_OK || result > UPCHECK_PASSIVE_RESET) return;
+  (void)Guarded([&]() -> int {
+    set->set->ReportPassive(upstream, backup != 0, id, static_cast<upcheck::PassiveResult>(result));
+    return UPCHECK_OK;
+  });
+}
+
 int upcheck_set_render(upcheck_set* set, int format, char** out, size_t* len) {
   if (set == nullptr || out == nullptr || len == nullptr) return FailNull();
   if (format < UPCHECK_FORMAT_TEXT || format > UPCHECK_FORMAT_JSON) {

@@ -127,6 +127,23 @@ Status SetBool(std::optional<bool>& field, std::string_view key, std::string_vie
   return Status::Ok();
 }
 
+// Passive checks ([upstream.passive] in upcheckd): fall is at least 1, as there.
+Status SetPassiveFall(CheckOptions& o, std::string_view value) {
+  std::optional<int64_t> n = ParseInteger(value);
+  if (!n || *n < 1) return Expected("passive_fall", "an integer >= 1", value);
+  if (!o.passive) o.passive = PassiveOptions{};
+  o.passive->fall = *n;
+  return Status::Ok();
+}
+
+Status SetSkipWhenPassing(CheckOptions& o, std::string_view value) {
+  std::optional<bool> skip;
+  if (Status st = SetBool(skip, "skip_active_when_passing", value); !st) return st;
+  if (!o.passive) o.passive = PassiveOptions{};
+  o.passive->skip_active_when_passing = *skip;
+  return Status::Ok();
+}
+
 Status SetOption(CheckOptions& o, std::string_view key, std::string_view value) {
   if (key == "type") return SetString(o.type, value);
   if (key == "http_req") return SetString(o.http_req, value);
@@ -153,6 +170,8 @@ Status SetOption(CheckOptions& o, std::string_view key, std::string_view value) 
   if (key == "expect_header") return SetExpectHeader(o, value);
   if (key == "expect_body") return SetString(o.expect_body, value);
   if (key == "body_max") return SetBodyMax(o, value);
+  if (key == "passive_fall") return SetPassiveFall(o, value);
+  if (key == "skip_active_when_passing") return SetSkipWhenPassing(o, value);
   return Status::Error("unknown option " + Quoted(key));
 }
 

@@ -82,6 +82,7 @@ Status CheckerSet::AddUpstream(std::string name, std::vector<PeerConfig> primary
       registry->RecordCheck(e);
       if (then) then(e);
     };
+    env.on_skip = [registry](const PeerSkipEvent& e) { registry->RecordSkip(e); };
     if (host_->slot) {
       env.on_cycle = [registry, slot = *host_->slot,
                       then = options_.on_cycle](const CycleEvent& e) {
@@ -140,6 +141,14 @@ std::optional<PeerInfo> CheckerSet::Pick(std::string_view upstream) {
   std::optional<PeerInfo> peer = view_.Pick(upstream);
   picking_ = false;
   return peer;
+}
+
+void CheckerSet::ReportPassive(std::string_view upstream, bool backup, uint32_t id,
+                               PassiveResult result) {
+  auto it = checkers_.find(upstream);
+  if (it == checkers_.end()) return;
+  const HealthTransition transition = it->second->ReportPassive(backup, id, result);
+  if (host_) host_->registry.RecordPassive(upstream, backup, id, result, transition);
 }
 
 void CheckerSet::AppendStatus(StatusFormat format, std::string& out) {

@@ -13,6 +13,7 @@
 #include "registry/registry_layout.h"
 #include "registry/seq_lock.h"
 #include "upcheck/internal/registry.h"
+#include "util/clock.h"
 
 namespace upcheck {
 
@@ -106,21 +107,55 @@ JournalEvent CheckJournalEvent(const PeerCheckEvent& e) {
 
 }  // namespace
 
-void Registry::RecordCheck(const PeerCheckEvent& e) {
-  std::optional<size_t> u = FindUpstream(e.upstream);
-  if (!u) return;
+PeerDetailsShm* Registry::FindDetails(std::string_view upstream, bool backup, uint32_t id) const {
+  std::optional<size_t> u = FindUpstream(upstream);
+  if (!u) return nullptr;
   const UpstreamShm& us = Up(h_, *u);
-  size_t k = (e.backup ? us.primary_count : 0) + e.id;
-  if (k >= size_t{us.primary_count} + us.backup_count) return;
-  PeerDetailsShm& d = PeerAt(h_, us.first_peer + k).details;
-  const uint8_t before = d.kind.load(std::memory_order_relaxed);
-  const uint32_t seq = BeginWrite(d.seq);
-  Write(d, e);
-  EndWrite(d.seq, seq);
+  size_t k = (backup ? us.primary_count : 0) + id;
+  if (k >= size_t{us.primary_count} + us.backup_count) return nullptr;
+  return &PeerAt(h_, us.first_peer + k).details;
+}
+
+void Registry::RecordCheck(const PeerCheckEvent& e) {
+  PeerDetailsShm* d = FindDetails(e.upstream, e.backup, e.id);
+  if (d == nullptr) return;
+  const uint8_t before = d->kind.load(std::memory_order_relaxed);
+  const uint32_t seq = BeginWrite(d->seq);
+  Write(*d, e);
+  EndWrite(d->seq, seq);
   const bool after_success = before == 0 || before == 1 + static_cast<uint8_t>(ProbeKind::kOk);
   if (e.transition != HealthTransition::kUnchanged || (!e.ok() && after_success)) {
     AppendEvent(CheckJournalEvent(e));
   }
+}
+
+// Counters alone, outside the sequence lock: each is one atomic add, and the balancers of
+// every worker report at once, where the lock has one writer in mind.
+void Registry::RecordPassive(std::string_view upstream, bool backup, uint32_t id,
+                             PassiveResult result, HealthTransition transition) {
+  PeerDetailsShm* d = FindDetails(upstream, backup, id);
+  if (d == nullptr) return;
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  if (result != PassiveResult::kOk) d->passive_failures.fetch_add(1, kRelaxed);
+  if (transition == HealthTransition::kTurnedDown) {
+    d->turned_down.fetch_add(1, kRelaxed);
+    d->last_change_ms.store(UnixMs(), kRelaxed);
+    const std::optional<size_t> u = FindUpstream(upstream);
+    JournalEvent event;
+    event.kind = EventKind::kDown;
+    event.upstream = std::string(upstream);
+    event.peer = u ? std::string(peer(*u, (backup ? Up(h_, *u).primary_count : 0) + id).name)
+                   : std::string();
+    event.backup = backup;
+    event.message = "peer " + event.peer + " is turned down by passive checks";
+    event.detail = std::string("balancer saw ") + std::string(PassiveResultName(result));
+    AppendEvent(event);
+  }
+}
+
+void Registry::RecordSkip(const PeerSkipEvent& e) {
+  PeerDetailsShm* d = FindDetails(e.upstream, e.backup, e.id);
+  if (d != nullptr) d->active_skipped.fetch_add(1, std::memory_order_relaxed);
 }
 
 PeerDetails Registry::details(size_t u, bool backup, uint32_t id) const {

@@ -250,6 +250,17 @@ void AppendDetails(std::string& out, const PeerDetails& d) {
   UPCHECK_PEER_FIELDS(UPCHECK_PEER_JSON)
 }
 
+// ,"passive_failures":N, the streak of failures real traffic met, for a peer that has one
+// (passive checks, DESIGN §10): peers of upstreams without them print nothing.
+void AppendPassiveStreak(std::string& out, SharedDict* dict, const std::string& key) {
+  if (dict == nullptr) return;
+  Result<std::optional<DictValue>> got = dict->Get(key);
+  if (!got.ok() || !got->has_value()) return;
+  const double* streak = std::get_if<double>(&**got);
+  out.append(",\"passive_failures\":");
+  AppendNumber(out, streak != nullptr ? *streak : 0);
+}
+
 // The operator's override as the registry holds it now (an expired one reads "auto").
 void AppendAdmin(std::string& out, const PeerAdmin& admin) {
   out.append(",\"admin\":\"").append(AdminStateName(admin.state)).append("\",\"admin_reason\":");
@@ -265,6 +276,7 @@ void AppendPeers(std::string& out, std::string_view upstream, std::span<const Pe
   // One buffer per counter family for the whole list: no allocation per peer.
   PeerKeyBuffer ok_key(KeyFamily::kOk, upstream, backup);
   PeerKeyBuffer nok_key(KeyFamily::kNok, upstream, backup);
+  PeerKeyBuffer passive_key(KeyFamily::kPassiveFail, upstream, backup);
   for (const PeerInfo& peer : peers) {
     char id[16];
     const std::string_view id_text(id, std::to_chars(id, id + sizeof(id), peer.id).ptr);
@@ -277,6 +289,7 @@ void AppendPeers(std::string& out, std::string_view upstream, std::span<const Pe
     AppendNumber(out, dict != nullptr ? DictNumber(dict, ok_key.For(peer.id)) : 0);
     out.append(",\"nok\":");
     AppendNumber(out, dict != nullptr ? DictNumber(dict, nok_key.For(peer.id)) : 0);
+    AppendPassiveStreak(out, dict, passive_key.For(peer.id));
     if (registry != nullptr && registry_index) {
       AppendDetails(out, registry->details(*registry_index, backup, peer.id));
       AppendAdmin(out, registry->admin(*registry_index, backup, peer.id, now_ms));

@@ -228,6 +228,24 @@ void AppendFailuresByResult(std::string& out, std::span<const PeerRow> rows) {
   }
 }
 
+// The passive checks' counters (DESIGN §10), each a family only once some peer has a
+// nonzero count, so that upstreams without passive checks add no series.
+void AppendSparseCounter(std::string& out, std::span<const PeerRow> rows, std::string_view family,
+                         std::string_view help, uint64_t PeerDetails::*member) {
+  bool header = false;
+  for (const PeerRow& row : rows) {
+    if (!row.details || (*row.details).*member == 0) continue;
+    if (!header) {
+      AppendHeader(out, family, "counter", help);
+      header = true;
+    }
+    AppendSeries(out, family, row);
+    out.append("} ");
+    AppendNumber(out, (*row.details).*member);
+    out.push_back('\n');
+  }
+}
+
 // upcheck_peer_admin_state{state}: a sample for each peer an operator overrode, so that a
 // fleet left to its checks adds no series (and no family); no sample reads "auto".
 void AppendAdminStates(std::string& out, std::span<const PeerRow> rows) {
@@ -288,6 +306,12 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
     AppendFailuresByResult(out, rows);
     for (const DetailFamily& family : kDetailFamilies) AppendDetailFamily(out, family, rows);
     AppendAdminStates(out, rows);
+    AppendSparseCounter(out, rows, "upcheck_peer_passive_failures_total",
+                        "Connections to the peer that a balancer saw fail (passive checks).",
+                        &PeerDetails::passive_failures);
+    AppendSparseCounter(out, rows, "upcheck_peer_active_skipped_total",
+                        "Active checks of the peer skipped while real traffic to it passed.",
+                        &PeerDetails::active_skipped);
     if (const Journal* journal = registry->journal()) AppendEventCounts(out, *journal);
   }
 

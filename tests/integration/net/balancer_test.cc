@@ -297,6 +297,42 @@ TEST_F(BalancerTest, ConnectTimeoutClosesTheClient) {
                         " of upstream \"foo.com\": timed out");
 }
 
+// Passive checks: each connection's outcome is reported once, by peer: an answer is a
+// success, a refused connect and a reset from the peer are failures.
+TEST_F(BalancerTest, ReportsEachConnectionsOutcomeOnce) {
+  EchoServer echo;
+  testing::LoopbackClosedPort closed;
+  testing::LoopbackHttpServer::Options reset_options;
+  reset_options.mode = testing::LoopbackHttpServer::Mode::kReset;
+  testing::LoopbackHttpServer resets(reset_options);
+  ASSERT_TRUE(echo.ok() && closed.ok() && resets.ok());
+  std::mutex mutex;
+  std::vector<std::pair<uint32_t, PassiveResult>> reports;
+  BalancerOptions options;
+  options.on_passive = [&](const PeerInfo& peer, PassiveResult result) {
+    std::lock_guard<std::mutex> lock(mutex);
+    reports.emplace_back(peer.id, result);
+  };
+  Start({echo.address(), closed.address(), resets.address()}, {}, options);
+  for (int i = 0; i < 3; ++i) {  // round robin: one connection per peer
+    int fd = testing::ConnectLoopback(port_);
+    ASSERT_GE(fd, 0);
+    (void)Pump(fd, "GET / HTTP/1.0\r\n\r\n");
+    ::close(fd);
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return reports.size() >= 3;
+  }));
+  ASSERT_TRUE(loop_.Run([] {}));  // anything still queued on the loop has run
+  std::lock_guard<std::mutex> lock(mutex);
+  std::sort(reports.begin(), reports.end());
+  EXPECT_EQ(reports,
+            (std::vector<std::pair<uint32_t, PassiveResult>>{{0, PassiveResult::kOk},
+                                                             {1, PassiveResult::kConnectFailed},
+                                                             {2, PassiveResult::kReset}}));
+}
+
 TEST_F(BalancerTest, CloseEndsOpenSessions) {
   EchoServer e;
   Start({e.address()});

@@ -36,6 +36,19 @@ TEST(CheckWordsTest, EveryKeyOfTheDirective) {
   EXPECT_FALSE(o->upstream.has_value());
 }
 
+TEST(CheckWordsTest, PassiveWords) {
+  auto o = Parse({"type=http", "passive_fall=3", "skip_active_when_passing=true"});
+  ASSERT_TRUE(o.ok()) << o.error();
+  ASSERT_TRUE(o->passive);
+  EXPECT_EQ(o->passive->fall, 3);
+  EXPECT_TRUE(o->passive->skip_active_when_passing);
+  EXPECT_FALSE(Parse({"type=http"})->passive);
+  auto zero = Parse({"passive_fall=0"});
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.error().find("passive_fall"), std::string::npos) << zero.error();
+  EXPECT_FALSE(Parse({"skip_active_when_passing=yes"}).ok());
+}
+
 TEST(CheckWordsTest, AbsentKeysStayAbsentAndEmptyStatusesAreAList) {
   auto none = Parse({});
   ASSERT_TRUE(none.ok());

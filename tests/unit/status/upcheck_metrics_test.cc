@@ -61,6 +61,35 @@ class UpcheckMetricsTest : public ::testing::Test {
   Upstreams view_;
 };
 
+// The passive checks' families appear once a peer has a count, with that peer only, after
+// the families every page has; a passive turn-down counts as a transition.
+TEST_F(UpcheckMetricsTest, PassiveFamiliesOnlyForPeersWithCounts) {
+  const std::string p1 = R"({upstream="foo.com",peer="[::1]:2",role="primary")";
+  const std::string before = UpcheckMetrics(view_, &*registry_);
+  EXPECT_EQ(before.find("passive"), std::string::npos);
+  EXPECT_EQ(before.find("skipped"), std::string::npos);
+  registry_->RecordPassive("foo.com", false, 1, PassiveResult::kReset,
+                           HealthTransition::kUnchanged);
+  registry_->RecordPassive("foo.com", false, 1, PassiveResult::kOk, HealthTransition::kUnchanged);
+  registry_->RecordPassive("foo.com", false, 1, PassiveResult::kConnectFailed,
+                           HealthTransition::kTurnedDown);
+  registry_->RecordSkip(PeerSkipEvent{"foo.com", false, 1, "[::1]:2"});
+  registry_->RecordPassive("nope", false, 0, PassiveResult::kReset, HealthTransition::kUnchanged);
+  const std::string page = UpcheckMetrics(view_, &*registry_);
+  EXPECT_NE(page.find("# HELP upcheck_peer_passive_failures_total Connections to the peer that a "
+                      "balancer saw fail (passive checks).\n"
+                      "# TYPE upcheck_peer_passive_failures_total counter\n"
+                      "upcheck_peer_passive_failures_total" +
+                      p1 +
+                      "} 2\n"
+                      "# HELP upcheck_peer_active_skipped_total"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("upcheck_peer_active_skipped_total" + p1 + "} 1\n"), std::string::npos);
+  EXPECT_NE(page.find("upcheck_peer_transitions_total" + p1 + ",to=\"down\"} 1\n"),
+            std::string::npos);
+}
+
 TEST_F(UpcheckMetricsTest, ExactFamilies) {
   const std::string p0 = R"({upstream="foo.com",peer="127.0.0.1:1",role="primary")";
   const std::string p1 = R"({upstream="foo.com",peer="[::1]:2",role="primary")";

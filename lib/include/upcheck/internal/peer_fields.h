@@ -11,7 +11,7 @@
 //         timed_out, detail).
 //   json  Int, Time (RFC 3339 with ms, null for 0), Double, String, ByResult (an object of
 //         the nonzero counts by name), or None (not shown).
-// The order also packs the shm record without padding (a static_assert holds it to 296
+// The order also packs the shm record without padding (a static_assert holds it to 312
 // bytes).
 #ifndef UPCHECK_INTERNAL_PEER_FIELDS_H_
 #define UPCHECK_INTERNAL_PEER_FIELDS_H_
@@ -54,6 +54,9 @@ constexpr size_t FailureResultIndex(std::string_view result) {
   X(last_result, std::string, OUTCOME, "last_result", String)                                  \
   X(last_error, std::string, OUTCOME, "last_error", String) /* the original's message */       \
   X(last_change_ms, int64_t, I64, "last_change", Time) /* last transition, Unix ms; 0: none */ \
+  /* connections a balancer saw fail (passive checks); active probes skipped for them */       \
+  X(passive_failures, uint64_t, U64, "passive_failures_total", None)                           \
+  X(active_skipped, uint64_t, U64, "active_skipped", None)                                     \
   X(turned_down, uint64_t, U32, "turned_down", None)
 
 #endif  // UPCHECK_INTERNAL_PEER_FIELDS_H_

@@ -33,6 +33,7 @@ namespace upcheck {
 
 namespace shm {
 struct RegistryHeaderShm;
+struct PeerDetailsShm;
 }  // namespace shm
 
 struct RegistryUpstreamSpec {
@@ -107,6 +108,11 @@ class Registry {
   // transition, and the first failure after a success, also go to the journal.
   void RecordCheck(const PeerCheckEvent& event);
   PeerDetails details(size_t u, bool backup, uint32_t id) const;
+  // Passive checks: one connection's outcome (a failure counts in passive_failures, a
+  // transition as RecordCheck counts one) and one active probe skipped. Any process.
+  void RecordPassive(std::string_view upstream, bool backup, uint32_t id, PassiveResult result,
+                     HealthTransition transition);
+  void RecordSkip(const PeerSkipEvent& event);
 
   // Admin state, per peer. SetAdmin stores it (kAuto clears reason and expiry), bumps the
   // upstream's admin_seq and journals the change; any process may call it. Errors: a peer
@@ -150,6 +156,8 @@ class Registry {
   explicit Registry(shm::RegistryHeaderShm* header, size_t bytes);
   Status StoreAdmin(size_t u, bool backup, uint32_t id, const PeerAdmin& admin);
   void AppendEvent(const JournalEvent& event);
+  // The details record of a peer, or nullptr for an unknown upstream or peer.
+  shm::PeerDetailsShm* FindDetails(std::string_view upstream, bool backup, uint32_t id) const;
   shm::RegistryHeaderShm* h_;
   size_t bytes_;
   std::optional<Journal> journal_;
