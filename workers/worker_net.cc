@@ -35,8 +35,12 @@ Result<std::unique_ptr<WorkerNet>> WorkerNet::Start(const Env& env) {
   for (size_t u = 0; u < upstreams.size(); ++u) {
     const std::shared_ptr<ListenSocket>& socket = env.listeners->balancer[u];
     if (!socket) continue;
+    BalancerOptions options;
+    options.pick = {.slow_start_ms = upstreams[u].slow_start_ms,
+                    .panic_threshold = static_cast<uint32_t>(upstreams[u].panic_threshold)};
+    options.registry = env.registry;
     Result<std::unique_ptr<Balancer>> balancer =
-        Balancer::Start(env.loop, socket->fd(), env.view, upstreams[u].name, env.logger);
+        Balancer::Start(env.loop, socket->fd(), env.view, upstreams[u].name, env.logger, options);
     if (!balancer.ok()) {
       return Status::Error("upstream " + upstreams[u].name + " balancer: " + balancer.error());
     }
