@@ -1,6 +1,7 @@
 // upcheckd's balancer with panic_threshold and slow_start (DESIGN §10), end to end: with 2
 // of 3 primaries down and panic_threshold = 50 the connections reach all three backends,
-// the entry is logged once (not once per worker) and shown in /status.json and /metrics.
+// the entry is logged once (not once per worker) and shown in /status.json and /metrics;
+// once a peer recovers, panic ends and the peer shows a slow-start weight below 1.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -102,7 +103,7 @@ TEST(DaemonBalancingTest, PanicSpreadsConnectionsOverEveryPrimary) {
   config.upstreams = {{.name = "app",
                        .primary = {a.address(), b.address(), c.address()},
                        .balancer_listen = "127.0.0.1:0",
-                       .slow_start = "30s",
+                       .slow_start = "1h",  // a recovered peer ramps for the whole test
                        .panic_threshold = 50}};
   DaemonProcess daemon(ConfigToml(config));
   const int status_port = daemon.StatusPort();
@@ -135,13 +136,22 @@ TEST(DaemonBalancingTest, PanicSpreadsConnectionsOverEveryPrimary) {
   EXPECT_NE(metrics.body.find("upcheck_panic_total{upstream=\"app\"} 1\n"), std::string::npos)
       << metrics.body;
 
-  // B recovers: 2 of 3 up is not below 50%, and the balancer says so once it picks.
+  // B recovers: 2 of 3 up is not below 50%, and the balancer says so once it picks. B is
+  // slow-started (its share, not asserted here, is BalancerPick's unit test's): count
+  // connections until it shows, and never C.
   b.SetResponse(Named(200, "B"));
   ASSERT_TRUE(PublishedDown(config.shm_name, {"d:app:p1"}, false)) << daemon.err();
-  std::set<std::string> after;
-  for (int i = 0; i < 12; ++i) after.insert(Through(port));
-  EXPECT_EQ(after, (std::set<std::string>{"A", "B"})) << daemon.err();
+  std::map<std::string, int> after;
+  for (int i = 0; i < 200 && after["B"] == 0; ++i) ++after[Through(port)];
+  EXPECT_GT(after["B"], 0) << daemon.err();
+  EXPECT_EQ(after["C"], 0);
   EXPECT_TRUE(daemon.WaitForErr("upstream \"app\" left panic: 2/3 primaries up")) << daemon.err();
+  json = HttpGet(status_port, "/status.json");
+  ASSERT_TRUE(json.ok) << json.error;
+  const nlohmann::json recovered = nlohmann::json::parse(json.body);
+  const nlohmann::json& b_peer = recovered["upstreams"][0]["peers"][1];
+  EXPECT_LT(b_peer["slow_start_weight"].get<double>(), 1.0) << json.body;
+  EXPECT_GE(b_peer["slow_start_weight"].get<double>(), 0.1) << json.body;
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
   (void)Segment::Remove(config.shm_name);
 }
