@@ -48,8 +48,9 @@ class Balancer::Impl {
       for (size_t i = 0; i < view_->upstream_count(); ++i) {
         if (view_->upstream_name(i) == upstream_) view_index_ = i;
       }
-      if (options_.registry != nullptr)
+      if (options_.registry != nullptr) {
         registry_index_ = options_.registry->FindUpstream(upstream_);
+      }
     }
   }
 
