@@ -136,7 +136,12 @@ class PeerMoves {
 std::vector<RegistryUpstreamSpec> BuildSpecs(const Config& config) {
   std::vector<RegistryUpstreamSpec> specs;
   for (const UpstreamConfig& u : config.upstreams) {
-    RegistryUpstreamSpec spec{.name = u.name, .primary = {}, .backup = {}, .check = u.check};
+    RegistryUpstreamSpec spec{.name = u.name,
+                              .primary = {},
+                              .backup = {},
+                              .check = u.check,
+                              .slow_start_ms = u.slow_start_ms,
+                              .panic_threshold = static_cast<uint32_t>(u.panic_threshold)};
     for (const ConfigPeer& p : u.primary) spec.primary.push_back({p.address, p.down});
     for (const ConfigPeer& p : u.backup) spec.backup.push_back({p.address, p.down});
     specs.push_back(std::move(spec));
@@ -155,6 +160,8 @@ bool RegistryMatches(const Registry& registry, const Config& config) {
     const UpstreamConfig& want = config.upstreams[u];
     if (registry.upstream_name(u) != want.name) return false;
     if (registry.has_check(u) != want.check.has_value()) return false;
+    if (registry.slow_start_ms(u) != want.slow_start_ms) return false;
+    if (registry.panic_threshold(u) != static_cast<uint32_t>(want.panic_threshold)) return false;
     if (registry.peer_count(u) != want.primary.size() + want.backup.size()) return false;
     for (size_t k = 0; k < registry.peer_count(u); ++k) {
       bool backup = k >= want.primary.size();

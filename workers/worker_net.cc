@@ -42,6 +42,9 @@ Result<std::unique_ptr<WorkerNet>> WorkerNet::Start(const Env& env) {
         on_passive(name, peer, result);
       };
     }
+    options.pick = {.slow_start_ms = upstreams[u].slow_start_ms,
+                    .panic_threshold = static_cast<uint32_t>(upstreams[u].panic_threshold)};
+    options.registry = env.registry;
     Result<std::unique_ptr<Balancer>> balancer = Balancer::Start(
         env.loop, socket->fd(), env.view, upstreams[u].name, env.logger, std::move(options));
     if (!balancer.ok()) {

@@ -31,7 +31,7 @@ class WorkerNet {
     const Config* config = nullptr;
     const Listeners* listeners = nullptr;
     Upstreams* view = nullptr;
-    const Registry* registry = nullptr;
+    Registry* registry = nullptr;  // balancers keep the panic state in it
     SharedDict* dict = nullptr;
     const Logger* logger = nullptr;
     std::function<void()> before_render;  // brings the view up to date before a page

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -12,6 +13,12 @@ namespace upcheck {
 namespace {
 
 constexpr size_t kReadChunk = size_t{64} * 1024;
+
+int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 template <typename T>
 uv_handle_t* AsHandle(T* handle) {
@@ -36,6 +43,15 @@ class Balancer::Impl {
         logger_(logger),
         options_(options) {
     listener_.data = this;
+    if (options_.pick.slow_start_ms > 0 || options_.pick.panic_threshold > 0) {
+      picker_.emplace(options_.pick);
+      for (size_t i = 0; i < view_->upstream_count(); ++i) {
+        if (view_->upstream_name(i) == upstream_) view_index_ = i;
+      }
+      if (options_.registry != nullptr) {
+        registry_index_ = options_.registry->FindUpstream(upstream_);
+      }
+    }
   }
 
   Status Listen(int fd);
@@ -72,6 +88,8 @@ class Balancer::Impl {
   }
 
  private:
+  std::optional<PeerInfo> Pick();
+  void NotePanic();
   static void OnConnection(uv_stream_t* listener, int status);
   static void OnListenerClosed(uv_handle_t* handle);
 
@@ -87,6 +105,9 @@ class Balancer::Impl {
   std::function<void()> on_idle_;
   BalancerStats stats_;
   std::unordered_set<BalancerSession*> sessions_;
+  std::optional<BalancerPick> picker_;  // only with slow_start or panic_threshold
+  std::optional<size_t> view_index_, registry_index_;
+  bool panic_ = false;  // without a registry: this balancer's own panic state
 };
 
 // One client and its peer. Freed in the close callback of its last handle.
@@ -375,6 +396,40 @@ void Balancer::Impl::OnListenerClosed(uv_handle_t* handle) {
   self->MaybeFree();
 }
 
+std::optional<PeerInfo> Balancer::Impl::Pick() {
+  if (!picker_ || !view_index_) return view_->Pick(upstream_);
+  view_->RunBeforeReadHook();  // as Upstreams::Pick(): the shared version first
+  auto last_change = [this](bool backup, uint32_t id) -> int64_t {
+    if (options_.registry == nullptr || !registry_index_) return 0;
+    return options_.registry->last_change_ms(*registry_index_, backup, id);
+  };
+  const PeerInfo* peer = picker_->Next(view_->primary_peers(*view_index_),
+                                       view_->backup_peers(*view_index_), last_change, UnixMs());
+  if (options_.pick.panic_threshold > 0) NotePanic();
+  return peer == nullptr ? std::nullopt : std::optional<PeerInfo>(*peer);
+}
+
+// Logs each change of the panic state once across the workers: the registry's swap tells
+// the one balancer that made it.
+void Balancer::Impl::NotePanic() {
+  const bool panic = picker_->panic();
+  bool changed = panic != panic_;
+  panic_ = panic;
+  if (options_.registry != nullptr && registry_index_) {
+    changed = options_.registry->SetPanic(*registry_index_, panic);
+  }
+  if (!changed || logger_ == nullptr) return;
+  const PrimaryHealth h = picker_->health();
+  const std::string counts = std::to_string(h.up) + "/" + std::to_string(h.eligible);
+  if (panic) {
+    logger_->Warn("upstream \"" + upstream_ + "\" in panic: " + counts +
+                  " primaries up, below panic_threshold " +
+                  std::to_string(options_.pick.panic_threshold) + "%, picking among all primaries");
+  } else {
+    logger_->Notice("upstream \"" + upstream_ + "\" left panic: " + counts + " primaries up");
+  }
+}
+
 void Balancer::Impl::OnConnection(uv_stream_t* listener, int status) {
   auto* self = static_cast<Impl*>(listener->data);
   if (status != 0 || self->closing_) return;
@@ -388,7 +443,7 @@ void Balancer::Impl::OnConnection(uv_stream_t* listener, int status) {
   ++self->stats_.accepted;
   std::optional<PeerInfo> peer;
   if (self->sessions_.size() <= self->options_.max_connections) {
-    peer = self->view_->Pick(self->upstream_);
+    peer = self->Pick();
     if (!peer) self->Warn("balancer: no live peers in upstream \"" + self->upstream_ + "\"");
   }
   if (!peer) {  // refused: closed at once, nothing read

@@ -1,7 +1,8 @@
 // Balancer: a TCP balancer over one upstream, on a libuv loop that the caller owns.
 //
 // Each accepted client gets a peer from this worker's own view (Upstreams::Pick():
-// round-robin over the up primary peers, else the up backups); with none up the client is
+// round-robin over the up primary peers, else the up backups; with slow_start or
+// panic_threshold set, BalancerPick's weighted choice); with none up the client is
 // closed at once. Otherwise the balancer connects to the peer (IPv4, IPv6 or unix socket)
 // within connect_timeout_ms and relays bytes both ways with backpressure (it stops reading
 // a side while the other side has more than max_queued_bytes waiting to be written) and
@@ -23,7 +24,9 @@
 #include <memory>
 #include <string>
 
+#include "balancer_pick.h"
 #include "upcheck/check_event.h"
+#include "upcheck/internal/registry.h"
 #include "upcheck/log.h"
 #include "upcheck/status.h"
 #include "upcheck/upstreams.h"
@@ -36,6 +39,11 @@ struct BalancerOptions {
   size_t max_connections = 4096;                 // clients at once; more are closed at once
   // Optional: called on the loop with each connection's outcome (see above).
   std::function<void(const PeerInfo& peer, PassiveResult result)> on_passive = nullptr;
+  // slow_start and panic_threshold (DESIGN §10); both 0: Upstreams::Pick() as it is.
+  BalancerPickOptions pick{};
+  // Where the peers' last transitions and the shared panic state are; may be null (no slow
+  // start then, and the panic state is this balancer's own). Must outlive the balancer.
+  Registry* registry = nullptr;
 };
 
 // Counters for tests and diagnostics.

@@ -82,6 +82,10 @@ struct UpstreamConfig {
   std::vector<ConfigPeer> primary;  // never empty in a parsed config
   std::vector<ConfigPeer> backup;
   std::optional<std::string> balancer_listen;  // same syntax as status_listen
+  // The balancer (DESIGN §10): how long a recovered peer's share ramps up, and the percent
+  // of primaries up below which every primary is picked. 0: off.
+  int64_t slow_start_ms = 0;  // 0..a day
+  int panic_threshold = 0;    // 0..100
   // Absent: the upstream has no checker. Present: shm and upstream are filled in from
   // shm.name and name; every other field is as written (absent means the default).
   std::optional<CheckOptions> check;

@@ -24,6 +24,7 @@
 #include "config/check_http.h"
 #include "config/check_tls.h"
 #include "config/toml_reader.h"
+#include "config/upstream_balancing.h"
 #include "probe/tls_options.h"
 #include "upcheck/checker.h"
 
@@ -422,7 +423,8 @@ void ReadPassive(TableReader& upstream, std::optional<CheckOptions>& check) {
 
 UpstreamConfig ReadUpstream(TableReader& t, const ShmConfig& shm,
                             std::map<std::string, std::string>& used, ConfigFiles files) {
-  t.RejectUnknownKeys({"name", "primary", "backup", "balancer_listen", "check", "passive"});
+  t.RejectUnknownKeys({"name", "primary", "backup", "balancer_listen", "slow_start",
+                       "panic_threshold", "check", "passive"});
   UpstreamConfig upstream;
   upstream.line = static_cast<int>(t.table().source().begin.line);
   if (t.Require("name")) {
@@ -451,6 +453,7 @@ UpstreamConfig ReadUpstream(TableReader& t, const ShmConfig& shm,
     }
   }
   ReadListen(t, "balancer_listen", upstream.balancer_listen, used);
+  config::ReadUpstreamBalancing(t, upstream);
   if (const toml::table* check = t.Table("check")) {
     TableReader c(*check, t.PathOf("check"), t.diag());
     upstream.check = ReadCheck(c, t.Get("name") != nullptr, files);

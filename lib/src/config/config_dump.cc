@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include "config/toml_reader.h"
+#include "config/upstream_balancing.h"
 #include "upcheck/config.h"
 
 namespace upcheck {
@@ -136,6 +137,13 @@ std::string DumpConfig(const Config& config) {
     out += fmt::format("primary = {}\n", PeerList(upstream.primary));
     out += fmt::format("backup = {}\n", PeerList(upstream.backup));
     DumpString(out, "balancer_listen", upstream.balancer_listen);
+    // Off is left out, as an absent balancer_listen is.
+    if (upstream.slow_start_ms > 0) {
+      out += fmt::format("slow_start = \"{}\"\n", config::FormatDurationMs(upstream.slow_start_ms));
+    }
+    if (upstream.panic_threshold > 0) {
+      out += fmt::format("panic_threshold = {}\n", upstream.panic_threshold);
+    }
     if (upstream.check) DumpCheck(out, *upstream.check);
     if (upstream.check && upstream.check->passive) {
       out += "\n[upstream.passive]\n";

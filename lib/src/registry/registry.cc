@@ -138,6 +138,8 @@ Result<Registry> Registry::Create(Segment& segment,
     us->first_peer = next_peer;
     us->primary_count = static_cast<uint32_t>(view.primary_peers(u).size());
     us->backup_count = static_cast<uint32_t>(view.backup_peers(u).size());
+    us->slow_start_ms = upstreams[u].slow_start_ms;
+    us->panic_threshold = upstreams[u].panic_threshold;
     for (auto list : {view.primary_peers(u), view.backup_peers(u)}) {
       for (const PeerInfo& p : list) {
         PeerShm* ps = new (&peers[next_peer++]) PeerShm{};

@@ -19,9 +19,10 @@
 
 namespace upcheck::shm {
 
-// "ucregis7": 7 since peers count passive failures and skipped probes. The last byte is the
-// layout's version: a tool that reads another one refuses the segment.
-inline constexpr uint64_t kRegistryMagic = 0x7563726567697337ull;
+// "ucregis8": 8 since peers count passive failures and skipped probes and upstreams carry
+// the balancer's panic state. The last byte is the layout's version: a tool that reads
+// another one refuses the segment.
+inline constexpr uint64_t kRegistryMagic = 0x7563726567697338ull;
 
 // The longest admin reason kept (bytes); longer ones are refused, not cut.
 inline constexpr size_t kAdminReasonBytes = 200;
@@ -48,6 +49,12 @@ struct UpstreamShm {
   // Bumped after every admin change of one of its peers: a picker compares it with the
   // value it last applied (one load) and reads the peers' AdminShm only when it moved.
   std::atomic<uint64_t> admin_seq;
+  // The balancer's settings (DESIGN §10), written at set-up; 0: off.
+  int64_t slow_start_ms;
+  uint32_t panic_threshold;  // percent
+  // 1 while the balancers pick among all primaries; swapped, so one process sees each change.
+  std::atomic<uint32_t> panic;
+  std::atomic<uint64_t> panic_total;  // entries into panic
 };
 
 // How PeerDetailsShm keeps each kind of field of peer_fields.h (OUTCOME: not at all, it is

@@ -269,6 +269,24 @@ void AppendAdmin(std::string& out, const PeerAdmin& admin) {
   AppendRfc3339(out, admin.expires_ms);
 }
 
+// The share the balancer gives the peer (SlowStartWeight), for upstreams with slow_start.
+void AppendSlowStart(std::string& out, const Registry& registry, size_t u, const PeerInfo& peer,
+                     int64_t now_ms) {
+  const int64_t slow_start_ms = registry.slow_start_ms(u);
+  if (slow_start_ms <= 0) return;
+  out.append(",\"slow_start_weight\":");
+  AppendNumber(out, SlowStartWeight(peer.down, registry.last_change_ms(u, peer.backup, peer.id),
+                                    slow_start_ms, now_ms));
+}
+
+// Whether the balancers pick among all primaries, for upstreams with panic_threshold.
+void AppendPanic(std::string& out, const Registry* registry, std::optional<size_t> u) {
+  if (!u || registry->panic_threshold(*u) == 0) return;
+  out.append(registry->panic(*u) ? ",\"panic\":true,\"panic_total\":"
+                                 : ",\"panic\":false,\"panic_total\":");
+  AppendInt(out, static_cast<int64_t>(registry->panic_total(*u)));
+}
+
 void AppendPeers(std::string& out, std::string_view upstream, std::span<const PeerInfo> peers,
                  bool backup, const Registry* registry, std::optional<size_t> registry_index,
                  SharedDict* dict, bool& first) {
@@ -293,6 +311,7 @@ void AppendPeers(std::string& out, std::string_view upstream, std::span<const Pe
     if (registry != nullptr && registry_index) {
       AppendDetails(out, registry->details(*registry_index, backup, peer.id));
       AppendAdmin(out, registry->admin(*registry_index, backup, peer.id, now_ms));
+      AppendSlowStart(out, *registry, *registry_index, peer, now_ms);
     }
     out.push_back('}');
   }
@@ -333,6 +352,7 @@ void AppendStatusJson(std::string& out, const Upstreams& view, const Registry* r
     AppendInt(out, view.checker_count(i));
     out.append(",\"version\":");
     AppendNumber(out, index ? registry->published_version(*index) : 0);
+    AppendPanic(out, registry, index);
     out.append(",\"peers\":[");
     bool first = true;
     AppendPeers(out, name, view.primary_peers(i), /*backup=*/false, registry, index, dict, first);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "status/upcheck_version.h"
@@ -123,12 +124,12 @@ size_t FailedResults(const PeerRow& row) {
 }
 
 size_t EstimateSize(std::span<const PeerRow> rows) {
-  // Per peer: up to 10 samples, and one per result it failed with, of family name (<= 41)
+  // Per peer: up to 11 samples, and one per result it failed with, of family name (<= 41)
   // + labels (~40) + value (<= 24); an estimate short by a byte would cost a copy of the
   // whole page.
   size_t size = 4096;
   for (const PeerRow& row : rows) {
-    size += (10 + FailedResults(row)) * (112 + row.upstream.size() + row.peer->name.size());
+    size += (11 + FailedResults(row)) * (112 + row.upstream.size() + row.peer->name.size());
   }
   return size;
 }
@@ -278,6 +279,58 @@ void AppendEventCounts(std::string& out, const Journal& journal) {
   }
 }
 
+// upcheck_peer_slow_start_weight: the balancer's share of each peer of an upstream with
+// slow_start (SlowStartWeight); no family when none has it.
+void AppendSlowStartWeights(std::string& out, std::span<const PeerRow> rows,
+                            const Registry& registry) {
+  constexpr std::string_view kFamily = "upcheck_peer_slow_start_weight";
+  const int64_t now_ms = UnixMs();
+  bool header = false;
+  for (const PeerRow& row : rows) {
+    const std::optional<size_t> u =
+        row.details ? registry.FindUpstream(row.upstream) : std::nullopt;
+    const int64_t slow_start_ms = u ? registry.slow_start_ms(*u) : 0;
+    if (slow_start_ms <= 0) continue;
+    if (!header) {
+      AppendHeader(out, kFamily, "gauge",
+                   "The share of a full weight the balancer gives the peer (slow_start).");
+      header = true;
+    }
+    AppendSeries(out, kFamily, row);
+    out.append("} ");
+    AppendNumber(
+        out, SlowStartWeight(row.peer->down, row.details->last_change_ms, slow_start_ms, now_ms));
+    out.push_back('\n');
+  }
+}
+
+// upcheck_upstream_panic and upcheck_panic_total, for upstreams with panic_threshold.
+void AppendPanic(std::string& out, const Upstreams& view, const Registry& registry) {
+  std::vector<std::pair<std::string_view, size_t>> upstreams;
+  for (size_t i = 0; i < view.upstream_count(); ++i) {
+    const std::optional<size_t> u = registry.FindUpstream(view.upstream_name(i));
+    if (u && registry.panic_threshold(*u) > 0) upstreams.emplace_back(view.upstream_name(i), *u);
+  }
+  if (upstreams.empty()) return;
+  constexpr std::string_view kPanic = "upcheck_upstream_panic";
+  constexpr std::string_view kTotal = "upcheck_panic_total";
+  AppendHeader(out, kPanic, "gauge",
+               "Whether the balancers pick among all primaries (panic_threshold) (1) or not (0).");
+  for (const auto& [name, u] : upstreams) {
+    out.append(kPanic).append("{upstream=\"");
+    AppendEscaped(out, name);
+    out.append(registry.panic(u) ? "\"} 1\n" : "\"} 0\n");
+  }
+  AppendHeader(out, kTotal, "counter", "Times the upstream's balancers entered panic.");
+  for (const auto& [name, u] : upstreams) {
+    out.append(kTotal).append("{upstream=\"");
+    AppendEscaped(out, name);
+    out.append("\"} ");
+    AppendNumber(out, registry.panic_total(u));
+    out.push_back('\n');
+  }
+}
+
 }  // namespace
 
 std::string_view UpcheckVersion() { return UPCHECK_VERSION; }
@@ -313,6 +366,8 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
                         "Active checks of the peer skipped while real traffic to it passed.",
                         &PeerDetails::active_skipped);
     if (const Journal* journal = registry->journal()) AppendEventCounts(out, *journal);
+    AppendSlowStartWeights(out, rows, *registry);
+    AppendPanic(out, view, *registry);
   }
 
   constexpr std::string_view kBuild = "upcheck_build_info";

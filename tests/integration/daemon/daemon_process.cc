@@ -70,6 +70,8 @@ std::string ConfigToml(const TestConfig& c) {
     t << "\n[[upstream]]\nname = \"" << u.name << "\"\nprimary = " << List(u.primary) << "\n";
     if (!u.backup.empty()) t << "backup = " << List(u.backup) << "\n";
     if (!u.balancer_listen.empty()) t << "balancer_listen = \"" << u.balancer_listen << "\"\n";
+    if (!u.slow_start.empty()) t << "slow_start = \"" << u.slow_start << "\"\n";
+    if (u.panic_threshold > 0) t << "panic_threshold = " << u.panic_threshold << "\n";
     if (!u.check) continue;
     t << "\n[upstream.check]\ntype = \"http\"\n"
       << "http_req = \"GET /health HTTP/1.0\\r\\nHost: test\\r\\n\\r\\n\"\n"

@@ -48,6 +48,8 @@ struct TestUpstream {
   int rise = 1;
   std::string balancer_listen{};  // "" for none
   int concurrency = 0;            // check.concurrency; 0 leaves it out (the default, 1)
+  std::string slow_start{};       // "" leaves it out (off)
+  int panic_threshold = 0;        // 0 leaves it out (off)
 };
 
 struct TestConfig {

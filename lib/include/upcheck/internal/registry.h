@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,7 +41,28 @@ struct RegistryUpstreamSpec {
   std::string name;
   std::vector<PeerConfig> primary, backup;
   std::optional<CheckOptions> check;
+  int64_t slow_start_ms = 0;     // the balancer's settings (DESIGN §10); 0: off
+  uint32_t panic_threshold = 0;  // percent
 };
+
+// The balancer's arithmetic (DESIGN §10), shared by upcheckd's balancer and the status
+// pages so that they agree. Pure functions.
+//
+// A slow-started peer's share of a full weight: 1 unless slow_start_ms > 0, the checks say
+// up and the last transition (Unix ms, 0: none since start-up) is less than slow_start_ms
+// before now_ms; then elapsed / slow_start_ms, at least kSlowStartMinWeight so that it
+// still gets some traffic.
+inline constexpr double kSlowStartMinWeight = 0.1;
+double SlowStartWeight(bool down, int64_t last_change_ms, int64_t slow_start_ms, int64_t now_ms);
+// Primaries an operator does not hold down or drain (eligible), and of those the ones that
+// may be picked (up).
+struct PrimaryHealth {
+  size_t up = 0;
+  size_t eligible = 0;
+};
+PrimaryHealth CountPrimaries(std::span<const PeerInfo> primary);
+// Fewer than threshold_percent of the eligible primaries up (never when threshold is 0).
+bool BelowPanicThreshold(PrimaryHealth health, uint32_t threshold_percent);
 
 // One peer's check history, as the last prober recorded it (the fields: peer_fields.h).
 struct PeerDetails {
@@ -126,6 +148,18 @@ class Registry {
   // A reload's new registry takes the admin states still in force in `old` (now_ms, Unix
   // ms) for the peers it still has: same upstream name, role and address. Returns how many.
   size_t CarryAdminStates(const Registry& old, int64_t now_ms);
+
+  // Balancer state per upstream (DESIGN §10). The settings Create() stored (0: off, and for
+  // an unknown u); a peer's last transition (Unix ms, 0: none) with a single load.
+  int64_t slow_start_ms(size_t u) const;
+  uint32_t panic_threshold(size_t u) const;
+  int64_t last_change_ms(size_t u, bool backup, uint32_t id) const;
+  // Whether the balancers pick among all primaries. SetPanic stores it and returns true for
+  // the one call, of whichever process, that changed it: that caller logs the change. Each
+  // entry into panic counts in panic_total. Any process may call them.
+  bool SetPanic(size_t u, bool panic);
+  bool panic(size_t u) const;
+  uint64_t panic_total(size_t u) const;
 
   // The worker table.
   uint32_t max_workers() const;

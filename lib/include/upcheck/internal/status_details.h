@@ -44,6 +44,9 @@ std::string_view UpcheckVersion();
 //   `last_result` name ({"body":3}; {} for none): its values add up to failures.
 // - admin, admin_reason, admin_expires: registry->admin() now ("auto", "" and null when
 //   none or expired); left out with the details.
+// - The balancer (DESIGN §10), only for upstreams that set it: "panic" and "panic_total"
+//   after "version" (panic_threshold), and "slow_start_weight" after "admin_expires"
+//   (slow_start: SlowStartWeight() now, 0.1..1).
 // Numbers that are whole (versions, counters) are printed as integers.
 std::string StatusJson(const Upstreams& view, const Registry* registry, SharedDict* dict,
                        int worker_pid);
@@ -68,6 +71,11 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, int work
 //   upcheck_peer_admin_state{state=up|down|drain} gauge   1, for each peer in one of these
 //                                                 admin states (none, and no family, when
 //                                                 every peer is auto or expired)
+//   upcheck_peer_slow_start_weight                gauge   SlowStartWeight(), for peers of
+//                                                 upstreams with slow_start
+//   upcheck_upstream_panic{upstream}              gauge   1 while the balancers pick among
+//                                                 all primaries, for upstreams with
+//   upcheck_panic_total{upstream}                 counter panic_threshold: entries into it
 //   upcheck_events_total{kind=down|up|failure|admin|worker_exit|worker_spawn|reload|
 //                        fleet_fallback}          counter, journal events by kind
 //   upcheck_build_info{version="<project version>"} 1
