@@ -34,7 +34,8 @@ struct PeerCheckEvent {
   int64_t unix_ms = 0;              // when the probe ended, Unix time
   double duration_ms = 0;
   HealthTransition transition = HealthTransition::kUnchanged;
-  bool down = false;  // this checker's view after the probe
+  bool down = false;               // this checker's view after the probe
+  int64_t next_check_unix_ms = 0;  // when the schedule has the peer due next, Unix time
 
   bool ok() const { return kind == ProbeKind::kOk; }
 };

@@ -21,7 +21,10 @@ namespace upcheck {
 
 // kDown, kOk and kNok are per peer: the down flag and the success / failure counters.
 // kVersion (the published peers version) and kLock (the probe lock) are per upstream.
-enum class KeyFamily : uint8_t { kDown, kOk, kNok, kVersion, kLock };
+// kNext is per peer too: present while the peer is not yet due (a schedule's due key,
+// written only when fastinter or downinter differ from interval); its value is when it
+// is due, Unix ms, and it expires about then.
+enum class KeyFamily : uint8_t { kDown, kOk, kNok, kVersion, kLock, kNext };
 
 // What every key of `family` starts with; for listing one family with a prefix scan.
 std::string_view KeyPrefix(KeyFamily family);

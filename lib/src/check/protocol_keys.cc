@@ -1,5 +1,5 @@
-// The key scheme itself: "d:", "ok:" and "nok:" + "<upstream>:p<id>" or ":b<id>" for a
-// peer, "v:" and "l:" + "<upstream>" for an upstream. healthcheck.lua spells them so.
+// The key scheme itself: "d:", "ok:", "nok:" and "next:" + "<upstream>:p<id>" or ":b<id>"
+// for a peer, "v:" and "l:" + "<upstream>" for an upstream. healthcheck.lua spells them so.
 #include "upcheck/protocol_keys.h"
 
 #include <charconv>
@@ -7,8 +7,9 @@
 namespace upcheck {
 namespace {
 
-constexpr std::string_view kPrefixes[] = {"d:", "ok:", "nok:", "v:", "l:"};
-constexpr KeyFamily kPeerFamilies[] = {KeyFamily::kDown, KeyFamily::kOk, KeyFamily::kNok};
+constexpr std::string_view kPrefixes[] = {"d:", "ok:", "nok:", "v:", "l:", "next:"};
+constexpr KeyFamily kPeerFamilies[] = {KeyFamily::kDown, KeyFamily::kOk, KeyFamily::kNok,
+                                       KeyFamily::kNext};
 
 std::string KeyOf(KeyFamily family, std::string_view upstream) {
   std::string key(KeyPrefix(family));
