@@ -19,9 +19,9 @@
 
 namespace upcheck::shm {
 
-// "ucregis6": 6 since peers carry an admin state. The last byte is the layout's version:
-// a tool that reads another one refuses the segment.
-inline constexpr uint64_t kRegistryMagic = 0x7563726567697336ull;
+// "ucregis7": 7 since peer details carry the next check. The last byte is the layout's
+// version: a tool that reads another one refuses the segment.
+inline constexpr uint64_t kRegistryMagic = 0x7563726567697337ull;
 
 // The longest admin reason kept (bytes); longer ones are refused, not cut.
 inline constexpr size_t kAdminReasonBytes = 200;
@@ -72,7 +72,7 @@ struct PeerDetailsShm {
   // (and the bytes beyond, so that it knows to end with "..." as the log line does).
   char detail[204];
 };
-static_assert(sizeof(PeerDetailsShm) == 296, "peer_fields.h's order must leave no padding");
+static_assert(sizeof(PeerDetailsShm) == 304, "peer_fields.h's order must leave no padding");
 
 // One peer's admin state, written by upcheck-shmctl under a sequence lock (odd: being
 // written). An expiry in the past reads as AdminState::kAuto: no process has to clear it.
