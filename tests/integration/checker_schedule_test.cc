@@ -158,11 +158,17 @@ TEST(CheckerSchedule, FourWorkersStillOneProbingWorkerPerCycle) {
   ASSERT_TRUE(
       fleet.WaitFor([&](const auto& ev) { return probing(ev) >= 61; }, milliseconds(60000)));
   const std::vector<FleetEvent> ev = fleet.events();
-  std::set<int> probers;
+  // Every worker ticks, and finds the lock taken: whichever wins it probes (no fairness,
+  // protocol.md NG2, so no claim on who).
+  std::set<int> ticking;
+  int skipped = 0;
   for (const FleetEvent& e : ev) {
-    if (e.kind == "start" && e.probing) probers.insert(e.worker);
+    if (e.kind != "start") continue;
+    ticking.insert(e.worker);
+    skipped += e.probing ? 0 : 1;
   }
-  EXPECT_GE(probers.size(), 2u) << "the lock should move between workers";
+  EXPECT_EQ(ticking.size(), 4u);
+  EXPECT_GT(skipped, 0);
   // Events reach the test after the probes: match the counts once both have settled.
   const int cycles = probing(ev);
   ASSERT_TRUE(up.WaitForRequests(cycles, Slow(milliseconds(30000))));
