@@ -89,7 +89,8 @@ check = { type = "http", http_req = "x", no_timer = true }
             "upcheck.toml:4:42: upstream[0].check: unknown key \"no_timer\" (allowed: type, "
             "http_req, interval, timeout, fall, rise, valid_statuses, concurrency, port, host, "
             "ssl_verify, ca_file, tls_cert, tls_key, alpn, tls_min_version, request, "
-            "expect_status, expect_header, expect_body, body_max)");
+            "expect_status, expect_header, expect_body, body_max, fastinter, downinter, "
+            "jitter)");
   EXPECT_EQ(ErrorOf(R"([[upstream]]
 name = "u"
 primary = [{ address = "127.0.0.1:80", dwon = true }]
