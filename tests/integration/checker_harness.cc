@@ -52,6 +52,7 @@ Result<Checker*> CheckerHarness::Spawn(const CheckOptions& options) {
     int n = ++cycles_[std::string(e.upstream)];
     if (e.upstream == stop_upstream_ && n >= stop_at_) uv_stop(&loop_);
   };
+  env.on_check = on_check_;
   CheckerInternals internals;
   internals.test_hook = test_hook_;
   auto checker = SpawnChecker(env, options, internals);

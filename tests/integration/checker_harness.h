@@ -46,6 +46,8 @@ class CheckerHarness {
   // CheckerInternals::test_hook for the checkers spawned from now on ("probing", ...): lets a
   // test act at an exact point of a cycle, e.g. as another worker would meanwhile.
   void SetTestHook(std::function<void(std::string_view point)> hook) { test_hook_ = hook; }
+  // CheckerEnv::on_check for the checkers spawned from now on: each counted probe's event.
+  void SetOnCheck(std::function<void(const PeerCheckEvent&)> on_check) { on_check_ = on_check; }
 
   // Runs the loop until `n` cycles have ended for `upstream` (counted since the harness
   // started) or the deadline passes. Returns whether the count was reached.
@@ -76,6 +78,7 @@ class CheckerHarness {
   std::vector<std::unique_ptr<Checker>> checkers_;
   std::map<std::string, int> cycles_;
   std::function<void(std::string_view)> test_hook_;
+  std::function<void(const PeerCheckEvent&)> on_check_;
   std::string stop_upstream_;
   int stop_at_ = 0;
 };

@@ -71,6 +71,9 @@ std::vector<std::string> WorkerArgs(int index, int out_fd, const std::string& sh
   if (o.http_req) a.push_back("http_req=" + *o.http_req);
   number("timeout", o.timeout_ms);
   number("interval", o.interval_ms);
+  number("fastinter", o.fastinter_ms);
+  number("downinter", o.downinter_ms);
+  number("jitter", o.jitter);
   number("concurrency", o.concurrency);
   number("fall", o.fall);
   number("rise", o.rise);
@@ -117,6 +120,12 @@ WorkerSpec ParseWorkerArgs(const std::vector<std::string>& args) {
       o.timeout_ms = std::stoll(value);
     } else if (key == "interval") {
       o.interval_ms = std::stoll(value);
+    } else if (key == "fastinter") {
+      o.fastinter_ms = std::stoll(value);
+    } else if (key == "downinter") {
+      o.downinter_ms = std::stoll(value);
+    } else if (key == "jitter") {
+      o.jitter = std::stoll(value);
     } else if (key == "concurrency") {
       o.concurrency = std::stoll(value);
     } else if (key == "fall") {

@@ -36,6 +36,7 @@ struct PeerCheckEvent {
   HealthTransition transition = HealthTransition::kUnchanged;
   bool down = false;  // this checker's view after the probe
   double streak = 0;  // the peer's ok (success) or nok (failure) counter after the probe
+  int64_t next_check_unix_ms = 0;  // when the schedule has the peer due next, Unix time
 
   bool ok() const { return kind == ProbeKind::kOk; }
 };

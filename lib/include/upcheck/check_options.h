@@ -50,6 +50,10 @@ struct CheckOptions {
   std::optional<std::string> upstream;  // required
   std::optional<int64_t> timeout_ms;    // default 1000; 0: 60 s (nginx's socket defaults)
   std::optional<int64_t> interval_ms;   // default 1000; clamped to >= 2 when given
+  // Scheduling (DESIGN §10); absent, every peer is probed every interval, as the original.
+  std::optional<int64_t> fastinter_ms;  // a peer between states; default interval; > 0
+  std::optional<int64_t> downinter_ms;  // a peer down; default interval; > 0
+  std::optional<int64_t> jitter;        // percent of each delay, 0..100; default 0
   std::optional<std::vector<double>> valid_statuses;  // absent: any status line is ok
   std::optional<int64_t> concurrency;                 // default 1; <= 1: sequential
   std::optional<int64_t> fall;                        // default 5; <= 0: as 1

@@ -2,12 +2,12 @@
 // `upcheck_check type=http interval=2000 ...` directive writes them (DESIGN.md §8).
 //
 // The keys are spawn_checker's (type, http_req, interval, timeout, fall, rise,
-// valid_statuses, concurrency, port, host, ssl_verify, ca_file) and those of DESIGN §9
+// valid_statuses, concurrency, port, host, ssl_verify, ca_file), those of DESIGN §9
 // (tls_cert, tls_key, alpn, tls_min_version; expect_status, expect_header, expect_body,
 // body_max; and `request` as request_method, request_path, request_host, request_header and
-// request_body). Only the syntax is checked here; the meaning, the defaults and the
-// original's strings are Checker::Spawn's. shm and upstream are not words: whoever spawns
-// the checker fills them in. Pure; any thread.
+// request_body) and §10's fastinter, downinter and jitter (integers). Only the syntax is checked
+// here; the meaning, the defaults and the original's strings are Checker::Spawn's. shm and upstream
+// are not words: whoever spawns the checker fills them in. Pure; any thread.
 #ifndef UPCHECK_CHECK_WORDS_H_
 #define UPCHECK_CHECK_WORDS_H_
 #if defined(UPCHECK_LAYERED_BUILD) && !defined(UPCHECK_SEES_EMBED)

@@ -43,7 +43,8 @@ struct CheckerEnv {
 struct CheckerInternals;
 
 // Spawn()'s checks that need neither a segment nor an upstream, in its order and with its
-// strings: type, http_req, then the timeout; then the TLS keys of DESIGN §9, loading the
+// strings: type, http_req, then the timeout, the scheduling keys (fastinter, downinter
+// > 0; jitter 0..100); then the TLS keys of DESIGN §9, loading the
 // client certificate when one is given, and the trust store a verifying TLS check loads
 // (ValidateTrustStore). For hosts that validate at configuration time
 // (`nginx -t`) what they spawn later, after fork.
@@ -54,11 +55,11 @@ Status ValidateTrustStore(const std::string& ca_file);
 class Checker {
  public:
   // spawn_checker(): validates the options in the original's order with its error strings
-  // (protocol.md §3), then `"timeout" option must be >= 0` (Q11 fixed) and TLS set-up
-  // errors. On success the first cycle runs on the loop's next iteration, and the
-  // upstream's checker count goes up by one. With no_timer (and debug_events) one whole
-  // cycle runs before Spawn returns. REQUIRES: for no_timer, not called from inside
-  // uv_run on env.loop.
+  // (protocol.md §3), then `"timeout" option must be >= 0` (Q11 fixed), the scheduling
+  // keys' errors (`"jitter" option must be between 0 and 100`) and TLS set-up errors. On success
+  // the first cycle runs on the loop's next iteration, and the upstream's checker count goes up by
+  // one. With no_timer (and debug_events) one whole cycle runs before Spawn returns. REQUIRES: for
+  // no_timer, not called from inside uv_run on env.loop.
   static Result<std::unique_ptr<Checker>> Spawn(const CheckerEnv& env, const CheckOptions& options);
 
   // Stop() and give the handles back to the loop; run the loop until it has nothing left

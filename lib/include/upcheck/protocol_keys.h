@@ -23,7 +23,19 @@ namespace upcheck {
 // kVersion (the published peers version) and kLock (the probe lock) are per upstream.
 // kPassiveFail and kPassiveOk are per peer and not the original's (DESIGN §10): the streak
 // of failures real traffic met, and the Unix ms of its last success (with a TTL).
-enum class KeyFamily : uint8_t { kDown, kOk, kNok, kVersion, kLock, kPassiveFail, kPassiveOk };
+// kNext is per peer too: present while the peer is not yet due (a schedule's due key,
+// written only when fastinter or downinter differ from interval); its value is when it
+// is due, Unix ms, and it expires about then.
+enum class KeyFamily : uint8_t {
+  kDown,
+  kOk,
+  kNok,
+  kVersion,
+  kLock,
+  kPassiveFail,
+  kPassiveOk,
+  kNext
+};
 
 // What every key of `family` starts with; for listing one family with a prefix scan.
 std::string_view KeyPrefix(KeyFamily family);

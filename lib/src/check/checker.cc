@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "check/check_schedule.h"
 #include "check/http_check.h"
 #include "check/log_context.h"
 #include "check/passive.h"
@@ -40,13 +41,14 @@ struct PeerSlot {
   bool down = false;  // the cached state (protocol.md §5a)
   ProbeTarget target;
   std::string ok_key, nok_key, d_key;
-  bool flagged = false;            // down by a `d:` key (written or read), not only by the config
+  std::string next_key;  // the schedule's due key (written only with CheckSchedule::per_peer)
+  bool flagged = false;  // down by a `d:` key (written or read), not only by the config
   std::string pf_key{}, ps_key{};  // passive checks' streak and last success
 };
 
-// A sequential run over peers [next, last] of one list.
+// A sequential run over the due peers [next, last] of one list.
 struct GroupRun {
-  std::vector<PeerSlot>* peers = nullptr;
+  std::vector<PeerSlot*>* peers = nullptr;
   uint32_t next = 0;
   uint32_t last = 0;
 };
@@ -127,15 +129,21 @@ class Checker::Impl {
   void ReconcileDownKeys();
   std::optional<double> Counter(const std::string& key) const;
   void Publish();
-  void Report(const PeerSlot& peer, const ProbeResult& result,
+  void Report(const PeerSlot& peer, const ProbeResult& result, PeerPhase phase,
               HealthTransition transition = HealthTransition::kUnchanged, double streak = 0);
+  // Whether the peer's due key has expired (always, without per-peer intervals).
+  bool IsDue(const PeerSlot& peer) const;
+  // Draws the peer's next delay in `phase`, writes its due key if it needs one, and
+  // returns when it is due, Unix ms.
+  int64_t ScheduleNext(const PeerSlot& peer, PeerPhase phase);
 
   CheckerEnv env_;
   CheckerInternals internals_;
   std::string upstream_;
   std::string v_key_, l_key_;
-  int64_t interval_ms_ = 1000;
-  int64_t lock_ttl_ms_ = 999;
+  std::optional<CheckSchedule> schedule_;
+  int64_t cycle_delay_ms_ = 1000;  // this cycle's drawn length: the timer's next delay
+  uint64_t cycle_start_ms_ = 0;    // uv_now() when this cycle took the lock
   int64_t fall_ = 5, rise_ = 2, concurrency_ = 1;
   int64_t passive_fall_ = 0;
   bool skip_when_passing_ = false;
@@ -152,6 +160,7 @@ class Checker::Impl {
   bool locked_ = false;  // this cycle holds `l:` and probes
   bool probing_backups_ = false;
   std::vector<GroupRun> groups_;
+  std::vector<PeerSlot*> due_;  // the list being probed: its peers that are due
   size_t groups_running_ = 0;
 
   enum class TimerState : uint8_t { kNone, kOpen, kClosing, kClosed };
@@ -188,9 +197,10 @@ Status Checker::Impl::Init(const CheckOptions& o) {
   if (!backup.ok()) return Status::Error("failed to get backup peers: " + backup.error());
   if (o.timeout_ms && *o.timeout_ms < 0) return Status::Error("\"timeout\" option must be >= 0");
   if (Status st = ValidateTlsKeys(o, false); !st) return st;
+  if (Status st = ValidateScheduleOptions(o); !st) return st;
 
-  if (o.interval_ms) interval_ms_ = *o.interval_ms < 2 ? 2 : *o.interval_ms;
-  lock_ttl_ms_ = LockTtlMs(interval_ms_);
+  schedule_.emplace(o);
+  cycle_delay_ms_ = schedule_->cycle_ms();
   fall_ = o.fall.value_or(5);
   rise_ = o.rise.value_or(2);
   concurrency_ = o.concurrency.value_or(1);
@@ -211,7 +221,8 @@ Status Checker::Impl::Init(const CheckOptions& o) {
       to.push_back(PeerSlot{p.name, is_backup, p.id, p.down, std::move(*target),
                             PeerKey(KeyFamily::kOk, upstream_, is_backup, p.id),
                             PeerKey(KeyFamily::kNok, upstream_, is_backup, p.id),
-                            PeerKey(KeyFamily::kDown, upstream_, is_backup, p.id)});
+                            PeerKey(KeyFamily::kDown, upstream_, is_backup, p.id),
+                            PeerKey(KeyFamily::kNext, upstream_, is_backup, p.id)});
       to.back().pf_key = PeerKey(KeyFamily::kPassiveFail, upstream_, is_backup, p.id);
       to.back().ps_key = PeerKey(KeyFamily::kPassiveOk, upstream_, is_backup, p.id);
     }
@@ -291,7 +302,9 @@ void Checker::Impl::FinishCycle() {
   Publish();
   in_cycle_ = false;
   if (env_.on_cycle) env_.on_cycle(CycleEvent{upstream_, true, false, version_});
-  if (!stopped_) uv_timer_start(&timer_, &Impl::OnTimer, static_cast<uint64_t>(interval_ms_), 0);
+  if (!stopped_) {
+    uv_timer_start(&timer_, &Impl::OnTimer, static_cast<uint64_t>(cycle_delay_ms_), 0);
+  }
 }
 
 void Checker::Impl::SyncNow() {
@@ -356,19 +369,35 @@ void Checker::Impl::UpgradePeersVersion(std::vector<PeerSlot>& peers) {
   }
 }
 
-// §6.4: the lock is an add with a TTL; it is never released, only expires (Q25).
+// §6.4: the lock is an add with a TTL; it is never released, only expires (Q25). The TTL
+// follows the cycle, not the interval: the holder takes the lock for the cycle it drew
+// (the shortest of interval, fastinter and downinter, jittered) minus 1 ms, and re-arms
+// after that cycle, so that it can always take the lock again, as in the original. The
+// others keep ticking every undrawn cycle. Without the new keys this is interval - 1 ms.
 bool Checker::Impl::TryLock() {
-  DictStoreResult r = env_.dict->Add(l_key_, DictValue(true), lock_ttl_ms_);
-  if (r.ok()) return true;
+  const int64_t cycle = schedule_->DrawCycleMs();
+  cycle_delay_ms_ = schedule_->cycle_ms();
+  DictStoreResult r = env_.dict->Add(l_key_, DictValue(true), LockTtlMs(cycle));
+  if (r.ok()) {
+    cycle_delay_ms_ = cycle;
+    cycle_start_ms_ = uv_now(env_.loop);
+    return true;
+  }
   if (r.status.message() != "exists") {
     Err("failed to add key \"" + l_key_ + "\": " + r.status.message());
   }
   return false;
 }
 
-// §9: all groups of one list run at once; the list is done when every group is.
+// §9: all groups of one list run at once; the list is done when every group is. Only the
+// peers that are due are probed, grouped among themselves: with every peer due (always,
+// without per-peer intervals) the groups and their debug lines are the original's.
 void Checker::Impl::CheckPeers(std::vector<PeerSlot>& peers, bool backup) {
-  ProbeGroupPlan plan = PlanProbeGroups(static_cast<uint32_t>(peers.size()), concurrency_);
+  due_.clear();
+  for (PeerSlot& p : peers) {
+    if (IsDue(p)) due_.push_back(&p);
+  }
+  ProbeGroupPlan plan = PlanProbeGroups(static_cast<uint32_t>(due_.size()), concurrency_);
   if (plan.groups.empty()) {
     if (!backup) {
       probing_backups_ = true;
@@ -379,7 +408,7 @@ void Checker::Impl::CheckPeers(std::vector<PeerSlot>& peers, bool backup) {
     return;
   }
   groups_.clear();
-  for (const ProbeGroup& g : plan.groups) groups_.push_back(GroupRun{&peers, g.first, g.last});
+  for (const ProbeGroup& g : plan.groups) groups_.push_back(GroupRun{&due_, g.first, g.last});
   groups_running_ = groups_.size();
   for (size_t k = 0; k < plan.groups.size(); ++k) {
     if (!plan.sequential && debug()) Debug(ProbeGroupDebugLine(plan, plan.groups[k], backup));
@@ -391,7 +420,7 @@ void Checker::Impl::CheckPeers(std::vector<PeerSlot>& peers, bool backup) {
 void Checker::Impl::RunGroup(size_t k) {
   if (stopped_) return;  // Stop() published; the rest of the cycle is dropped
   GroupRun& g = groups_[k];
-  while (g.next <= g.last && SkipActive((*g.peers)[g.next])) ++g.next;
+  while (g.next <= g.last && SkipActive(*(*g.peers)[g.next])) ++g.next;
   if (g.next > g.last) {
     if (--groups_running_ > 0) return;
     if (!probing_backups_) {
@@ -402,7 +431,7 @@ void Checker::Impl::RunGroup(size_t k) {
     }
     return;
   }
-  PeerSlot& peer = (*g.peers)[g.next++];
+  PeerSlot& peer = *(*g.peers)[g.next++];
   if (internals_.test_hook) internals_.test_hook("probing");
   Status st = prober_->Start(
       peer.target, [this, k, &peer](const ProbeResult& result) { OnProbeDone(k, peer, result); });
@@ -438,7 +467,7 @@ void Checker::Impl::PeerFail(PeerSlot& peer, const ProbeResult& result) {
   Result<std::optional<DictValue>> got = dict.Get(peer.nok_key);
   if (!got.ok()) {
     Err("failed to get peer nok key: " + got.error());
-    return Report(peer, result);
+    return Report(peer, result, peer.down ? PeerPhase::kDown : PeerPhase::kBetween);
   }
   double fails = 1;
   const double* prev = got->has_value() ? std::get_if<double>(&**got) : nullptr;
@@ -454,7 +483,8 @@ void Checker::Impl::PeerFail(PeerSlot& peer, const ProbeResult& result) {
     Result<std::optional<DictValue>> succ = dict.Get(peer.ok_key);
     if (!succ.ok()) {
       Err("failed to get peer ok key: " + succ.error());
-      return Report(peer, result);  // before the transition test (Q31)
+      // before the transition test (Q31)
+      return Report(peer, result, peer.down ? PeerPhase::kDown : PeerPhase::kBetween);
     }
     const double* s = succ->has_value() ? std::get_if<double>(&**succ) : nullptr;
     if (succ->has_value() && !(s != nullptr && *s == 0)) {
@@ -469,7 +499,7 @@ void Checker::Impl::PeerFail(PeerSlot& peer, const ProbeResult& result) {
     SetPeerDownGlobally(peer, true);
     transition = HealthTransition::kTurnedDown;
   }
-  Report(peer, result, transition, fails);
+  Report(peer, result, peer.down ? PeerPhase::kDown : PeerPhase::kBetween, transition, fails);
 }
 
 // §7.2: the mirror of PeerFail.
@@ -479,7 +509,7 @@ void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
   Result<std::optional<DictValue>> got = dict.Get(peer.ok_key);
   if (!got.ok()) {
     Err("failed to get peer ok key: " + got.error());
-    return Report(peer, result);
+    return Report(peer, result, peer.down ? PeerPhase::kBetween : PeerPhase::kSteady);
   }
   double succ = 1;
   const double* prev = got->has_value() ? std::get_if<double>(&**got) : nullptr;
@@ -495,7 +525,7 @@ void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
     Result<std::optional<DictValue>> fails = dict.Get(peer.nok_key);
     if (!fails.ok()) {
       Err("failed to get peer nok key: " + fails.error());
-      return Report(peer, result);
+      return Report(peer, result, peer.down ? PeerPhase::kBetween : PeerPhase::kSteady);
     }
     const double* f = fails->has_value() ? std::get_if<double>(&**fails) : nullptr;
     if (fails->has_value() && !(f != nullptr && *f == 0)) {
@@ -512,7 +542,7 @@ void Checker::Impl::PeerOk(PeerSlot& peer, const ProbeResult& result) {
     if (passive_fall_ > 0) (void)dict.Set(peer.pf_key, DictValue(0.0));
     transition = HealthTransition::kTurnedUp;
   }
-  Report(peer, result, transition, succ);
+  Report(peer, result, peer.down ? PeerPhase::kBetween : PeerPhase::kSteady, transition, succ);
 }
 
 // skip_active_when_passing: an up peer whose last passive success is still remembered
@@ -533,7 +563,8 @@ HealthTransition Checker::Impl::ReportPassive(bool backup, uint32_t id, PassiveR
   if (result != PassiveResult::kOk) return PassiveFail(peer, result);
   // Two intervals: the next cycle starts an interval after this one ends, so a success
   // reported just after the end must outlive that start.
-  const int64_t remember_ms = skip_when_passing_ ? 2 * interval_ms_ : 0;
+  const int64_t remember_ms =
+      skip_when_passing_ ? 2 * schedule_->IntervalFor(PeerPhase::kSteady) : 0;
   Status st = CountPassiveSuccess(*env_.dict, peer.pf_key, peer.ps_key, remember_ms);
   if (!st.ok()) Err("failed to set peer passive keys: " + st.message());
   return HealthTransition::kUnchanged;
@@ -661,8 +692,29 @@ void Checker::Impl::Publish() {
   if (lost_update) CheckPeersUpdates();
 }
 
-void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result,
+bool Checker::Impl::IsDue(const PeerSlot& peer) const {
+  if (!schedule_->per_peer()) return true;
+  Result<std::optional<DictValue>> key = env_.dict->Get(peer.next_key);
+  return !key.ok() || !key->has_value();  // an unreadable key must not starve the peer
+}
+
+// The due key is set with a TTL, so that whichever worker holds the lock next sees it
+// expire on the dict's clock: no process keeps the schedule in its own memory.
+int64_t Checker::Impl::ScheduleNext(const PeerSlot& peer, PeerPhase phase) {
+  const int64_t delay = schedule_->DrawDelayMs(phase, cycle_delay_ms_);
+  const int64_t due = UnixMs() + delay;
+  if (schedule_->per_peer() && schedule_->UsesDueKey(phase)) {
+    const auto elapsed = static_cast<int64_t>(uv_now(env_.loop) - cycle_start_ms_);
+    const int64_t ttl = DueKeyTtlMs(delay, schedule_->cycle_ms(), elapsed);
+    DictStoreResult r = env_.dict->Set(peer.next_key, DictValue(static_cast<double>(due)), ttl);
+    if (!r.ok()) Err("failed to set peer next key: " + r.status.message());
+  }
+  return due;
+}
+
+void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result, PeerPhase phase,
                            HealthTransition transition, double streak) {
+  const int64_t next_check = ScheduleNext(peer, phase);
   if (!env_.on_check) return;
   PeerCheckEvent e;
   e.upstream = upstream_;
@@ -678,6 +730,7 @@ void Checker::Impl::Report(const PeerSlot& peer, const ProbeResult& result,
   e.transition = transition;
   e.down = peer.down;
   e.streak = streak;
+  e.next_check_unix_ms = next_check;
   env_.on_check(e);
 }
 
@@ -712,6 +765,7 @@ Status ValidateTypeAndRequest(const CheckOptions& o) {
 Status ValidateCheckOptions(const CheckOptions& o) {
   if (Status st = ValidateTypeAndRequest(o); !st) return st;
   if (o.timeout_ms && *o.timeout_ms < 0) return Status::Error("\"timeout\" option must be >= 0");
+  if (Status st = ValidateScheduleOptions(o); !st) return st;
   if (Status st = ValidateTlsKeys(o, true); !st) return st;
   if ((*o.type == "https" || *o.type == "tls") && o.ssl_verify.value_or(true) && o.ca_file &&
       !o.ca_file->empty()) {

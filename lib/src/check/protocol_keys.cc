@@ -1,5 +1,5 @@
-// The key scheme itself: "d:", "ok:" and "nok:" + "<upstream>:p<id>" or ":b<id>" for a
-// peer, "v:" and "l:" + "<upstream>" for an upstream. healthcheck.lua spells them so.
+// The key scheme itself: "d:", "ok:", "nok:" and "next:" + "<upstream>:p<id>" or ":b<id>"
+// for a peer, "v:" and "l:" + "<upstream>" for an upstream. healthcheck.lua spells them so.
 // Passive checks add "pf:" (failure streak) and "ps:" (last success) per peer.
 #include "upcheck/protocol_keys.h"
 
@@ -8,9 +8,10 @@
 namespace upcheck {
 namespace {
 
-constexpr std::string_view kPrefixes[] = {"d:", "ok:", "nok:", "v:", "l:", "pf:", "ps:"};
-constexpr KeyFamily kPeerFamilies[] = {KeyFamily::kDown, KeyFamily::kOk, KeyFamily::kNok,
-                                       KeyFamily::kPassiveFail, KeyFamily::kPassiveOk};
+constexpr std::string_view kPrefixes[] = {"d:", "ok:", "nok:", "v:", "l:", "pf:", "ps:", "next:"};
+constexpr KeyFamily kPeerFamilies[] = {KeyFamily::kDown,      KeyFamily::kOk,
+                                       KeyFamily::kNok,       KeyFamily::kPassiveFail,
+                                       KeyFamily::kPassiveOk, KeyFamily::kNext};
 
 std::string KeyOf(KeyFamily family, std::string_view upstream) {
   std::string key(KeyPrefix(family));

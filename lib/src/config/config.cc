@@ -375,7 +375,7 @@ CheckOptions ReadCheck(TableReader& t, bool upstream_named, ConfigFiles files) {
                        "port",     "host",          "ssl_verify",     "ca_file",
                        "tls_cert", "tls_key",       "alpn",           "tls_min_version",
                        "request",  "expect_status", "expect_header",  "expect_body",
-                       "body_max"});
+                       "body_max", "fastinter",     "downinter",      "jitter"});
   CheckOptions check;
   // Any value other than "http" or "https", of any TOML type, is the original's row 2.
   if (const toml::node* type = t.Get("type"); type != nullptr && type->is_string()) {
@@ -383,6 +383,10 @@ CheckOptions ReadCheck(TableReader& t, bool upstream_named, ConfigFiles files) {
   }
   check.http_req = t.String("http_req");
   check.interval_ms = t.Integer("interval", kMinInteger, kMaxCheckMs);
+  // Unlike interval (the original clamps it), the scheduling keys are new: refuse nonsense.
+  check.fastinter_ms = t.Integer("fastinter", 1, kMaxCheckMs);
+  check.downinter_ms = t.Integer("downinter", 1, kMaxCheckMs);
+  check.jitter = t.Integer("jitter", 0, 100);
   check.timeout_ms = t.Integer("timeout", kMinInteger, kMaxCheckMs);
   check.fall = t.Integer("fall", kMinInteger);
   check.rise = t.Integer("rise", kMinInteger);

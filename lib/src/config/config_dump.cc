@@ -83,6 +83,9 @@ void DumpCheck(std::string& out, const CheckOptions& check) {
   DumpString(out, "type", check.type);
   DumpString(out, "http_req", check.http_req);
   DumpInteger(out, "interval", check.interval_ms);
+  DumpInteger(out, "fastinter", check.fastinter_ms);
+  DumpInteger(out, "downinter", check.downinter_ms);
+  DumpInteger(out, "jitter", check.jitter);
   DumpInteger(out, "timeout", check.timeout_ms);
   DumpInteger(out, "fall", check.fall);
   DumpInteger(out, "rise", check.rise);

@@ -154,6 +154,9 @@ Status SetOption(CheckOptions& o, std::string_view key, std::string_view value) 
   if (key == "tls_min_version") return SetString(o.tls_min_version, value);
   if (key == "alpn") return SetAlpn(o, value);
   if (key == "interval") return SetInteger(o.interval_ms, key, value);
+  if (key == "fastinter") return SetInteger(o.fastinter_ms, key, value);
+  if (key == "downinter") return SetInteger(o.downinter_ms, key, value);
+  if (key == "jitter") return SetInteger(o.jitter, key, value);
   if (key == "timeout") return SetInteger(o.timeout_ms, key, value);
   if (key == "fall") return SetInteger(o.fall, key, value);
   if (key == "rise") return SetInteger(o.rise, key, value);

@@ -41,6 +41,7 @@ void Write(PeerDetailsShm& d, const PeerCheckEvent& e) {
   if (e.transition == HealthTransition::kTurnedDown) d.turned_down.fetch_add(1, kRelaxed);
   if (e.transition != HealthTransition::kUnchanged) d.last_change_ms.store(e.unix_ms, kRelaxed);
   d.last_check_ms.store(e.unix_ms, kRelaxed);
+  d.next_check_ms.store(e.next_check_unix_ms, kRelaxed);
   d.last_duration_ms.store(static_cast<uint32_t>(e.duration_ms * 1000), kRelaxed);
   d.kind.store(static_cast<uint8_t>(1 + static_cast<uint8_t>(e.kind)), kRelaxed);
   d.timed_out.store(e.timed_out, kRelaxed);

@@ -28,6 +28,9 @@ std::string CheckJson(const CheckOptions& o) {
   if (o.type) j["type"] = *o.type;
   if (o.http_req) j["http_req"] = *o.http_req;
   if (o.interval_ms) j["interval"] = *o.interval_ms;
+  if (o.fastinter_ms) j["fastinter"] = *o.fastinter_ms;
+  if (o.downinter_ms) j["downinter"] = *o.downinter_ms;
+  if (o.jitter) j["jitter"] = *o.jitter;
   if (o.timeout_ms) j["timeout"] = *o.timeout_ms;
   if (o.fall) j["fall"] = *o.fall;
   if (o.rise) j["rise"] = *o.rise;

@@ -19,9 +19,9 @@
 
 namespace upcheck::shm {
 
-// "ucregis8": 8 since peers count passive failures and skipped probes and upstreams carry
-// the balancer's panic state. The last byte is the layout's version: a tool that reads
-// another one refuses the segment.
+// "ucregis8": 8 since peers count passive failures and skipped probes and carry their
+// next check, and upstreams carry the balancer's panic state. The last byte is the
+// layout's version: a tool that reads another one refuses the segment.
 inline constexpr uint64_t kRegistryMagic = 0x7563726567697338ull;
 
 // The longest admin reason kept (bytes); longer ones are refused, not cut.
@@ -79,7 +79,7 @@ struct PeerDetailsShm {
   // (and the bytes beyond, so that it knows to end with "..." as the log line does).
   char detail[204];
 };
-static_assert(sizeof(PeerDetailsShm) == 312, "peer_fields.h's order must leave no padding");
+static_assert(sizeof(PeerDetailsShm) == 320, "peer_fields.h's order must leave no padding");
 
 // One peer's admin state, written by upcheck-shmctl under a sequence lock (odd: being
 // written). An expiry in the past reads as AdminState::kAuto: no process has to clear it.

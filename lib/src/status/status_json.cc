@@ -233,6 +233,11 @@ void AppendFailureCounts(std::string& out, const FailureCounts& counts) {
 #define UPCHECK_PEER_JSON_Time(key, value) \
   out.append(",\"" key "\":");             \
   AppendRfc3339(out, value);
+#define UPCHECK_PEER_JSON_TimeIfSet(key, value) \
+  if ((value) > 0) {                            \
+    out.append(",\"" key "\":");                \
+    AppendRfc3339(out, value);                  \
+  }
 #define UPCHECK_PEER_JSON_Double(key, value) \
   out.append(",\"" key "\":");               \
   AppendDouble(out, value);

@@ -265,6 +265,25 @@ void AppendAdminStates(std::string& out, std::span<const PeerRow> rows) {
   }
 }
 
+// upcheck_peer_next_check_timestamp_seconds: when the schedule has each peer due next, as
+// its last checker reported it. Like the admin states, no family until a checker reported
+// one (details written by a host that does not schedule stay without it).
+void AppendNextChecks(std::string& out, std::span<const PeerRow> rows) {
+  constexpr std::string_view kFamily = "upcheck_peer_next_check_timestamp_seconds";
+  bool header = false;
+  for (const PeerRow& row : rows) {
+    if (!row.details || row.details->next_check_ms <= 0) continue;
+    if (!header) {
+      AppendHeader(out, kFamily, "gauge", "Unix time at which the peer is next due a check.");
+      header = true;
+    }
+    AppendSeries(out, kFamily, row);
+    out.append("} ");
+    AppendSeconds(out, row.details->next_check_ms);
+    out.push_back('\n');
+  }
+}
+
 // upcheck_events_total{kind}: every kind, zeros included, so that rate() sees the first one.
 void AppendEventCounts(std::string& out, const Journal& journal) {
   constexpr std::string_view kFamily = "upcheck_events_total";
@@ -359,6 +378,7 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
     AppendFailuresByResult(out, rows);
     for (const DetailFamily& family : kDetailFamilies) AppendDetailFamily(out, family, rows);
     AppendAdminStates(out, rows);
+    AppendNextChecks(out, rows);
     AppendSparseCounter(out, rows, "upcheck_peer_passive_failures_total",
                         "Connections to the peer that a balancer saw fail (passive checks).",
                         &PeerDetails::passive_failures);

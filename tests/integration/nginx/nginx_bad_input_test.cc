@@ -101,6 +101,22 @@ TEST_F(NginxBadInput, EveryInvalidCheckOption) {
   }
 }
 
+// The scheduling words of DESIGN §10, refused by `nginx -t` as Spawn refuses them.
+TEST_F(NginxBadInput, EveryInvalidSchedulingWord) {
+  const std::string req = std::string("type=http ") + kHttpReqWord;
+  const std::vector<BadWords> rows = {
+      {req + " fastinter=0", "\"fastinter\" option must be > 0"},
+      {req + " downinter=-1000", "\"downinter\" option must be > 0"},
+      {req + " jitter=101", "\"jitter\" option must be between 0 and 100"},
+      {req + " jitter=-1", "\"jitter\" option must be between 0 and 100"},
+      {req + " jitter=5%", "option \"jitter\": expected an integer, got \"5%\""},
+  };
+  for (const BadWords& row : rows) {
+    SCOPED_TRACE("upcheck_check " + row.words);
+    ExpectRefused(Body("upcheck_check " + row.words + ";"), row.message, kCheckLine);
+  }
+}
+
 // The HTTP words of DESIGN §9: the syntax is the words' own, the meaning Spawn's.
 TEST_F(NginxBadInput, EveryInvalidHttpWord) {
   const std::string req = "type=http request_path=/";

@@ -62,5 +62,17 @@ TEST(ProtocolKeysTest, LockTtlIsIntervalLessOneMs) {
   EXPECT_EQ(LockTtlMs(1), 1);
 }
 
+// The schedule's due keys are peer keys like the original's, so they move with their peer
+// on a reload.
+TEST(ProtocolKeysTest, NextKeysArePeerKeys) {
+  EXPECT_EQ(PeerKey(KeyFamily::kNext, "foo.com", true, 3), "next:foo.com:b3");
+  std::optional<ProtocolKey> k = ParseProtocolKey("next:foo.com:p1");
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->family, KeyFamily::kNext);
+  EXPECT_EQ(k->upstream, "foo.com");
+  EXPECT_EQ(k->id, 1u);
+  EXPECT_EQ(ParseProtocolKey("nok:foo.com:p1")->family, KeyFamily::kNok);
+}
+
 }  // namespace
 }  // namespace upcheck

@@ -89,7 +89,8 @@ check = { type = "http", http_req = "x", no_timer = true }
             "upcheck.toml:4:42: upstream[0].check: unknown key \"no_timer\" (allowed: type, "
             "http_req, interval, timeout, fall, rise, valid_statuses, concurrency, port, host, "
             "ssl_verify, ca_file, tls_cert, tls_key, alpn, tls_min_version, request, "
-            "expect_status, expect_header, expect_body, body_max)");
+            "expect_status, expect_header, expect_body, body_max, fastinter, downinter, "
+            "jitter)");
   EXPECT_EQ(ErrorOf(R"([[upstream]]
 name = "u"
 primary = [{ address = "127.0.0.1:80", dwon = true }]
@@ -353,6 +354,29 @@ TEST(ConfigErrorsTest, QuotesControlCharactersAndCutsLongValues) {
 }
 
 TEST(ConfigErrorsTest, ValidUpstreamHelperIsValid) { EXPECT_EQ(ErrorOf(kUpstream), "(no error)"); }
+
+// The scheduling keys (DESIGN §10) are new, so nonsense is refused rather than clamped.
+TEST(ConfigErrorsTest, SchedulingKeys) {
+  auto with = [](std::string_view line) {
+    return ErrorOf(std::string(R"([[upstream]]
+name = "u"
+primary = ["127.0.0.1:80"]
+[upstream.check]
+type = "http"
+http_req = "x"
+)") + std::string(line) +
+                   "\n");
+  };
+  EXPECT_EQ(with("fastinter = 0"),
+            "upcheck.toml:7:13: upstream[0].check.fastinter: fastinter must be >= 1, got 0");
+  EXPECT_EQ(with("downinter = -100"),
+            "upcheck.toml:7:13: upstream[0].check.downinter: downinter must be >= 1, got -100");
+  EXPECT_EQ(with("jitter = 150"),
+            "upcheck.toml:7:10: upstream[0].check.jitter: jitter must be <= 100, got 150");
+  EXPECT_EQ(with("jitter = -1"),
+            "upcheck.toml:7:10: upstream[0].check.jitter: jitter must be >= 0, got -1");
+  EXPECT_EQ(with("jitter = 100"), "(no error)");
+}
 
 }  // namespace
 }  // namespace upcheck

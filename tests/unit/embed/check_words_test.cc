@@ -224,5 +224,28 @@ TEST(CheckWordsTest, ValidatedLikeSpawn) {
   EXPECT_EQ(missing.rfind("failed to load tls_cert \"/nonexistent/c.pem\": ", 0), 0u) << missing;
 }
 
+// DESIGN §10's words, and their errors as `nginx -t` reports them.
+TEST(CheckWordsTest, SchedulingWords) {
+  auto o = Parse({"type=http", "http_req=x", "fastinter=500", "downinter=10000", "jitter=10"});
+  ASSERT_TRUE(o.ok()) << o.error();
+  EXPECT_EQ(o->fastinter_ms, 500);
+  EXPECT_EQ(o->downinter_ms, 10000);
+  EXPECT_EQ(o->jitter, 10);
+  EXPECT_TRUE(ValidateCheckOptions(*o).ok());
+  EXPECT_EQ(Parse({"jitter=x"}).error(), "option \"jitter\": expected an integer, got \"x\"");
+  auto validate = [](std::vector<std::string_view> words) -> std::string {
+    auto parsed = Parse(std::move(words));
+    if (!parsed.ok()) return parsed.error();
+    Status st = ValidateCheckOptions(*parsed);
+    return st.ok() ? "ok" : st.message();
+  };
+  EXPECT_EQ(validate({"type=http", "http_req=x", "fastinter=0"}),
+            "\"fastinter\" option must be > 0");
+  EXPECT_EQ(validate({"type=http", "http_req=x", "downinter=-1"}),
+            "\"downinter\" option must be > 0");
+  EXPECT_EQ(validate({"type=http", "http_req=x", "jitter=101"}),
+            "\"jitter\" option must be between 0 and 100");
+}
+
 }  // namespace
 }  // namespace upcheck

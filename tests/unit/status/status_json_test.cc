@@ -141,6 +141,20 @@ TEST_F(StatusJsonTest, FailuresByResultHoldsTheNonzeroCounts) {
   EXPECT_EQ(doc["upstreams"][0]["peers"][1]["failures_by_result"], nlohmann::json::object());
 }
 
+// next_check: when the schedule has the peer due, as its checker reported it; left out
+// until one did.
+TEST_F(StatusJsonTest, NextCheckOnceAScheduleReportedIt) {
+  PeerCheckEvent e;
+  e.upstream = "foo.com";
+  e.peer = "127.0.0.1:1";
+  e.unix_ms = 1700000002000;
+  e.next_check_unix_ms = 1700000003000;
+  registry_->RecordCheck(e);
+  const nlohmann::json doc = nlohmann::json::parse(StatusJson(view_, &*registry_, 1));
+  EXPECT_EQ(doc["upstreams"][0]["peers"][0]["next_check"], "2023-11-14T22:13:23.000Z");
+  EXPECT_FALSE(doc["upstreams"][0]["peers"][1].contains("next_check"));
+}
+
 TEST_F(StatusJsonTest, WithoutRegistryTheDetailsAreOmitted) {
   EXPECT_EQ(StatusJson(view_, nullptr, 7),
             R"({"worker_pid":7,"upstreams":[)"

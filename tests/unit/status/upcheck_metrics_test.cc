@@ -175,6 +175,23 @@ TEST_F(UpcheckMetricsTest, FailuresByResultOnlyTheNonzeroOnes) {
       << page;
 }
 
+// The next check's family appears once a checker reported a due time, as a gauge of
+// Unix seconds per peer that has one.
+TEST_F(UpcheckMetricsTest, NextCheckTimestamp) {
+  EXPECT_EQ(UpcheckMetrics(view_, &*registry_).find("upcheck_peer_next_check"), std::string::npos);
+  PeerCheckEvent e = testing::RefusedConnectEvent();
+  e.next_check_unix_ms = 1700000003250;
+  registry_->RecordCheck(e);
+  const std::string page = UpcheckMetrics(view_, &*registry_);
+  EXPECT_NE(page.find("# HELP upcheck_peer_next_check_timestamp_seconds Unix time at which the "
+                      "peer is next due a check.\n"
+                      "# TYPE upcheck_peer_next_check_timestamp_seconds gauge\n"
+                      "upcheck_peer_next_check_timestamp_seconds{upstream=\"foo.com\","
+                      "peer=\"127.0.0.1:1\",role=\"primary\"} 1700000003.25\n"),
+            std::string::npos)
+      << page;
+}
+
 TEST_F(UpcheckMetricsTest, WithoutRegistryOnlyUpAndBuildInfo) {
   ASSERT_TRUE(view_.SetPeerDown("foo.com", true, 0, true).ok());
   EXPECT_EQ(UpcheckMetrics(view_, nullptr),

@@ -9,9 +9,10 @@
 //         held as whole microseconds in an atomic uint32), BY_RESULT (an atomic uint32 per
 //         kFailureResults name) or OUTCOME (rendered from the stored probe outcome: kind,
 //         timed_out, detail).
-//   json  Int, Time (RFC 3339 with ms, null for 0), Double, String, ByResult (an object of
-//         the nonzero counts by name), or None (not shown).
-// The order also packs the shm record without padding (a static_assert holds it to 312
+//   json  Int, Time (RFC 3339 with ms, null for 0), TimeIfSet (the same, but the key is
+//         left out for 0), Double, String, ByResult (an object of the nonzero counts by
+//         name), or None (not shown).
+// The order also packs the shm record without padding (a static_assert holds it to 320
 // bytes).
 #ifndef UPCHECK_INTERNAL_PEER_FIELDS_H_
 #define UPCHECK_INTERNAL_PEER_FIELDS_H_
@@ -43,17 +44,18 @@ constexpr size_t FailureResultIndex(std::string_view result) {
 
 }  // namespace upcheck
 
-#define UPCHECK_PEER_FIELDS(X)                                                                 \
-  X(checks, uint64_t, U64, "checks", Int)     /* counted probes */                             \
-  X(failures, uint64_t, U64, "failures", Int) /* of which failed */                            \
-  X(failures_by_result, FailureCounts, BY_RESULT, "failures_by_result", ByResult)              \
-  X(last_check_ms, int64_t, I64, "last_check", Time) /* Unix time, ms; 0: never */             \
-  X(last_duration_ms, double, US, "last_duration_ms", Double)                                  \
-  X(turned_up, uint64_t, U32, "turned_up", None)                                               \
-  /* "" (never), "ok", or one of kFailureResults */                                            \
-  X(last_result, std::string, OUTCOME, "last_result", String)                                  \
-  X(last_error, std::string, OUTCOME, "last_error", String) /* the original's message */       \
-  X(last_change_ms, int64_t, I64, "last_change", Time) /* last transition, Unix ms; 0: none */ \
+#define UPCHECK_PEER_FIELDS(X)                                                                    \
+  X(checks, uint64_t, U64, "checks", Int)     /* counted probes */                                \
+  X(failures, uint64_t, U64, "failures", Int) /* of which failed */                               \
+  X(failures_by_result, FailureCounts, BY_RESULT, "failures_by_result", ByResult)                 \
+  X(last_check_ms, int64_t, I64, "last_check", Time) /* Unix time, ms; 0: never */                \
+  X(last_duration_ms, double, US, "last_duration_ms", Double)                                     \
+  X(turned_up, uint64_t, U32, "turned_up", None)                                                  \
+  /* "" (never), "ok", or one of kFailureResults */                                               \
+  X(last_result, std::string, OUTCOME, "last_result", String)                                     \
+  X(last_error, std::string, OUTCOME, "last_error", String) /* the original's message */          \
+  X(last_change_ms, int64_t, I64, "last_change", Time)    /* last transition, Unix ms; 0: none */ \
+  X(next_check_ms, int64_t, I64, "next_check", TimeIfSet) /* when due next, Unix ms */            \
   /* connections a balancer saw fail (passive checks); active probes skipped for them */       \
   X(passive_failures, uint64_t, U64, "passive_failures_total", None)                           \
   X(active_skipped, uint64_t, U64, "active_skipped", None)                                     \

@@ -28,7 +28,7 @@ std::string_view UpcheckVersion();
 // DESIGN §5's JSON document, keys in this order:
 //   {"worker_pid", "upstreams": [{"name", "checkers", "version", "peers": [{"name", "role",
 //    "id", "up", "ok", "nok", "checks", "failures", "failures_by_result", "last_check",
-//    "last_duration_ms", "last_result", "last_error", "last_change", "admin",
+//    "last_duration_ms", "last_result", "last_error", "last_change", "next_check", "admin",
 //    "admin_reason", "admin_expires"}]}]}
 // Upstreams and peers come in the view's order, primary peers before backup ones.
 // - up, checkers: this process's view.
@@ -42,6 +42,8 @@ std::string_view UpcheckVersion();
 //   know, these eight fields are omitted rather than faked, so that a reader can tell
 //   "unknown" from "zero". failures_by_result is an object of the nonzero counts by
 //   `last_result` name ({"body":3}; {} for none): its values add up to failures.
+// - next_check: when the schedule has the peer due next (RFC 3339), as its last checker
+//   reported it; left out, not null, until one did.
 // - admin, admin_reason, admin_expires: registry->admin() now ("auto", "" and null when
 //   none or expired); left out with the details.
 // - The balancer (DESIGN §10), only for upstreams that set it: "panic" and "panic_total"
@@ -71,6 +73,8 @@ std::string StatusJson(const Upstreams& view, const Registry* registry, int work
 //   upcheck_peer_admin_state{state=up|down|drain} gauge   1, for each peer in one of these
 //                                                 admin states (none, and no family, when
 //                                                 every peer is auto or expired)
+//   upcheck_peer_next_check_timestamp_seconds     gauge   Unix time the peer is next due
+//                                                 (no family until a checker reported one)
 //   upcheck_peer_slow_start_weight                gauge   SlowStartWeight(), for peers of
 //                                                 upstreams with slow_start
 //   upcheck_upstream_panic{upstream}              gauge   1 while the balancers pick among
