@@ -247,6 +247,9 @@ void Worker::Quit() {
     return;
   }
   quitting_ = true;
+  // A reload's new workers probe from now on (and a stopping daemon needs no probes): a
+  // draining worker would only double the checks and write to a segment nobody reads.
+  for (const std::unique_ptr<Checker>& checker : checkers_) checker->Stop();
   uv_timer_init(&loop_, &quit_timer_);
   quit_timer_.data = this;
   auto timeout = static_cast<uint64_t>(launch_.config->daemon.shutdown_timeout_ms);
