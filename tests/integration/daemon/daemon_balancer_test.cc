@@ -26,29 +26,6 @@ std::string Named(const std::string& body) {
   return "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-// Sends a request through the balancer; returns what came back before the close ("" when
-// the balancer closed the connection without a byte).
-std::string Through(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{5 * SlowToolFactor(), 0};  // stretched under valgrind
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(static_cast<uint16_t>(port));
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string got;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0) {
-    std::string request = "GET / HTTP/1.0\r\n\r\n";
-    (void)!write(fd, request.data(), request.size());
-    char buf[1024];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  size_t body = got.find("\r\n\r\n");
-  return body == std::string::npos ? got : got.substr(body + 4);
-}
-
 TEST(DaemonBalancerTest, PicksUpPeersThenBackupsThenRefuses) {
   ASSERT_FALSE(UpcheckdPath().empty()) << "set UPCHECKD to the upcheckd binary";
   LoopbackHttpServer a(Family::kV4, Named("A"));
@@ -102,17 +79,17 @@ TEST(DaemonBalancerTest, PicksUpPeersThenBackupsThenRefuses) {
   ASSERT_TRUE(published_down({"d:app:p1"})) << daemon.err();
 
   std::set<std::string> seen;
-  for (int i = 0; i < 8; ++i) seen.insert(Through(port));
+  for (int i = 0; i < 8; ++i) seen.insert(ThroughBalancer(port));
   EXPECT_EQ(seen, (std::set<std::string>{"A", "B"}));  // never the down one, nor the backup
 
   a.Stop();
   b.Stop();
   ASSERT_TRUE(published_down({"d:app:p0", "d:app:p2"})) << daemon.err();
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(Through(port), "C") << daemon.err();
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(ThroughBalancer(port), "C") << daemon.err();
 
   backup.Stop();
   ASSERT_TRUE(published_down({"d:app:b0"})) << daemon.err();
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(Through(port), "");  // closed at once, no byte
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(ThroughBalancer(port), "");  // closed at once, no byte
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
   (void)Segment::Remove(c.shm_name);
 }

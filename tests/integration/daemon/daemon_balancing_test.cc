@@ -31,28 +31,6 @@ std::string Named(int status, const std::string& body) {
          " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-// The body of what came back through the balancer ("" when it closed without a byte).
-std::string Through(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{5 * SlowToolFactor(), 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(static_cast<uint16_t>(port));
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string got;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0) {
-    std::string request = "GET / HTTP/1.0\r\n\r\n";
-    (void)!write(fd, request.data(), request.size());
-    char buf[1024];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  size_t body = got.find("\r\n\r\n");
-  return body == std::string::npos ? got : got.substr(body + 4);
-}
-
 // Until the dict holds `down` for each key and every running worker has ended a cycle
 // since: then every worker's view has it (each syncs to the published version before it
 // picks).
@@ -114,7 +92,7 @@ TEST(DaemonBalancingTest, PanicSpreadsConnectionsOverEveryPrimary) {
 
   // Each worker goes round the three in turn; of 12 connections one worker gets 6 or more.
   std::set<std::string> seen;
-  for (int i = 0; i < 12; ++i) seen.insert(Through(port));
+  for (int i = 0; i < 12; ++i) seen.insert(ThroughBalancer(port));
   EXPECT_EQ(seen, (std::set<std::string>{"A", "B", "C"})) << daemon.err();
   const std::string entry =
       "upstream \"app\" in panic: 1/3 primaries up, below panic_threshold 50%, picking among "
@@ -142,7 +120,7 @@ TEST(DaemonBalancingTest, PanicSpreadsConnectionsOverEveryPrimary) {
   b.SetResponse(Named(200, "B"));
   ASSERT_TRUE(PublishedDown(config.shm_name, {"d:app:p1"}, false)) << daemon.err();
   std::map<std::string, int> after;
-  for (int i = 0; i < 200 && after["B"] == 0; ++i) ++after[Through(port)];
+  for (int i = 0; i < 200 && after["B"] == 0; ++i) ++after[ThroughBalancer(port)];
   EXPECT_GT(after["B"], 0) << daemon.err();
   EXPECT_EQ(after["C"], 0);
   EXPECT_TRUE(daemon.WaitForErr("upstream \"app\" left panic: 2/3 primaries up")) << daemon.err();

@@ -82,6 +82,27 @@ std::string ConfigToml(const TestConfig& c) {
   return t.str();
 }
 
+std::string ThroughBalancer(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{5 * SlowToolFactor(), 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(static_cast<uint16_t>(port));
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string got;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0) {
+    std::string request = "GET / HTTP/1.0\r\n\r\n";
+    (void)!write(fd, request.data(), request.size());
+    char buf[1024];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  size_t body = got.find("\r\n\r\n");
+  return body == std::string::npos ? got : got.substr(body + 4);
+}
+
 std::set<int32_t> RunningWorkers(const std::string& shm) {
   std::set<int32_t> pids;
   Result<std::unique_ptr<Segment>> seg = Segment::Open(shm);

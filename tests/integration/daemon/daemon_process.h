@@ -61,8 +61,8 @@ struct TestConfig {
   std::string pid_file{};                     // "" for none
   std::vector<TestUpstream> upstreams;
   std::string shm_size = "256k";
-  std::string reload_state{};  // shm.reload_state; "" leaves it out (the default)
-  std::string on_event{};      // daemon.on_event; "" for none
+  std::string reload_state{};   // shm.reload_state; "" leaves it out (the default)
+  std::string on_event{};       // daemon.on_event; "" for none
   int on_event_timeout_ms = 0;  // daemon.on_event_timeout; 0 leaves it out
 };
 
@@ -78,6 +78,11 @@ struct HttpAnswer {
 
 // GET http://127.0.0.1:port/path (Connection: close), within the deadline.
 HttpAnswer HttpGet(int port, const std::string& path, milliseconds deadline = milliseconds(3000));
+
+// One "GET / HTTP/1.0" through a balancer on 127.0.0.1:port: the body of what came back
+// ("" when the balancer closed the connection without a byte), within 5 s (stretched under
+// valgrind).
+std::string ThroughBalancer(int port);
 
 // The pids of the workers the segment's worker table lists as running (none when the
 // segment or its registry cannot be read).
