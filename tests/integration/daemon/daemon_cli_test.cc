@@ -175,6 +175,29 @@ TEST_F(DaemonCliTest, CheckErrorsAreTheOriginalsStrings) {
 // A directory reads as an empty file: it would pass as a config with nothing to check. (The
 // daemon's start takes the same LoadConfig; not run here, as a regression would start a
 // daemon on the default segment name.)
+// Scheduling, passive checks and the balancer's keys: every bad value in one file, each
+// named by line and key, and nothing started.
+TEST_F(DaemonCliTest, TestModeNamesEveryBadSchedulingAndBalancingValue) {
+  const std::string toml =
+      "[[upstream]]\nname = \"u\"\nprimary = [\"127.0.0.1:1\"]\n"
+      "balancer_listen = \"127.0.0.1:0\"\nslow_start = \"3x\"\npanic_threshold = 101\n"
+      "[upstream.check]\ntype = \"http\"\nhttp_req = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n"
+      "fastinter = 0\ndowninter = -5\njitter = 150\n"
+      "[upstream.passive]\nfall = 0\n";
+  ProcessResult r = Run("sched.toml", toml, {"--test"});
+  EXPECT_EQ(r.exit_code, 1);
+  const std::string file = dir_ + "/sched.toml:";
+  for (const std::string& want :
+       {file + "5:14: upstream[0].slow_start: bad duration \"3x\"",
+        file + "6:19: upstream[0].panic_threshold: ", file + "10:13: upstream[0].check.fastinter: ",
+        file + "11:13: upstream[0].check.downinter: ",
+        file + "12:10: upstream[0].check.jitter: jitter must be <= 100, got 150",
+        file + "14:8: upstream[0].passive.fall: "}) {
+    EXPECT_NE(r.err.find(want), std::string::npos) << want << "\n" << r.err;
+  }
+  EXPECT_FALSE(Segment::Open(shm_).ok());
+}
+
 TEST_F(DaemonCliTest, DirectoryAsConfigIsRefused) {
   ProcessResult r = RunProcess({UpcheckdPath(), "-c", dir_, "--test"});
   EXPECT_FALSE(r.timed_out);
