@@ -28,9 +28,9 @@ constexpr int64_t kPollMs = 50;
   close_range(3, ~0U, 0);
   sigset_t all;
   sigemptyset(&all);
-  sigprocmask(SIG_SETMASK, &all, nullptr);
   // The master is single-threaded and this is its forked child: nothing races these.
   // NOLINTBEGIN(concurrency-mt-unsafe)
+  sigprocmask(SIG_SETMASK, &all, nullptr);
   signal(SIGPIPE, SIG_DFL);
   setenv("UPCHECK_EVENT_SEQ", std::to_string(event.seq).c_str(), 1);
   setenv("UPCHECK_EVENT_KIND", std::string(EventKindName(event.kind)).c_str(), 1);

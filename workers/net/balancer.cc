@@ -41,7 +41,7 @@ class Balancer::Impl {
         view_(view),
         upstream_(std::move(upstream)),
         logger_(logger),
-        options_(options) {
+        options_(std::move(options)) {
     listener_.data = this;
     if (options_.pick.slow_start_ms > 0 || options_.pick.panic_threshold > 0) {
       picker_.emplace(options_.pick);
@@ -465,7 +465,7 @@ Result<std::unique_ptr<Balancer>> Balancer::Start(uv_loop_t* loop, int listen_fd
     ::close(listen_fd);
     return Result<std::unique_ptr<Balancer>>::Error("no upstreams view");
   }
-  auto* impl = new Impl(loop, view, std::move(upstream), logger, options);
+  auto* impl = new Impl(loop, view, std::move(upstream), logger, std::move(options));
   if (Status st = impl->Listen(listen_fd); !st.ok()) return st;  // impl frees itself
   return std::unique_ptr<Balancer>(new Balancer(impl));
 }

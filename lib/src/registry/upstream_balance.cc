@@ -16,7 +16,8 @@ double SlowStartWeight(bool down, int64_t last_change_ms, int64_t slow_start_ms,
   if (slow_start_ms <= 0 || down || last_change_ms <= 0) return 1.0;
   const int64_t elapsed = now_ms - last_change_ms;
   if (elapsed >= slow_start_ms) return 1.0;
-  const double share = elapsed <= 0 ? 0.0 : static_cast<double>(elapsed) / slow_start_ms;
+  const double share =
+      elapsed <= 0 ? 0.0 : static_cast<double>(elapsed) / static_cast<double>(slow_start_ms);
   return std::max(kSlowStartMinWeight, share);
 }
 
