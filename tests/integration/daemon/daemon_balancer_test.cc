@@ -51,32 +51,7 @@ TEST(DaemonBalancerTest, PicksUpPeersThenBackupsThenRefuses) {
   // not do: the prober shows a change before it is published, and the status listener
   // hands most connections to whichever worker is idle, so the busy prober's page may not
   // come round for seconds.)
-  auto published_down = [&](const std::vector<std::string>& keys) {
-    std::map<int32_t, uint64_t> cycles;  // running workers' cycle counts once keys were set
-    return Eventually([&] {
-      Result<std::unique_ptr<Segment>> seg = Segment::Open(c.shm_name);
-      if (!seg.ok()) return false;
-      Result<Registry> reg = Registry::Attach(**seg);
-      if (!reg.ok()) return false;
-      if (cycles.empty()) {
-        for (const std::string& key : keys) {
-          Result<std::optional<DictValue>> v = (*seg)->dict().Get(key);
-          if (!v.ok() || !v->has_value() || **v != DictValue(true)) return false;
-        }
-        for (const WorkerRow& row : reg->Workers()) {
-          if (row.state == WorkerState::kRunning) cycles[row.pid] = row.cycles;
-        }
-        return false;
-      }
-      size_t ended = 0;
-      for (const WorkerRow& row : reg->Workers()) {
-        auto it = cycles.find(row.pid);
-        if (it != cycles.end() && row.cycles > it->second) ++ended;
-      }
-      return ended == cycles.size();
-    });
-  };
-  ASSERT_TRUE(published_down({"d:app:p1"})) << daemon.err();
+  ASSERT_TRUE(PublishedDown(c.shm_name, {"d:app:p1"}, true)) << daemon.err();
 
   std::set<std::string> seen;
   for (int i = 0; i < 8; ++i) seen.insert(ThroughBalancer(port));
@@ -84,11 +59,11 @@ TEST(DaemonBalancerTest, PicksUpPeersThenBackupsThenRefuses) {
 
   a.Stop();
   b.Stop();
-  ASSERT_TRUE(published_down({"d:app:p0", "d:app:p2"})) << daemon.err();
+  ASSERT_TRUE(PublishedDown(c.shm_name, {"d:app:p0", "d:app:p2"}, true)) << daemon.err();
   for (int i = 0; i < 4; ++i) EXPECT_EQ(ThroughBalancer(port), "C") << daemon.err();
 
   backup.Stop();
-  ASSERT_TRUE(published_down({"d:app:b0"})) << daemon.err();
+  ASSERT_TRUE(PublishedDown(c.shm_name, {"d:app:b0"}, true)) << daemon.err();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(ThroughBalancer(port), "");  // closed at once, no byte
   EXPECT_EQ(daemon.Stop(), 0) << daemon.err();
   (void)Segment::Remove(c.shm_name);

@@ -31,36 +31,6 @@ std::string Named(int status, const std::string& body) {
          " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-// Until the dict holds `down` for each key and every running worker has ended a cycle
-// since: then every worker's view has it (each syncs to the published version before it
-// picks).
-bool PublishedDown(const std::string& shm, const std::vector<std::string>& keys, bool down) {
-  std::map<int32_t, uint64_t> cycles;
-  return Eventually([&] {
-    Result<std::unique_ptr<Segment>> seg = Segment::Open(shm);
-    if (!seg.ok()) return false;
-    Result<Registry> reg = Registry::Attach(**seg);
-    if (!reg.ok()) return false;
-    if (cycles.empty()) {
-      for (const std::string& key : keys) {
-        Result<std::optional<DictValue>> v = (*seg)->dict().Get(key);
-        const bool is_down = v.ok() && v->has_value() && **v == DictValue(true);
-        if (is_down != down) return false;
-      }
-      for (const WorkerRow& row : reg->Workers()) {
-        if (row.state == WorkerState::kRunning) cycles[row.pid] = row.cycles;
-      }
-      return false;
-    }
-    size_t ended = 0;
-    for (const WorkerRow& row : reg->Workers()) {
-      auto it = cycles.find(row.pid);
-      if (it != cycles.end() && row.cycles > it->second) ++ended;
-    }
-    return ended == cycles.size();
-  });
-}
-
 size_t Occurrences(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {

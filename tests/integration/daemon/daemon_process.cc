@@ -280,4 +280,31 @@ uint64_t WorkerCycles::FewestSince(const std::map<int32_t, uint64_t>& base) cons
   return fewest.value_or(0);
 }
 
+bool PublishedDown(const std::string& shm, const std::vector<std::string>& keys, bool down) {
+  std::map<int32_t, uint64_t> cycles;
+  return Eventually([&] {
+    Result<std::unique_ptr<Segment>> seg = Segment::Open(shm);
+    if (!seg.ok()) return false;
+    Result<Registry> reg = Registry::Attach(**seg);
+    if (!reg.ok()) return false;
+    if (cycles.empty()) {
+      for (const std::string& key : keys) {
+        Result<std::optional<DictValue>> v = (*seg)->dict().Get(key);
+        const bool is_down = v.ok() && v->has_value() && **v == DictValue(true);
+        if (is_down != down) return false;
+      }
+      for (const WorkerRow& row : reg->Workers()) {
+        if (row.state == WorkerState::kRunning) cycles[row.pid] = row.cycles;
+      }
+      return false;
+    }
+    size_t ended = 0;
+    for (const WorkerRow& row : reg->Workers()) {
+      auto it = cycles.find(row.pid);
+      if (it != cycles.end() && row.cycles > it->second) ++ended;
+    }
+    return ended == cycles.size();
+  });
+}
+
 }  // namespace upcheck::testing

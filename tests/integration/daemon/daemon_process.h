@@ -152,6 +152,11 @@ class WorkerCycles {
   std::optional<Registry> registry_;
 };
 
+// Until the dict of the daemon's segment `shm` holds `down` for each key (true: the `d:`
+// key is set; false: it is gone) and every running worker has ended a cycle since: then
+// every worker's view has it (each syncs to the published version before it picks).
+bool PublishedDown(const std::string& shm, const std::vector<std::string>& keys, bool down);
+
 // Polls `predicate` every 20 ms until it holds or the deadline (stretched under valgrind:
 // slow_tool.h) passes.
 template <typename F>

@@ -108,6 +108,25 @@ std::string ReadExactly(int fd, size_t n, milliseconds deadline = milliseconds(1
   return got;
 }
 
+// A client connection through the balancer on `port` and the backend end of it at `peer`,
+// closed by Close() or when it goes.
+struct Relayed {
+  Relayed(int port, const HeldPeer& peer)
+      : client(ConnectTo(port)), backend(client >= 0 ? peer.Accept() : -1) {}
+  ~Relayed() { Close(); }
+  Relayed(const Relayed&) = delete;
+  Relayed& operator=(const Relayed&) = delete;
+  bool ok() const { return client >= 0 && backend >= 0; }
+  void Close() {
+    for (int* fd : {&backend, &client}) {
+      if (*fd >= 0) close(*fd);
+      *fd = -1;
+    }
+  }
+  int client;
+  int backend;
+};
+
 class DaemonSignalsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -121,6 +140,13 @@ class DaemonSignalsTest : public ::testing::Test {
   void TearDown() override {
     (void)Segment::Remove(config_.shm_name);
     RemoveTree(dir_);
+  }
+  // The upstream "app" over `peer` alone, unchecked, behind a balancer on a kernel-picked port.
+  void BalanceTo(const HeldPeer& peer) {
+    config_.upstreams = {{.name = "app",
+                          .primary = {peer.address()},
+                          .check = false,
+                          .balancer_listen = "127.0.0.1:0"}};
   }
   // ConfigToml with more [daemon] keys.
   std::string Toml(const std::string& daemon_keys) const {
@@ -169,19 +195,15 @@ TEST_F(DaemonSignalsTest, ReopenAfterMoveWritesToTheNewFile) {
 
 TEST_F(DaemonSignalsTest, QuitLetsABalancerConnectionInFlightFinish) {
   HeldPeer peer;
-  config_.upstreams = {{.name = "app",
-                        .primary = {peer.address()},
-                        .check = false,
-                        .balancer_listen = "127.0.0.1:0"}};
+  BalanceTo(peer);
   DaemonProcess daemon(ConfigToml(config_));
   int port = daemon.BalancerPort("app");
   ASSERT_GT(port, 0) << daemon.err();
   ASSERT_TRUE(Eventually([&] { return RunningWorkers(config_.shm_name).size() == 2; }));
-  int client = ConnectTo(port);
-  ASSERT_GE(client, 0);
+  Relayed link(port, peer);
+  ASSERT_TRUE(link.ok());
+  const int client = link.client, backend = link.backend;
   ASSERT_EQ(write(client, "ping", 4), 4);
-  int backend = peer.Accept();
-  ASSERT_GE(backend, 0);
   ASSERT_EQ(ReadExactly(backend, 4), "ping");  // relayed: the connection is in flight
 
   daemon.Signal(SIGQUIT);
@@ -197,8 +219,7 @@ TEST_F(DaemonSignalsTest, QuitLetsABalancerConnectionInFlightFinish) {
   EXPECT_EQ(ReadExactly(backend, 4), "more");
   // Only the worker without a connection may have finished.
   EXPECT_LE(Count(daemon.err(), "balancer connections finished"), 1u) << daemon.err();
-  close(backend);
-  close(client);
+  link.Close();
 
   EXPECT_EQ(daemon.Wait(), 0) << daemon.err();
   EXPECT_EQ(Count(daemon.err(), "(SIGQUIT, balancer connections finished)"), 2u) << daemon.err();
@@ -209,42 +230,33 @@ TEST_F(DaemonSignalsTest, QuitLetsABalancerConnectionInFlightFinish) {
 TEST_F(DaemonSignalsTest, QuitClosesWhatIsLeftAtShutdownTimeout) {
   HeldPeer peer;
   config_.workers = 1;
-  config_.upstreams = {{.name = "app",
-                        .primary = {peer.address()},
-                        .check = false,
-                        .balancer_listen = "127.0.0.1:0"}};
+  BalanceTo(peer);
   DaemonProcess daemon(Toml("shutdown_timeout = 200\n"));
   int port = daemon.BalancerPort("app");
   ASSERT_GT(port, 0) << daemon.err();
-  int client = ConnectTo(port);
-  ASSERT_GE(client, 0);
-  int backend = peer.Accept();
-  ASSERT_GE(backend, 0);
+  Relayed link(port, peer);
+  ASSERT_TRUE(link.ok());
+  const int client = link.client;
   daemon.Signal(SIGQUIT);
   // The connection never ends by itself: the timeout ends it, and the daemon.
   EXPECT_EQ(daemon.Wait(), 0) << daemon.err();
   EXPECT_NE(daemon.err().find("(SIGQUIT, shutdown_timeout reached)"), std::string::npos)
       << daemon.err();
   EXPECT_EQ(ReadExactly(client, 1), "");  // closed
-  close(backend);
-  close(client);
+  link.Close();
   EXPECT_FALSE(Segment::Open(config_.shm_name).ok());
 }
 
 TEST_F(DaemonSignalsTest, TermDuringAQuitStopsAtOnce) {
   HeldPeer peer;
   config_.workers = 1;
-  config_.upstreams = {{.name = "app",
-                        .primary = {peer.address()},
-                        .check = false,
-                        .balancer_listen = "127.0.0.1:0"}};
+  BalanceTo(peer);
   DaemonProcess daemon(Toml("shutdown_timeout = 86400000\n"));
   int port = daemon.BalancerPort("app");
   ASSERT_GT(port, 0) << daemon.err();
-  int client = ConnectTo(port);
-  ASSERT_GE(client, 0);
-  int backend = peer.Accept();
-  ASSERT_GE(backend, 0);
+  Relayed link(port, peer);
+  ASSERT_TRUE(link.ok());
+  const int client = link.client;
   daemon.Signal(SIGQUIT);
   ASSERT_TRUE(daemon.WaitForErr("worker 1 shutting down gracefully (SIGQUIT)")) << daemon.err();
   daemon.Signal(SIGTERM);
@@ -253,8 +265,7 @@ TEST_F(DaemonSignalsTest, TermDuringAQuitStopsAtOnce) {
       << daemon.err();
   EXPECT_NE(daemon.err().find("worker 1 exiting (SIGTERM)"), std::string::npos) << daemon.err();
   EXPECT_EQ(ReadExactly(client, 1), "");  // closed
-  close(backend);
-  close(client);
+  link.Close();
   EXPECT_FALSE(Segment::Open(config_.shm_name).ok());
 }
 
@@ -263,20 +274,16 @@ TEST_F(DaemonSignalsTest, TermDuringAQuitStopsAtOnce) {
 // closes (shutdown_timeout is a day: only the close can end it).
 TEST_F(DaemonSignalsTest, ReloadLetsAnOldWorkersConnectionFinish) {
   HeldPeer peer;
-  config_.upstreams = {{.name = "app",
-                        .primary = {peer.address()},
-                        .check = false,
-                        .balancer_listen = "127.0.0.1:0"}};
+  BalanceTo(peer);
   DaemonProcess daemon(Toml("shutdown_timeout = 86400000\n"));
   int port = daemon.BalancerPort("app");
   ASSERT_GT(port, 0) << daemon.err();
   std::set<int32_t> old;
   ASSERT_TRUE(Eventually([&] { return (old = RunningWorkers(config_.shm_name)).size() == 2; }));
-  int client = ConnectTo(port);
-  ASSERT_GE(client, 0);
+  Relayed link(port, peer);
+  ASSERT_TRUE(link.ok());
+  const int client = link.client, backend = link.backend;
   ASSERT_EQ(write(client, "ping", 4), 4);
-  int backend = peer.Accept();
-  ASSERT_GE(backend, 0);
   ASSERT_EQ(ReadExactly(backend, 4), "ping");
 
   const size_t mark = daemon.err().size();
@@ -299,8 +306,7 @@ TEST_F(DaemonSignalsTest, ReloadLetsAnOldWorkersConnectionFinish) {
   ASSERT_EQ(write(client, "more", 4), 4);
   EXPECT_EQ(ReadExactly(backend, 4), "more");
   EXPECT_EQ(Count(daemon.err().substr(mark), "exited with code 0"), 1u) << daemon.err();
-  close(backend);
-  close(client);
+  link.Close();
 
   EXPECT_TRUE(Eventually([&] {
     const std::string log = daemon.err().substr(mark);
