@@ -98,8 +98,7 @@ Source Reopen(const std::string& name, const Source& current, uint64_t* from, st
 // Whether the name now names a segment other than the one followed.
 bool Replaced(const std::string& name, const Source& current) {
   Result<Source> now = OpenSource(name);
-  return !now.ok() || now->journal->id() != current.journal->id() ||
-         now->segment->info().created_ms != current.segment->info().created_ms;
+  return !now.ok() || now->journal->id() != current.journal->id();
 }
 
 }  // namespace

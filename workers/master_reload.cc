@@ -79,10 +79,11 @@ Result<std::unique_ptr<Master::Generation>> Master::BuildNext(Config next,
                                    shm->registry, next.shm.reload_state);
     logger_.Notice(fmt::format("carried {} dict entries over to the new segment ({})", copied,
                                ReloadStateName(next.shm.reload_state)));
+    // The journal goes on with its numbers, so that a follower sees no break.
+    Journal* old_journal = from.registry.journal();
+    Journal* new_journal = shm->registry.journal();
+    if (old_journal != nullptr && new_journal != nullptr) new_journal->CarryFrom(*old_journal);
   }
-  Journal* from = current_->shm.registry.journal();
-  Journal* to = shm->registry.journal();
-  if (from != nullptr && to != nullptr && from != to && !shm->reattached) to->CarryFrom(*from);
   logger_ = std::move(*logger);
   return std::make_unique<Generation>(
       Generation{std::move(next), std::move(*shm), std::move(*listeners), false});

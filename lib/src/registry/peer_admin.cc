@@ -15,7 +15,6 @@ namespace upcheck {
 
 using shm::AdminShm;
 using shm::PeerAt;
-using shm::Str;
 using shm::Up;
 using shm::UpstreamShm;
 
@@ -36,8 +35,7 @@ Status Registry::SetAdmin(size_t u, bool backup, uint32_t id, const PeerAdmin& a
   JournalEvent e;
   e.kind = EventKind::kAdmin;
   e.upstream = std::string(upstream_name(u));
-  e.peer = std::string(
-      Str(h_, PeerAt(h_, Up(h_, u).first_peer + (backup ? Up(h_, u).primary_count : 0) + id).name));
+  e.peer = std::string(peer(u, (backup ? Up(h_, u).primary_count : 0) + id).name);
   e.backup = backup;
   e.admin = admin.state;
   e.expires_ms = admin.state == AdminState::kAuto ? 0 : admin.expires_ms;
