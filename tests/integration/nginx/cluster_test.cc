@@ -261,7 +261,8 @@ TEST_F(NginxClusterTest, TheToolsReadTheLiveSegment) {
   // The module's workers journal in the same segment: the transition, with its failure.
   ProcessResult events = RunProcess({shmctl, "-s", shm_, "events"});
   ASSERT_EQ(events.exit_code, 0) << events.err;
-  EXPECT_NE(events.out.find(" down peer " + a.address() + " is turned down after 1 failure(s), "
+  EXPECT_NE(events.out.find(" down peer " + a.address() +
+                            " is turned down after 1 failure(s), "
                             "upstream: \"up\", error: \""),
             std::string::npos)
       << events.out;

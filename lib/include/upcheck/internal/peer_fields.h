@@ -56,9 +56,9 @@ constexpr size_t FailureResultIndex(std::string_view result) {
   X(last_error, std::string, OUTCOME, "last_error", String) /* the original's message */          \
   X(last_change_ms, int64_t, I64, "last_change", Time)    /* last transition, Unix ms; 0: none */ \
   X(next_check_ms, int64_t, I64, "next_check", TimeIfSet) /* when due next, Unix ms */            \
-  /* connections a balancer saw fail (passive checks); active probes skipped for them */       \
-  X(passive_failures, uint64_t, U64, "passive_failures_total", None)                           \
-  X(active_skipped, uint64_t, U64, "active_skipped", None)                                     \
+  /* connections a balancer saw fail (passive checks); active probes skipped for them */          \
+  X(passive_failures, uint64_t, U64, "passive_failures_total", None)                              \
+  X(active_skipped, uint64_t, U64, "active_skipped", None)                                        \
   X(turned_down, uint64_t, U32, "turned_down", None)
 
 #endif  // UPCHECK_INTERNAL_PEER_FIELDS_H_
