@@ -14,8 +14,9 @@ std::string FleetLock::Key(std::string_view upstream) const {
 void FleetLock::TryLock(std::string_view upstream, int64_t ttl_ms,
                         std::function<void(FleetLockResult)> done) {
   const int64_t ttl = std::max<int64_t>(ttl_ms, 1);
-  client_.Command({"SET", Key(upstream), host_id_, "NX", "PX", std::to_string(ttl)},
-                  [this, done = std::move(done)](Result<RedisReply> reply) { done(Judge(reply)); });
+  client_.Command(
+      {"SET", Key(upstream), host_id_, "NX", "PX", std::to_string(ttl)},
+      [this, done = std::move(done)](const Result<RedisReply>& reply) { done(Judge(reply)); });
 }
 
 // SET ... NX answers OK when it set the key and nil when the key exists; anything else

@@ -84,7 +84,7 @@ std::string RedisClient::Error(std::string_view what) const {
   return fmt::format("redis {}: {}", options_.address, what);
 }
 
-void RedisClient::Command(std::vector<std::string> args, Callback done) {
+void RedisClient::Command(const std::vector<std::string>& args, Callback done) {
   Pending* p = NewPending(std::move(done));
   if (ctx_ == nullptr) {
     if (Status st = Connect(); !st.ok()) {

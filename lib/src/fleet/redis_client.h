@@ -53,7 +53,7 @@ class RedisClient {
 
   // Sends `args` (connecting first if need be); `done` gets the reply or an error that
   // starts with "redis <address>: ".
-  void Command(std::vector<std::string> args, Callback done);
+  void Command(const std::vector<std::string>& args, Callback done);
 
   bool connected() const;
   int connects() const { return connects_; }  // connections opened so far
