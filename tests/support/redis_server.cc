@@ -7,8 +7,8 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -86,11 +86,13 @@ Status RedisServer::Start() {
     args.push_back(*options_.password);
   }
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   pid_t pid = -1;
   if (int rc = posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ); rc != 0) {
-    return Status::Error(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
+    return Status::Error(
+        fmt::format("cannot run {}: {}", argv[0], std::generic_category().message(rc)));
   }
   pid_ = pid;
   paused_ = false;
