@@ -23,6 +23,7 @@
 #include "config/address.h"
 #include "config/check_http.h"
 #include "config/check_tls.h"
+#include "config/fleet_config.h"
 #include "config/toml_reader.h"
 #include "config/upstream_balancing.h"
 #include "probe/tls_options.h"
@@ -528,12 +529,13 @@ Result<Config> ParseConfig(std::string_view text, std::string_view path_for_mess
   }
   Diagnostics diag(path_for_messages);
   TableReader t(root, "", diag);
-  t.RejectUnknownKeys({"shm", "daemon", "upstream"});
+  t.RejectUnknownKeys({"shm", "daemon", "fleet", "upstream"});
   Config config;
   config.path = std::string(path_for_messages);
   std::map<std::string, std::string> listen_used;  // host:port -> key path
   ReadShm(t, config.shm);
   ReadDaemon(t, config.daemon, listen_used);
+  config::ReadFleet(t, config.fleet);
   ReadUpstreams(t, config, listen_used, files);
   // Valid, like an nginx.conf without upstream blocks, but the daemon would check nothing.
   if (root.empty()) {

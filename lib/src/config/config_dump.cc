@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "config/fleet_config.h"
 #include "config/toml_reader.h"
 #include "config/upstream_balancing.h"
 #include "upcheck/config.h"
@@ -133,6 +134,7 @@ std::string DumpConfig(const Config& config) {
   if (daemon.on_event_timeout_ms != kDefaultOnEventTimeoutMs) {
     out += fmt::format("on_event_timeout = {}\n", daemon.on_event_timeout_ms);
   }
+  if (config.fleet) out += config::DumpFleet(*config.fleet);
 
   for (const UpstreamConfig& upstream : config.upstreams) {
     out += "\n[[upstream]]\n";
