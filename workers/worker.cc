@@ -95,6 +95,9 @@ class Worker {
   std::optional<AdminSync> admin_;  // operators' overrides, applied before every pick
   uint32_t slot_ = 0;
   Upstreams view_;
+  // The fleet tier, when [fleet] is set: one Redis connection for this worker's checkers,
+  // which it must outlive.
+  std::unique_ptr<FleetTier> fleet_;
   std::vector<std::unique_ptr<Checker>> checkers_;
   std::unique_ptr<WorkerNet> net_;
   uv_signal_t sigterm_{}, sigint_{}, sigquit_{}, sigusr1_{};
@@ -160,6 +163,16 @@ Status Worker::SpawnCheckers() {
     g_stop_at = *stop_at;
     if (g_stop_at.point == "dict_lock") SetDictLockedHookForTesting(&StopInsideDictLock);
   }
+  if (config.fleet) {
+    const FleetConfig& f = *config.fleet;
+    Result<std::unique_ptr<FleetTier>> fleet = CreateRedisFleet(&loop_, {.redis = f.redis,
+                                                                         .host_id = f.host_id,
+                                                                         .prefix = f.prefix,
+                                                                         .timeout_ms = f.timeout_ms,
+                                                                         .password = f.password});
+    if (!fleet.ok()) return Status::Error("fleet: " + fleet.error());
+    fleet_ = std::move(*fleet);
+  }
   for (const UpstreamConfig& u : config.upstreams) {
     if (!u.check) continue;
     CheckerEnv env;
@@ -177,6 +190,8 @@ Status Worker::SpawnCheckers() {
     env.on_check = [this](const PeerCheckEvent& e) { registry_->RecordCheck(e); };
     env.on_cycle = [this](const CycleEvent& e) { registry_->RecordCycle(slot_, e); };
     env.on_skip = [this](const PeerSkipEvent& e) { registry_->RecordSkip(e); };
+    env.on_fleet = [this](const FleetEvent& e) { registry_->RecordFleet(e); };
+    internals.fleet = fleet_.get();
     if (stop_at && stop_at->point != "dict_lock") {
       internals.test_hook = [](std::string_view point) {
         if (point == g_stop_at.point) StopHere();
@@ -282,6 +297,7 @@ void Worker::Shutdown(std::string_view why) {
   logger_.Notice(fmt::format("worker {} exiting ({})", launch_.number, why));
   view_.SetBeforeReadHook(nullptr);
   checkers_.clear();  // each checker stops and closes its handles on the loop
+  fleet_.reset();     // its connection and timers, after the checkers that use it
   if (net_) net_->Close();
   for (uv_signal_t* handle : {&sigterm_, &sigint_, &sigquit_, &sigusr1_}) {
     uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);

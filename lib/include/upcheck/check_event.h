@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "upcheck/probe_kind.h"
@@ -67,6 +68,48 @@ struct PeerSkipEvent {
   bool backup = false;
   uint32_t id = 0;
   std::string_view peer;  // configured name
+};
+
+// Where a host stands in its fleet (DESIGN §11) for one upstream's cycle.
+enum class FleetRole : uint8_t {
+  kNone = 0,      // no fleet configured, or no cycle yet
+  kWinner = 1,    // this host probes for the fleet
+  kFollower = 2,  // another host does: this one copies its results
+  kAlone = 3,     // Redis failed: this host probes on its own, as without a fleet
+};
+
+constexpr std::string_view FleetRoleName(FleetRole role) {
+  switch (role) {
+    case FleetRole::kNone:
+      return "none";
+    case FleetRole::kWinner:
+      return "winner";
+    case FleetRole::kFollower:
+      return "follower";
+    case FleetRole::kAlone:
+      return "alone";
+  }
+  return "?";
+}
+
+// A peer whose state this host copied from the fleet.
+struct FleetCopy {
+  bool backup = false;
+  uint32_t id = 0;
+  std::string_view peer;  // configured name
+  bool down = false;      // its state now
+};
+
+// The fleet's answer at the start of a cycle of this host's lock winner.
+struct FleetEvent {
+  std::string_view upstream;
+  FleetRole role = FleetRole::kNone;
+  double version = 0;                 // the fleet version this host holds now; 0: none yet
+  std::string_view holder;            // the host holding the fleet lock; "" when unknown
+  bool fell_back = false;             // kAlone after a cycle that was not
+  bool rejoined = false;              // not kAlone after a cycle that was
+  std::string_view error;             // kAlone: what failed
+  std::span<const FleetCopy> copies;  // transitions copied from the fleet
 };
 
 // A cycle's start (probing = whether this process holds the lock) and end.

@@ -38,6 +38,7 @@ struct CheckerEnv {
   std::function<void(const PeerCheckEvent&)> on_check;  // optional
   std::function<void(const CycleEvent&)> on_cycle;      // optional
   std::function<void(const PeerSkipEvent&)> on_skip;    // optional: an active probe skipped
+  std::function<void(const FleetEvent&)> on_fleet;      // optional: the fleet's answer
 };
 
 struct CheckerInternals;

@@ -34,7 +34,12 @@ enum class KeyFamily : uint8_t {
   kLock,
   kPassiveFail,
   kPassiveOk,
-  kNext
+  kNext,
+  // The fleet tier's per-upstream keys (DESIGN §11).
+  kFleetVersion,
+  kFleetRole,
+  kFleetHolder,
+  kFleetUnpublished
 };
 
 // What every key of `family` starts with; for listing one family with a prefix scan.
@@ -44,6 +49,8 @@ std::string_view KeyPrefix(KeyFamily family);
 std::string PeerKey(KeyFamily family, std::string_view upstream, bool backup, uint32_t id);
 std::string VersionKey(std::string_view upstream);
 std::string LockKey(std::string_view upstream);
+// The key of an upstream family (kVersion, kLock and the fleet's): prefix + upstream.
+std::string UpstreamKey(KeyFamily family, std::string_view upstream);
 
 // One peer family's keys for the peers of one list, built in one reused buffer: for loops
 // over many peers that must not allocate per peer.
@@ -58,7 +65,7 @@ class PeerKeyBuffer {
   size_t stem_ = 0;
 };
 
-// A protocol key taken apart. For kVersion and kLock only `upstream` is set.
+// A protocol key taken apart. For the upstream families only `upstream` is set.
 struct ProtocolKey {
   KeyFamily family = KeyFamily::kDown;
   std::string_view upstream;  // points into the parsed key

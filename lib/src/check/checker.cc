@@ -113,7 +113,14 @@ class Checker::Impl {
   static void OnTimer(uv_timer_t* timer);
   static void OnClosed(uv_handle_t* handle);
   void RunCycle();
+  void StartProbing();
   void FinishCycle();
+
+  // The fleet tier (DESIGN §11), for the host's lock winner.
+  void BeginFleetCycle();
+  void OnFleetCycle(FleetCycle cycle);
+  void CopyFleet(const FleetCycle& cycle, bool rejoined, std::vector<FleetCopy>& copies);
+  void PublishToFleet();
 
   void CheckPeersUpdates();
   void UpgradePeersVersion(std::vector<PeerSlot>& peers);
@@ -163,6 +170,16 @@ class Checker::Impl {
   std::vector<PeerSlot*> due_;  // the list being probed: its peers that are due
   size_t groups_running_ = 0;
 
+  // The fleet tier: the peers' names as the fleet keys them (primaries, then backups), this
+  // cycle's role, and what the winner publishes at its end.
+  std::vector<std::string> fleet_names_;
+  std::string fv_key_, fr_key_, fh_key_, fu_key_;
+  FleetRole fleet_role_ = FleetRole::kNone;
+  bool fleet_changed_ = false;               // a peer changed state: the version moves
+  std::optional<double> fleet_set_version_;  // after a flush: the version to start from
+  // Fleet callbacks may come after this Impl is gone: they hold a weak reference to this.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
   enum class TimerState : uint8_t { kNone, kOpen, kClosing, kClosed };
   bool stopped_ = false;
   bool detached_ = false;  // the Checker is gone: free once the timer is closed
@@ -210,6 +227,10 @@ Status Checker::Impl::Init(const CheckOptions& o) {
   }
   v_key_ = VersionKey(upstream_);
   l_key_ = LockKey(upstream_);
+  fv_key_ = UpstreamKey(KeyFamily::kFleetVersion, upstream_);
+  fr_key_ = UpstreamKey(KeyFamily::kFleetRole, upstream_);
+  fh_key_ = UpstreamKey(KeyFamily::kFleetHolder, upstream_);
+  fu_key_ = UpstreamKey(KeyFamily::kFleetUnpublished, upstream_);
 
   std::optional<int> port;
   if (o.port) port = static_cast<int>(*o.port);
@@ -230,6 +251,9 @@ Status Checker::Impl::Init(const CheckOptions& o) {
   };
   if (Status st = fill(*primary, false, primary_); !st) return st;
   if (Status st = fill(*backup, true, backup_); !st) return st;
+  for (const auto* list : {&primary_, &backup_}) {
+    for (const PeerSlot& p : *list) fleet_names_.push_back(p.name);
+  }
 
   Result<std::unique_ptr<Prober>> prober = Prober::Create(env_.loop, ProbeOptionsOf(o));
   if (!prober.ok()) return prober.status();
@@ -291,6 +315,14 @@ void Checker::Impl::RunCycle() {
     FinishCycle();
     return;
   }
+  if (internals_.fleet != nullptr) {
+    BeginFleetCycle();
+    return;
+  }
+  StartProbing();
+}
+
+void Checker::Impl::StartProbing() {
   probing_backups_ = false;
   CheckPeers(primary_, false);
 }
@@ -300,6 +332,8 @@ void Checker::Impl::FinishCycle() {
   if (locked_) ReconcileDownKeys();
   locked_ = false;
   Publish();
+  if (fleet_role_ == FleetRole::kWinner && !stopped_) PublishToFleet();
+  fleet_role_ = FleetRole::kNone;
   in_cycle_ = false;
   if (env_.on_cycle) env_.on_cycle(CycleEvent{upstream_, true, false, version_});
   if (!stopped_) {
@@ -601,6 +635,7 @@ void Checker::Impl::SetPeerDownGlobally(PeerSlot& peer, bool down) {
   Status st = env_.upstreams->SetPeerDown(upstream_, peer.backup, peer.id, down);
   if (!st.ok()) Err("failed to set peer down: " + st.message());
   new_version_ = true;
+  if (fleet_role_ == FleetRole::kWinner) fleet_changed_ = true;
   peer.flagged = down;
   // set(key, nil) deletes (§5): an up peer has no `d:` key.
   Status stored =
@@ -690,6 +725,122 @@ void Checker::Impl::Publish() {
     internals_.version_hint->store(std::bit_cast<uint64_t>(*v), std::memory_order_release);
   }
   if (lost_update) CheckPeersUpdates();
+}
+
+// ---- The fleet tier (DESIGN §11) --------------------------------------------------------
+
+// This host holds its own lock: ask the fleet whether it probes. The lock's TTL is the
+// local one: the fleet's winner re-arms after the cycle it drew, as a host's does.
+void Checker::Impl::BeginFleetCycle() {
+  std::weak_ptr<bool> alive = alive_;
+  internals_.fleet->BeginCycle(upstream_, LockTtlMs(cycle_delay_ms_), fleet_names_,
+                               [this, alive](FleetCycle cycle) {
+                                 if (alive.expired() || stopped_) return;
+                                 OnFleetCycle(std::move(cycle));
+                               });
+}
+
+void Checker::Impl::OnFleetCycle(FleetCycle cycle) {
+  // The last role lives in the dict: the host's lock winner changes from cycle to cycle,
+  // and a fallback is said once per host, not once per worker.
+  const auto before = static_cast<FleetRole>(static_cast<int>(Counter(fr_key_).value_or(0)));
+  (void)env_.dict->Set(fr_key_, DictValue(static_cast<double>(cycle.role)));
+  if (!cycle.holder.empty()) (void)env_.dict->Set(fh_key_, DictValue(cycle.holder));
+  const bool alone = cycle.role == FleetRole::kAlone;
+  const bool fell_back = alone && before != FleetRole::kAlone;
+  const bool rejoined = !alone && before == FleetRole::kAlone;
+  if (fell_back) Warn("fleet: " + cycle.error + "; probing alone" + UpstreamLogContext(upstream_));
+  if (rejoined) {
+    Warn("fleet: redis answers again; back in the fleet as its " +
+         std::string(FleetRoleName(cycle.role)) + UpstreamLogContext(upstream_));
+  }
+  std::vector<FleetCopy> copies;
+  fleet_role_ = cycle.role;
+  fleet_changed_ = false;
+  fleet_set_version_.reset();
+  if (!alone) CopyFleet(cycle, rejoined, copies);
+  if (env_.on_fleet) {
+    env_.on_fleet(FleetEvent{upstream_, cycle.role, Counter(fv_key_).value_or(0), cycle.holder,
+                             fell_back, rejoined, cycle.error, copies});
+  }
+  if (cycle.role == FleetRole::kFollower) {
+    locked_ = false;  // another host probes: nothing of ours to reconcile
+    FinishCycle();
+    return;
+  }
+  StartProbing();
+}
+
+// Brings this host's segment to the fleet's state: the streaks always (whoever wins next
+// counts on from them), the flags when the fleet's version is one this host does not hold.
+// A winner whose own change never reached the fleet (Redis failed, or it probed alone)
+// keeps its view and publishes it instead; so does one that finds no fleet version (a new
+// or flushed Redis, whose missing flags would read as up).
+void Checker::Impl::CopyFleet(const FleetCycle& cycle, bool rejoined,
+                              std::vector<FleetCopy>& copies) {
+  const std::optional<double> held = Counter(fv_key_);
+  const bool winner = cycle.role == FleetRole::kWinner;
+  Result<std::optional<DictValue>> unpublished = env_.dict->Get(fu_key_);
+  const bool ours_first = winner && (rejoined || (unpublished.ok() && unpublished->has_value()));
+  if (!cycle.version) {
+    if (winner) fleet_set_version_ = held.value_or(0) + 1;
+    return;
+  }
+  if (ours_first) {
+    fleet_changed_ = true;
+    return;
+  }
+  const bool copy_flags = held != cycle.version || rejoined;
+  size_t i = 0;
+  for (auto* list : {&primary_, &backup_}) {
+    for (PeerSlot& p : *list) {
+      const FleetPeerState& s = cycle.peers[i++];
+      if (s.ok) (void)env_.dict->Set(p.ok_key, DictValue(*s.ok));
+      if (s.nok) (void)env_.dict->Set(p.nok_key, DictValue(*s.nok));
+      if (!copy_flags) continue;
+      if (p.down != s.down) {
+        p.down = s.down;
+        Warn(Transition("peer " + p.name + " is turned " + (s.down ? "down" : "up") +
+                        " by the fleet (" + (cycle.holder.empty() ? "?" : cycle.holder) + ")"));
+        SetPeerDownGlobally(p, s.down);
+        copies.push_back(FleetCopy{p.backup, p.id, p.name, s.down});
+      } else if (s.down && !p.flagged) {
+        SetPeerDownGlobally(p, true);  // down by the config here: now by the fleet's flag
+      }
+    }
+  }
+  if (copy_flags) {
+    (void)env_.dict->Set(fv_key_, DictValue(*cycle.version));
+    (void)env_.dict->Delete(fu_key_);
+  }
+}
+
+// The winner's end of cycle: every peer's streaks and flag, then the version if a peer
+// changed. Until Redis confirms, `fu:` marks the change as ours to publish again.
+void Checker::Impl::PublishToFleet() {
+  std::vector<FleetPeerState> states;
+  states.reserve(fleet_names_.size());
+  for (const auto* list : {&primary_, &backup_}) {
+    for (const PeerSlot& p : *list) {
+      states.push_back(FleetPeerState{p.down, Counter(p.ok_key), Counter(p.nok_key)});
+    }
+  }
+  const bool moves = fleet_changed_ || fleet_set_version_.has_value();
+  if (moves) (void)env_.dict->Set(fu_key_, DictValue(true));
+  std::weak_ptr<bool> alive = alive_;
+  internals_.fleet->Publish(
+      upstream_, fleet_names_, states, fleet_changed_, fleet_set_version_,
+      [this, alive](const Result<std::optional<double>>& r) {
+        if (alive.expired()) return;
+        if (!r.ok()) {
+          Err("fleet: failed to publish: " + r.error() + UpstreamLogContext(upstream_));
+          return;
+        }
+        if (r->has_value()) {
+          (void)env_.dict->Set(fv_key_, DictValue(**r));
+          (void)env_.dict->Delete(fu_key_);
+        }
+      });
 }
 
 bool Checker::Impl::IsDue(const PeerSlot& peer) const {

@@ -1,6 +1,8 @@
 // The key scheme itself: "d:", "ok:", "nok:" and "next:" + "<upstream>:p<id>" or ":b<id>"
 // for a peer, "v:" and "l:" + "<upstream>" for an upstream. healthcheck.lua spells them so.
-// Passive checks add "pf:" (failure streak) and "ps:" (last success) per peer.
+// Passive checks add "pf:" (failure streak) and "ps:" (last success) per peer; the fleet tier
+// "fv:" (the fleet version held), "fr:" (the last role), "fh:" (the fleet lock's holder) and
+// "fu:" (a change not yet published to the fleet) per upstream.
 #include "upcheck/protocol_keys.h"
 
 #include <charconv>
@@ -8,7 +10,11 @@
 namespace upcheck {
 namespace {
 
-constexpr std::string_view kPrefixes[] = {"d:", "ok:", "nok:", "v:", "l:", "pf:", "ps:", "next:"};
+constexpr std::string_view kPrefixes[] = {
+    "d:", "ok:", "nok:", "v:", "l:", "pf:", "ps:", "next:", "fv:", "fr:", "fh:", "fu:"};
+constexpr KeyFamily kUpstreamFamilies[] = {KeyFamily::kVersion,      KeyFamily::kLock,
+                                           KeyFamily::kFleetVersion, KeyFamily::kFleetRole,
+                                           KeyFamily::kFleetHolder,  KeyFamily::kFleetUnpublished};
 constexpr KeyFamily kPeerFamilies[] = {KeyFamily::kDown,      KeyFamily::kOk,
                                        KeyFamily::kNok,       KeyFamily::kPassiveFail,
                                        KeyFamily::kPassiveOk, KeyFamily::kNext};
@@ -53,6 +59,9 @@ std::string PeerKey(KeyFamily family, std::string_view upstream, bool backup, ui
 
 std::string VersionKey(std::string_view upstream) { return KeyOf(KeyFamily::kVersion, upstream); }
 std::string LockKey(std::string_view upstream) { return KeyOf(KeyFamily::kLock, upstream); }
+std::string UpstreamKey(KeyFamily family, std::string_view upstream) {
+  return KeyOf(family, upstream);
+}
 
 PeerKeyBuffer::PeerKeyBuffer(KeyFamily family, std::string_view upstream, bool backup)
     : key_(KeyOf(family, upstream)) {
@@ -67,7 +76,7 @@ const std::string& PeerKeyBuffer::For(uint32_t id) {
 }
 
 std::optional<ProtocolKey> ParseProtocolKey(std::string_view key) {
-  for (const KeyFamily family : {KeyFamily::kVersion, KeyFamily::kLock}) {
+  for (const KeyFamily family : kUpstreamFamilies) {
     if (key.starts_with(KeyPrefix(family))) {
       return ProtocolKey{family, key.substr(KeyPrefix(family).size()), false, 0};
     }

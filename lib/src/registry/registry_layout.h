@@ -19,10 +19,9 @@
 
 namespace upcheck::shm {
 
-// "ucregis8": 8 since peers count passive failures and skipped probes and carry their
-// next check, and upstreams carry the balancer's panic state. The last byte is the
-// layout's version: a tool that reads another one refuses the segment.
-inline constexpr uint64_t kRegistryMagic = 0x7563726567697338ull;
+// "ucregis9": 9 since upstreams carry the fleet tier's role, version and fallbacks. The last
+// byte is the layout's version: a tool that reads another one refuses the segment.
+inline constexpr uint64_t kRegistryMagic = 0x7563726567697339ull;
 
 // The longest admin reason kept (bytes); longer ones are refused, not cut.
 inline constexpr size_t kAdminReasonBytes = 200;
@@ -44,7 +43,7 @@ struct UpstreamShm {
   uint32_t first_peer;      // index into the peer array
   uint32_t primary_count;
   uint32_t backup_count;
-  uint32_t reserved;
+  std::atomic<uint32_t> fleet_role;  // FleetRole of the last cycle of the host's lock winner
   std::atomic<uint64_t> published_version;  // bit pattern of a double
   // Bumped after every admin change of one of its peers: a picker compares it with the
   // value it last applied (one load) and reads the peers' AdminShm only when it moved.
@@ -55,6 +54,10 @@ struct UpstreamShm {
   // 1 while the balancers pick among all primaries; swapped, so one process sees each change.
   std::atomic<uint32_t> panic;
   std::atomic<uint64_t> panic_total;  // entries into panic
+  // The fleet tier (DESIGN §11): the fleet version held (bit pattern of a double) and the
+  // falls back to probing alone.
+  std::atomic<uint64_t> fleet_version;
+  std::atomic<uint64_t> fleet_fallbacks;
 };
 
 // How PeerDetailsShm keeps each kind of field of peer_fields.h (OUTCOME: not at all, it is

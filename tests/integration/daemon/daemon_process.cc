@@ -66,6 +66,7 @@ std::string ConfigToml(const TestConfig& c) {
   if (!c.pid_file.empty()) t << "pid_file = \"" << c.pid_file << "\"\n";
   if (!c.on_event.empty()) t << "on_event = \"" << c.on_event << "\"\n";
   if (c.on_event_timeout_ms > 0) t << "on_event_timeout = " << c.on_event_timeout_ms << "\n";
+  if (!c.fleet_toml.empty()) t << "\n" << c.fleet_toml << "\n";
   for (const TestUpstream& u : c.upstreams) {
     t << "\n[[upstream]]\nname = \"" << u.name << "\"\nprimary = " << List(u.primary) << "\n";
     if (!u.backup.empty()) t << "backup = " << List(u.backup) << "\n";

@@ -64,6 +64,7 @@ struct TestConfig {
   std::string reload_state{};   // shm.reload_state; "" leaves it out (the default)
   std::string on_event{};       // daemon.on_event; "" for none
   int on_event_timeout_ms = 0;  // daemon.on_event_timeout; 0 leaves it out
+  std::string fleet_toml{};     // a [fleet] table, written as given; "" for none
 };
 
 std::string ConfigToml(const TestConfig& config);

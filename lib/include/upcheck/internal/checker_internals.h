@@ -16,6 +16,7 @@
 
 #include "upcheck/check_options.h"
 #include "upcheck/checker.h"
+#include "upcheck/internal/fleet_tier.h"
 #include "upcheck/status.h"
 
 namespace upcheck {
@@ -30,6 +31,10 @@ struct CheckerInternals {
   // "after_d_write": SetPeerDownGlobally wrote (or deleted) the `d:` key, before the
   // publish; "before_publish": a new version is about to be published.
   std::function<void(std::string_view point)> test_hook;
+  // Optional, one per process: the fleet tier (DESIGN §11). The host's lock winner then
+  // also tries the fleet's lock, and probes only when it wins it; it must outlive the
+  // checker.
+  FleetTier* fleet = nullptr;
 };
 
 Result<std::unique_ptr<Checker>> SpawnChecker(const CheckerEnv& env, const CheckOptions& options,

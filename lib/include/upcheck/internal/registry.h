@@ -161,6 +161,14 @@ class Registry {
   bool panic(size_t u) const;
   uint64_t panic_total(size_t u) const;
 
+  // The fleet tier, per upstream (DESIGN §11). RecordFleet takes a Checker's FleetEvent:
+  // the role and version, a fallback counted and journaled, each copied transition as a
+  // check's would be (last change, turned up/down, a journal event). Any process.
+  void RecordFleet(const FleetEvent& event);
+  FleetRole fleet_role(size_t u) const;
+  double fleet_version(size_t u) const;
+  uint64_t fleet_fallbacks(size_t u) const;
+
   // The worker table.
   uint32_t max_workers() const;
   // A free slot for `pid` (kStarting), or an error when the table is full.

@@ -1,0 +1,204 @@
+#include "fleet/redis_fleet.h"
+
+#include <charconv>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "util/clock.h"
+
+namespace upcheck::fleet {
+
+std::string FleetKeys::Lock(std::string_view u) const { return fmt::format("{}l:{}", prefix, u); }
+std::string FleetKeys::Version(std::string_view u) const {
+  return fmt::format("{}v:{}", prefix, u);
+}
+std::string FleetKeys::Down(std::string_view u, std::string_view a) const {
+  return fmt::format("{}d:{}:{}", prefix, u, a);
+}
+std::string FleetKeys::Ok(std::string_view u, std::string_view a) const {
+  return fmt::format("{}ok:{}:{}", prefix, u, a);
+}
+std::string FleetKeys::Nok(std::string_view u, std::string_view a) const {
+  return fmt::format("{}nok:{}:{}", prefix, u, a);
+}
+std::string FleetKeys::Hosts() const { return prefix + "hosts"; }
+
+namespace {
+
+// A number Redis keeps as a string; nullopt for nil or anything else.
+std::optional<double> Number(const RedisReply& r) {
+  if (r.kind == RedisReply::Kind::kInteger) return static_cast<double>(r.integer);
+  if (r.kind != RedisReply::Kind::kString) return std::nullopt;
+  double v = 0;
+  const char* end = r.text.data() + r.text.size();
+  auto [ptr, ec] = std::from_chars(r.text.data(), end, v);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return v;
+}
+
+std::string Text(double v) { return fmt::format("{}", v); }
+
+// Replies of one pipelined round trip, gathered until the last is in.
+template <typename Done>
+struct Gather {
+  explicit Gather(size_t n, Done d) : replies(n), done(std::move(d)) {}
+  std::vector<std::optional<Result<RedisReply>>> replies;
+  size_t left = 0;
+  Done done;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RedisFleet>> RedisFleet::Create(uv_loop_t* loop,
+                                                       const FleetOptions& config) {
+  using R = Result<std::unique_ptr<RedisFleet>>;
+  Result<std::unique_ptr<RedisClient>> client = RedisClient::Create(
+      loop,
+      {.address = config.redis, .timeout_ms = config.timeout_ms, .password = config.password});
+  if (!client.ok()) return R::Error(client.error());
+  return std::unique_ptr<RedisFleet>(new RedisFleet(std::move(*client), config));
+}
+
+RedisFleet::RedisFleet(std::unique_ptr<RedisClient> client, const FleetOptions& config)
+    : client_(std::move(client)), keys_{config.prefix}, host_id_(config.host_id) {}
+
+void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms,
+                            const std::vector<std::string>& peers,
+                            std::function<void(FleetCycle)> done) {
+  const std::string lock = keys_.Lock(upstream);
+  const std::string ttl = std::to_string(std::max<int64_t>(lock_ttl_ms, 1));
+  std::vector<std::string> mget{"MGET", keys_.Version(upstream)};
+  for (const std::string& a : peers) {
+    mget.push_back(keys_.Down(upstream, a));
+    mget.push_back(keys_.Ok(upstream, a));
+    mget.push_back(keys_.Nok(upstream, a));
+  }
+  const std::vector<std::vector<std::string>> commands = {
+      {"SET", lock, host_id_, "NX", "PX", ttl},
+      {"GET", lock},
+      {"PTTL", lock},
+      std::move(mget),
+      {"HSET", keys_.Hosts(), host_id_, std::to_string(UnixMs())},
+  };
+  auto finish = [this, lock, ttl, done = std::move(done),
+                 n = peers.size()](std::vector<std::optional<Result<RedisReply>>>& r) {
+    FleetCycle c;
+    for (const std::optional<Result<RedisReply>>& reply : r) {
+      if (!reply->ok()) {
+        c.error = reply->error();
+        return done(std::move(c));
+      }
+    }
+    const RedisReply& set = **r[0];
+    const RedisReply& holder = **r[1];
+    const RedisReply& pttl = **r[2];
+    const RedisReply& values = **r[3];
+    if (!((set.kind == RedisReply::Kind::kStatus && set.text == "OK") ||
+          set.kind == RedisReply::Kind::kNil) ||
+        values.kind != RedisReply::Kind::kArray || values.elements.size() != 1 + 3 * n) {
+      c.error = "redis: unexpected reply to the cycle's commands";
+      return done(std::move(c));
+    }
+    c.role = set.kind == RedisReply::Kind::kNil ? FleetRole::kFollower : FleetRole::kWinner;
+    c.holder = holder.kind == RedisReply::Kind::kString ? holder.text : std::string();
+    // A lock someone set without a TTL would keep every host a follower for good.
+    if (c.role == FleetRole::kFollower && pttl.kind == RedisReply::Kind::kInteger &&
+        pttl.integer == -1) {
+      client_->Command({"PEXPIRE", lock, ttl}, [](const Result<RedisReply>&) {});
+    }
+    c.version = Number(values.elements[0]);
+    c.peers.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const RedisReply& d = values.elements[1 + 3 * i];
+      c.peers[i].down = d.kind != RedisReply::Kind::kNil && d.text != "0";
+      c.peers[i].ok = Number(values.elements[2 + 3 * i]);
+      c.peers[i].nok = Number(values.elements[3 + 3 * i]);
+    }
+    done(std::move(c));
+  };
+  using State = Gather<decltype(finish)>;
+  auto state = std::make_shared<State>(commands.size(), std::move(finish));
+  state->left = commands.size();
+  for (size_t i = 0; i < commands.size(); ++i) {
+    client_->Command(commands[i], [state, i](Result<RedisReply> reply) {
+      state->replies[i].emplace(std::move(reply));
+      if (--state->left == 0) state->done(state->replies);
+    });
+  }
+}
+
+void RedisFleet::Publish(std::string_view upstream, const std::vector<std::string>& peers,
+                         const std::vector<FleetPeerState>& states, bool bump,
+                         std::optional<double> set_version,
+                         std::function<void(Result<std::optional<double>>)> done) {
+  std::vector<std::vector<std::string>> commands;
+  std::vector<std::string> mset{"MSET"};
+  std::vector<std::string> del{"DEL"};
+  for (size_t i = 0; i < peers.size() && i < states.size(); ++i) {
+    const FleetPeerState& s = states[i];
+    if (s.ok) {
+      mset.push_back(keys_.Ok(upstream, peers[i]));
+      mset.push_back(Text(*s.ok));
+    }
+    if (s.nok) {
+      mset.push_back(keys_.Nok(upstream, peers[i]));
+      mset.push_back(Text(*s.nok));
+    }
+    if (s.down) {
+      mset.push_back(keys_.Down(upstream, peers[i]));
+      mset.push_back("1");
+    } else {
+      del.push_back(keys_.Down(upstream, peers[i]));
+    }
+  }
+  if (mset.size() > 1) commands.push_back(std::move(mset));
+  if (del.size() > 1) commands.push_back(std::move(del));
+  const bool moves = bump || set_version.has_value();
+  if (set_version) {
+    commands.push_back({"SET", keys_.Version(upstream), Text(*set_version)});
+  } else if (bump) {
+    commands.push_back({"INCR", keys_.Version(upstream)});
+  }
+  if (commands.empty()) {
+    client_->Command({"PING"}, [done = std::move(done)](const Result<RedisReply>& r) {
+      if (!r.ok()) return done(r.status());
+      done(std::optional<double>());
+    });
+    return;
+  }
+  auto finish = [done = std::move(done), moves,
+                 set_version](std::vector<std::optional<Result<RedisReply>>>& r) {
+    for (const std::optional<Result<RedisReply>>& reply : r) {
+      if (!reply->ok()) return done(reply->status());
+    }
+    if (!moves) return done(std::optional<double>());
+    if (set_version) return done(set_version);
+    const RedisReply& incr = **r.back();
+    if (incr.kind != RedisReply::Kind::kInteger) {
+      return done(Status::Error("redis: unexpected reply to INCR"));
+    }
+    done(std::optional<double>(static_cast<double>(incr.integer)));
+  };
+  using State = Gather<decltype(finish)>;
+  auto state = std::make_shared<State>(commands.size(), std::move(finish));
+  state->left = commands.size();
+  for (size_t i = 0; i < commands.size(); ++i) {
+    client_->Command(commands[i], [state, i](Result<RedisReply> reply) {
+      state->replies[i].emplace(std::move(reply));
+      if (--state->left == 0) state->done(state->replies);
+    });
+  }
+}
+
+}  // namespace upcheck::fleet
+
+namespace upcheck {
+
+Result<std::unique_ptr<FleetTier>> CreateRedisFleet(uv_loop_s* loop, const FleetOptions& options) {
+  Result<std::unique_ptr<fleet::RedisFleet>> tier = fleet::RedisFleet::Create(loop, options);
+  if (!tier.ok()) return tier.status();
+  return std::unique_ptr<FleetTier>(std::move(*tier));
+}
+
+}  // namespace upcheck
