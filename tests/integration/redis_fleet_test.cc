@@ -55,7 +55,7 @@ class RedisFleetTest : public ::testing::Test {
   Result<std::optional<double>> Publish(RedisFleet& tier, const std::vector<FleetPeerState>& s,
                                         bool bump, std::optional<double> set_version) {
     std::optional<Result<std::optional<double>>> got;
-    tier.Publish("u", peers_, s, bump, set_version,
+    tier.Publish("u", peers_, s, bump, set_version, 120000,
                  [&](Result<std::optional<double>> r) { got.emplace(std::move(r)); });
     loop_.RunUntil([&] { return got.has_value(); }, testing::Slow(std::chrono::seconds(10)));
     EXPECT_TRUE(got.has_value());
@@ -78,6 +78,9 @@ TEST_F(RedisFleetTest, OneHostWinsAndTheOtherLearnsWho) {
   EXPECT_FALSE(second.version.has_value()) << "a new fleet has no version";
   ASSERT_EQ(second.peers.size(), 2u);
   EXPECT_GT(std::stoll(redis_.Run({"PTTL", "upcheck:l:u"}).value()), 0);
+  // The holder wins its own lock again; the other host still follows.
+  EXPECT_EQ(Begin(*a_).role, FleetRole::kWinner);
+  EXPECT_EQ(Begin(*b_).role, FleetRole::kFollower);
   Result<std::string> hosts = redis_.Run({"HEXISTS", "upcheck:hosts", "lb-2"});
   ASSERT_TRUE(hosts.ok()) << hosts.error();
   EXPECT_EQ(*hosts, "1");
@@ -105,6 +108,8 @@ TEST_F(RedisFleetTest, WhatTheWinnerPublishesTheNextCycleReads) {
   ASSERT_TRUE(v.ok()) << v.error();
   EXPECT_EQ(*v, std::optional<double>(1));
   EXPECT_EQ(redis_.Run({"GET", "upcheck:d:u:127.0.0.1:80"}).value(), "1");
+  // The publish held the lock on (the cycle's TTL was 60 s, the hold 120 s).
+  EXPECT_GT(std::stoll(redis_.Run({"PTTL", "upcheck:l:u"}).value()), 60000);
   FleetCycle c = Begin(*b_);
   ASSERT_EQ(c.role, FleetRole::kFollower) << c.error;
   EXPECT_EQ(c.version, std::optional<double>(1));

@@ -121,6 +121,7 @@ class Checker::Impl {
   void OnFleetCycle(FleetCycle cycle);
   void CopyFleet(const FleetCycle& cycle, bool rejoined, std::vector<FleetCopy>& copies);
   void PublishToFleet();
+  void CopyStreak(const std::string& key, std::optional<double> fleet);
 
   void CheckPeersUpdates();
   void UpgradePeersVersion(std::vector<PeerSlot>& peers);
@@ -791,12 +792,16 @@ void Checker::Impl::CopyFleet(const FleetCycle& cycle, bool rejoined,
     return;
   }
   const bool copy_flags = held != cycle.version || rejoined;
+  // A follower needs the streaks only when the fleet moved: a winner copies them anyway
+  // before it counts on, and a host that falls back starts from a streak no older than the
+  // fleet's last change.
+  if (!winner && !copy_flags) return;
   size_t i = 0;
   for (auto* list : {&primary_, &backup_}) {
     for (PeerSlot& p : *list) {
       const FleetPeerState& s = cycle.peers[i++];
-      if (s.ok) (void)env_.dict->Set(p.ok_key, DictValue(*s.ok));
-      if (s.nok) (void)env_.dict->Set(p.nok_key, DictValue(*s.nok));
+      CopyStreak(p.ok_key, s.ok);
+      CopyStreak(p.nok_key, s.nok);
       if (!copy_flags) continue;
       if (p.down != s.down) {
         p.down = s.down;
@@ -815,6 +820,11 @@ void Checker::Impl::CopyFleet(const FleetCycle& cycle, bool rejoined,
   }
 }
 
+// Written only when it differs: a host that won the last cycle too holds the same numbers.
+void Checker::Impl::CopyStreak(const std::string& key, std::optional<double> fleet) {
+  if (fleet && Counter(key) != fleet) (void)env_.dict->Set(key, DictValue(*fleet));
+}
+
 // The winner's end of cycle: every peer's streaks and flag, then the version if a peer
 // changed. Until Redis confirms, `fu:` marks the change as ours to publish again.
 void Checker::Impl::PublishToFleet() {
@@ -828,8 +838,11 @@ void Checker::Impl::PublishToFleet() {
   const bool moves = fleet_changed_ || fleet_set_version_.has_value();
   if (moves) (void)env_.dict->Set(fu_key_, DictValue(true));
   std::weak_ptr<bool> alive = alive_;
+  // Held past this worker's next start (the timer re-arms for cycle_delay_ms_ now); a
+  // winner that dies is replaced once it runs out, within a cycle and a half.
+  const int64_t hold_ms = cycle_delay_ms_ + cycle_delay_ms_ / 2;
   internals_.fleet->Publish(
-      upstream_, fleet_names_, states, fleet_changed_, fleet_set_version_,
+      upstream_, fleet_names_, states, fleet_changed_, fleet_set_version_, hold_ms,
       [this, alive](const Result<std::optional<double>>& r) {
         if (alive.expired()) return;
         if (!r.ok()) {

@@ -39,6 +39,10 @@ std::optional<double> Number(const RedisReply& r) {
 
 std::string Text(double v) { return fmt::format("{}", v); }
 
+constexpr char kHoldScript[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
+
 // Replies of one pipelined round trip, gathered until the last is in.
 template <typename Done>
 struct Gather {
@@ -63,25 +67,40 @@ Result<std::unique_ptr<RedisFleet>> RedisFleet::Create(uv_loop_t* loop,
 RedisFleet::RedisFleet(std::unique_ptr<RedisClient> client, const FleetOptions& config)
     : client_(std::move(client)), keys_{config.prefix}, host_id_(config.host_id) {}
 
+const RedisFleet::UpstreamKeys& RedisFleet::KeysOf(std::string_view upstream,
+                                                   const std::vector<std::string>& peers) {
+  auto it = upstream_keys_.find(upstream);
+  if (it != upstream_keys_.end() && it->second.down.size() == peers.size()) return it->second;
+  UpstreamKeys k;
+  k.lock = keys_.Lock(upstream);
+  k.version = keys_.Version(upstream);
+  k.mget = {"MGET", k.version};
+  for (const std::string& a : peers) {
+    k.down.push_back(keys_.Down(upstream, a));
+    k.ok.push_back(keys_.Ok(upstream, a));
+    k.nok.push_back(keys_.Nok(upstream, a));
+    k.mget.insert(k.mget.end(), {k.down.back(), k.ok.back(), k.nok.back()});
+  }
+  return upstream_keys_.insert_or_assign(std::string(upstream), std::move(k)).first->second;
+}
+
 void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms,
                             const std::vector<std::string>& peers,
                             std::function<void(FleetCycle)> done) {
-  const std::string lock = keys_.Lock(upstream);
+  const UpstreamKeys& keys = KeysOf(upstream, peers);
+  const std::string& lock = keys.lock;
   const std::string ttl = std::to_string(std::max<int64_t>(lock_ttl_ms, 1));
-  std::vector<std::string> mget{"MGET", keys_.Version(upstream)};
-  for (const std::string& a : peers) {
-    mget.push_back(keys_.Down(upstream, a));
-    mget.push_back(keys_.Ok(upstream, a));
-    mget.push_back(keys_.Nok(upstream, a));
-  }
-  const std::vector<std::vector<std::string>> commands = {
+  std::vector<std::vector<std::string>> commands = {
       {"SET", lock, host_id_, "NX", "PX", ttl},
       {"GET", lock},
       {"PTTL", lock},
-      std::move(mget),
-      {"HSET", keys_.Hosts(), host_id_, std::to_string(UnixMs())},
+      keys.mget,
   };
-  auto finish = [this, lock, ttl, done = std::move(done),
+  if (const int64_t now = UnixMs(); now - hosts_written_ms_ >= 1000) {
+    hosts_written_ms_ = now;
+    commands.push_back({"HSET", keys_.Hosts(), host_id_, std::to_string(now)});
+  }
+  auto finish = [this, lock = keys.lock, ttl, done = std::move(done),
                  n = peers.size()](std::vector<std::optional<Result<RedisReply>>>& r) {
     FleetCycle c;
     for (const std::optional<Result<RedisReply>>& reply : r) {
@@ -100,8 +119,9 @@ void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms,
       c.error = "redis: unexpected reply to the cycle's commands";
       return done(std::move(c));
     }
-    c.role = set.kind == RedisReply::Kind::kNil ? FleetRole::kFollower : FleetRole::kWinner;
     c.holder = holder.kind == RedisReply::Kind::kString ? holder.text : std::string();
+    c.role = set.kind == RedisReply::Kind::kNil && c.holder != host_id_ ? FleetRole::kFollower
+                                                                        : FleetRole::kWinner;
     // A lock someone set without a TTL would keep every host a follower for good.
     if (c.role == FleetRole::kFollower && pttl.kind == RedisReply::Kind::kInteger &&
         pttl.integer == -1) {
@@ -130,36 +150,34 @@ void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms,
 
 void RedisFleet::Publish(std::string_view upstream, const std::vector<std::string>& peers,
                          const std::vector<FleetPeerState>& states, bool bump,
-                         std::optional<double> set_version,
+                         std::optional<double> set_version, int64_t hold_ms,
                          std::function<void(Result<std::optional<double>>)> done) {
+  const UpstreamKeys& keys = KeysOf(upstream, peers);
   std::vector<std::vector<std::string>> commands;
   std::vector<std::string> mset{"MSET"};
   std::vector<std::string> del{"DEL"};
   for (size_t i = 0; i < peers.size() && i < states.size(); ++i) {
     const FleetPeerState& s = states[i];
-    if (s.ok) {
-      mset.push_back(keys_.Ok(upstream, peers[i]));
-      mset.push_back(Text(*s.ok));
-    }
-    if (s.nok) {
-      mset.push_back(keys_.Nok(upstream, peers[i]));
-      mset.push_back(Text(*s.nok));
-    }
+    if (s.ok) mset.insert(mset.end(), {keys.ok[i], Text(*s.ok)});
+    if (s.nok) mset.insert(mset.end(), {keys.nok[i], Text(*s.nok)});
     if (s.down) {
-      mset.push_back(keys_.Down(upstream, peers[i]));
-      mset.push_back("1");
+      mset.insert(mset.end(), {keys.down[i], "1"});
     } else {
-      del.push_back(keys_.Down(upstream, peers[i]));
+      del.push_back(keys.down[i]);
     }
   }
   if (mset.size() > 1) commands.push_back(std::move(mset));
   if (del.size() > 1) commands.push_back(std::move(del));
   const bool moves = bump || set_version.has_value();
   if (set_version) {
-    commands.push_back({"SET", keys_.Version(upstream), Text(*set_version)});
+    commands.push_back({"SET", keys.version, Text(*set_version)});
   } else if (bump) {
-    commands.push_back({"INCR", keys_.Version(upstream)});
+    commands.push_back({"INCR", keys.version});
   }
+  // Only the holder extends: the check and the PEXPIRE are one step on the server.
+  client_->Command({"EVAL", kHoldScript, "1", keys.lock, host_id_,
+                    std::to_string(std::max<int64_t>(hold_ms, 1))},
+                   [](const Result<RedisReply>&) {});
   if (commands.empty()) {
     client_->Command({"PING"}, [done = std::move(done)](const Result<RedisReply>& r) {
       if (!r.ok()) return done(r.status());

@@ -3,7 +3,8 @@
 //   P l:u  the fleet lock (the holder's host id, PX the cycle)   P v:u   the fleet version
 //   P d:u:a  "1" while a is down (no key: up)   P ok:u:a, P nok:u:a  the streaks
 //   P hosts  a hash: host id -> when it last asked (Unix ms), for `upcheck-shmctl fleet`
-// A cycle's start is one round trip of five pipelined commands; a publish is one of three.
+// A cycle's start is one round trip of four or five pipelined commands (`hosts` is written
+// once a second); a publish is one of up to three.
 // Loop thread only; the process must ignore SIGPIPE (RedisClient).
 #ifndef UPCHECK_FLEET_REDIS_FLEET_H_
 #define UPCHECK_FLEET_REDIS_FLEET_H_
@@ -11,6 +12,7 @@
 #error "fleet/redis_fleet.h belongs to fleet/, a layer above (see lib/meson.build)"
 #endif
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -41,15 +43,24 @@ class RedisFleet final : public FleetTier {
                   std::function<void(FleetCycle)> done) override;
   void Publish(std::string_view upstream, const std::vector<std::string>& peers,
                const std::vector<FleetPeerState>& states, bool bump,
-               std::optional<double> set_version,
+               std::optional<double> set_version, int64_t hold_ms,
                std::function<void(Result<std::optional<double>>)> done) override;
 
  private:
+  // An upstream's key names, made at its first cycle: a cycle then formats no key.
+  struct UpstreamKeys {
+    std::string lock, version;
+    std::vector<std::string> mget;  // "MGET", version, then d:, ok:, nok: of each peer
+    std::vector<std::string> down, ok, nok;
+  };
   RedisFleet(std::unique_ptr<RedisClient> client, const FleetOptions& options);
+  const UpstreamKeys& KeysOf(std::string_view upstream, const std::vector<std::string>& peers);
 
   std::unique_ptr<RedisClient> client_;
   FleetKeys keys_;
   std::string host_id_;
+  std::map<std::string, UpstreamKeys, std::less<>> upstream_keys_;
+  int64_t hosts_written_ms_ = 0;  // the last HSET of `hosts`: at most one a second
 };
 
 }  // namespace upcheck::fleet
