@@ -60,6 +60,10 @@ int upcheck_shm_create_host(const char* name, size_t dict_size, int replace,
  * "\"type\" option required"). UPCHECK_ECONFIG and upcheck_last_error() when not. */
 int upcheck_validate_shm(const char* name, size_t dict_size);
 int upcheck_validate_check(const char* const* check_words, size_t nwords);
+/* The same for the fleet tier's words (upcheck_set_options.fleet_words): redis= is required,
+ * host_id defaults to the host name; errors such as "bad redis address \"x\": ..." or
+ * "timeout must be 1..60000 ms, got \"0\"". */
+int upcheck_validate_fleet(const char* const* fleet_words, size_t nwords);
 /* A worker: opens the published segment by name. */
 int upcheck_shm_attach(const char* name, upcheck_shm** out);
 /* Removes the name (the parent, on exit); mappings stay valid. */
@@ -91,9 +95,16 @@ typedef struct upcheck_set_options {
    * add order, backup says which list, id the position in it; down: not to be picked. */
   void (*on_peer_change)(void* ctx, size_t upstream, int backup, size_t id, int down);
   void* peer_ctx;
+  /* The fleet tier (DESIGN.md §11): upcheck_fleet's words, "key=value" each
+   * ("redis=127.0.0.1:6379", "host_id=lb-1", "prefix=upcheck:", "timeout=200",
+   * "password=..."), as upcheck_validate_fleet() takes them; NULL: no fleet. The process
+   * must ignore SIGPIPE. */
+  const char* const* fleet_words;
+  size_t fleet_nwords;
 } upcheck_set_options;
 
-/* A set as upcheck_set_create() makes it, with the host's log and peer hook. */
+/* A set as upcheck_set_create() makes it, with the host's log, peer hook and fleet.
+ * UPCHECK_ECONFIG: the fleet words were refused. */
 int upcheck_set_create_with(struct uv_loop_s* loop, const upcheck_shm* shm,
                             const upcheck_set_options* options, upcheck_set** out);
 

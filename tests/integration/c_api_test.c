@@ -211,6 +211,21 @@ static void check_error_paths(uv_loop_t* loop, upcheck_shm* shm) {
   CHECK(strcmp(name, "127.0.0.1:1") == 0);
   CHECK(upcheck_set_pick(NULL, "d", name, sizeof(name)) == UPCHECK_EINVAL);
   upcheck_set_free(set);
+
+  /* The fleet's words: checked alone, and refused by the set that would use them. */
+  const char* fleet_ok[] = {"redis=127.0.0.1:1", "host_id=lb-1"};
+  CHECK(upcheck_validate_fleet(fleet_ok, 2) == UPCHECK_OK);
+  const char* fleet_bad[] = {"redis=127.0.0.1:1", "timeout=0"};
+  CHECK(upcheck_validate_fleet(fleet_bad, 2) == UPCHECK_ECONFIG);
+  CHECK(strcmp(upcheck_last_error(), "timeout must be 1..60000 ms, got \"0\"") == 0);
+  upcheck_set_options options;
+  memset(&options, 0, sizeof(options));
+  options.fleet_words = fleet_bad;
+  options.fleet_nwords = 2;
+  set = NULL;
+  CHECK(upcheck_set_create_with(loop, shm, &options, &set) == UPCHECK_ECONFIG);
+  CHECK(strcmp(upcheck_last_error(), "fleet: timeout must be 1..60000 ms, got \"0\"") == 0);
+  CHECK(set == NULL);
 }
 
 int main(int argc, char** argv) {

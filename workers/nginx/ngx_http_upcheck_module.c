@@ -19,6 +19,8 @@ static char *ngx_http_upcheck_check_directive(ngx_conf_t *cf, ngx_command_t *cmd
     void *conf);
 static char *ngx_http_upcheck_status_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_upcheck_fleet_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_upcheck_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_upcheck_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_upcheck_init_process(ngx_cycle_t *cycle);
@@ -46,6 +48,13 @@ static ngx_command_t  ngx_http_upcheck_commands[] = {
       NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
       ngx_http_upcheck_check_directive,
       NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upcheck_fleet"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_upcheck_fleet_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -326,6 +335,46 @@ ngx_http_upcheck_status_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf
 }
 
 
+/* upcheck_fleet redis=ADDR [host_id=NAME] [prefix=P] [timeout=MS] [password=SECRET]:
+ * validated here by the engine, handed to every worker's set (DESIGN.md §11). */
+static char *
+ngx_http_upcheck_fleet_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upcheck_main_conf_t  *mcf = conf;
+
+    ngx_uint_t   i;
+    ngx_str_t   *value;
+
+    if (mcf->fleet != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    mcf->nfleet = cf->args->nelts - 1;
+
+    mcf->fleet = ngx_pcalloc(cf->pool, (mcf->nfleet + 1) * sizeof(char *));
+    if (mcf->fleet == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < mcf->nfleet; i++) {
+        mcf->fleet[i] = ngx_http_upcheck_cstring(cf, &value[i + 1]);
+        if (mcf->fleet[i] == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (upcheck_validate_fleet(mcf->fleet, mcf->nfleet) != UPCHECK_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "upcheck_fleet: %s", upcheck_last_error());
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_http_upcheck_where(cf, &mcf->fleet_where);
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_upcheck_postconfiguration(ngx_conf_t *cf)
 {
@@ -351,6 +400,10 @@ ngx_http_upcheck_postconfiguration(ngx_conf_t *cf)
         } else if (mcf->statuses.nelts > 0) {
             where = mcf->statuses.elts;
             directive = "upcheck_status";
+
+        } else if (mcf->fleet != NULL) {
+            where = &mcf->fleet_where;
+            directive = "upcheck_fleet";
         }
 
         if (where != NULL) {

@@ -17,18 +17,21 @@
 
 #include <upcheck.h>
 
-typedef struct {
-    ngx_str_t                        name;      /* upcheck_shm NAME, "" when not given */
-    size_t                           size;
-    ngx_array_t                      checks;    /* ngx_http_upcheck_srv_conf_t *, in order */
-    ngx_array_t                      statuses;  /* ngx_http_upcheck_where_t, upcheck_status */
-} ngx_http_upcheck_main_conf_t;
-
 /* Where a directive was written, for errors found after parsing. */
 typedef struct {
     ngx_str_t                        file;
     ngx_uint_t                       line;
 } ngx_http_upcheck_where_t;
+
+typedef struct {
+    ngx_str_t                        name;      /* upcheck_shm NAME, "" when not given */
+    size_t                           size;
+    ngx_array_t                      checks;    /* ngx_http_upcheck_srv_conf_t *, in order */
+    ngx_array_t                      statuses;  /* ngx_http_upcheck_where_t, upcheck_status */
+    const char                     **fleet;     /* upcheck_fleet's words; NULL: no fleet */
+    ngx_uint_t                       nfleet;
+    ngx_http_upcheck_where_t         fleet_where;
+} ngx_http_upcheck_main_conf_t;
 
 typedef struct {
     const char                     **words;     /* upcheck_check's words; NULL: not checked */

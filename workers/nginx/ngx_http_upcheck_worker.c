@@ -274,7 +274,8 @@ ngx_http_upcheck_add_upstreams(ngx_cycle_t *cycle)
 ngx_int_t
 ngx_http_upcheck_init_worker(ngx_cycle_t *cycle)
 {
-    upcheck_set_options  options;
+    upcheck_set_options            options;
+    ngx_http_upcheck_main_conf_t  *mcf;
 
     if (uv_loop_init(&ngx_http_upcheck_loop) != 0) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0, "upcheck: uv_loop_init() failed");
@@ -287,6 +288,14 @@ ngx_http_upcheck_init_worker(ngx_cycle_t *cycle)
     options.log = ngx_http_upcheck_log;
     options.log_level = ngx_http_upcheck_log_level(cycle->log);
     options.on_peer_change = ngx_http_upcheck_on_peer_change;
+
+    /* nginx's master ignores SIGPIPE and its workers inherit that, as the fleet's Redis
+     * connection needs. */
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upcheck_module);
+    if (mcf != NULL && mcf->fleet != NULL) {
+        options.fleet_words = mcf->fleet;
+        options.fleet_nwords = mcf->nfleet;
+    }
 
     if (upcheck_set_create_with(&ngx_http_upcheck_loop, ngx_http_upcheck_shm, &options,
                                 &ngx_http_upcheck_set)

@@ -6,8 +6,11 @@
 // On a segment made with a registry (upcheck_shm_create_host, upcheckd's), the set also
 // takes a row of the worker table for its process and records every check and cycle there,
 // so that the tools and the status pages of every process see them.
-// The set owns the view and the checkers and holds the segment: destroying it stops every
-// checker and hands their handles back to the loop, the view and the segment going last.
+// With CheckerSetOptions::fleet, its checkers also run the fleet tier (DESIGN §11) over
+// one Redis connection of the set's.
+// The set owns the view, the checkers and the fleet tier and holds the segment: destroying
+// it stops every checker, then the tier, and hands their handles back to the loop, the
+// view and the segment going last.
 // The caller then runs the loop until it is empty before uv_loop_close(), as with any
 // handle. Loop thread only; not copyable, not movable (the checkers point into it).
 #ifndef UPCHECK_CHECKER_SET_H_
@@ -37,6 +40,8 @@ struct uv_loop_s;
 
 namespace upcheck {
 
+class FleetTier;
+
 struct CheckerSetOptions {
   // The checkers' log. At debug it also carries the original's debug lines.
   Logger logger = Logger::Stderr(LogLevel::kWarn);
@@ -45,6 +50,10 @@ struct CheckerSetOptions {
   // Optional: called whenever a peer of the view changes state, by this process's checker
   // or by a sync (Upstreams::SetPeerChangeHook). Indexes are the order of AddUpstream.
   Upstreams::PeerChangeHook on_peer_change = nullptr;
+  // Optional: the fleet tier's Redis and this host's name in it ([fleet], nginx's
+  // upcheck_fleet). The process must ignore SIGPIPE (a Redis connection may break).
+  std::optional<FleetConfig> fleet = std::nullopt;
+  std::function<void(const FleetEvent&)> on_fleet = nullptr;  // optional, see CheckerEnv
 };
 
 // The pages a set renders: the original's two and the JSON document (DESIGN.md §5).
@@ -54,7 +63,8 @@ class CheckerSet {
  public:
   using Options = CheckerSetOptions;
 
-  // A set with no upstreams on `loop`, which must outlive the set. Error: "no loop given".
+  // A set with no upstreams on `loop`, which must outlive the set. Errors: "no loop given";
+  // `fleet: <why>` when the fleet tier cannot be made (a bad address or timeout).
   static Result<std::unique_ptr<CheckerSet>> Create(uv_loop_s* loop, HealthShm shm,
                                                     Options options = {});
 
@@ -113,6 +123,8 @@ class CheckerSet {
   struct Host;
   std::unique_ptr<Host> host_;
   bool picking_ = false;  // Pick() synced its upstream: the view's hook need not sync all
+  // Shared by the checkers, so it goes after them (they are cleared first in ~CheckerSet).
+  std::unique_ptr<FleetTier> fleet_;
   std::map<std::string, std::unique_ptr<Checker>, std::less<>> checkers_;
   std::vector<Checker*> by_index_;  // per upstream of the view, in order; nullptr: unchecked
 };

@@ -15,6 +15,7 @@
 #include "upcheck/check_words.h"
 #include "upcheck/checker.h"
 #include "upcheck/checker_set.h"
+#include "upcheck/fleet_words.h"
 #include "upcheck/health_shm.h"
 #include "upcheck/size.h"
 
@@ -66,6 +67,15 @@ upcheck::Result<upcheck::CheckOptions> ParseWords(const char* const* words, size
   if (!parsed.ok()) return parsed;
   if (upcheck::Status st = upcheck::ValidateCheckOptions(*parsed); !st) return st;
   return parsed;
+}
+
+upcheck::Result<upcheck::FleetConfig> ParseFleet(const char* const* words, size_t nwords) {
+  std::vector<std::string_view> views;
+  for (size_t i = 0; i < nwords; ++i) {
+    if (words[i] == nullptr) return upcheck::Result<upcheck::FleetConfig>::Error("a NULL word");
+    views.emplace_back(words[i]);
+  }
+  return upcheck::ParseFleetWords(views);
 }
 
 // False, with nothing to use, when a peer has no address.
@@ -123,6 +133,20 @@ upcheck::CheckerSet::Options SetOptions(const upcheck_set_options* o) {
     };
   }
   return options;
+}
+
+int CreateSet(struct uv_loop_s* loop, const upcheck_shm* shm, const upcheck_set_options* o,
+              upcheck_set** out) {
+  upcheck::CheckerSet::Options options = SetOptions(o);
+  if (o != nullptr && o->fleet_words != nullptr) {
+    upcheck::Result<upcheck::FleetConfig> fleet = ParseFleet(o->fleet_words, o->fleet_nwords);
+    if (!fleet.ok()) return Fail(UPCHECK_ECONFIG, "fleet: " + fleet.error());
+    options.fleet = std::move(*fleet);
+  }
+  auto set = upcheck::CheckerSet::Create(loop, shm->shm, std::move(options));
+  if (!set.ok()) return Fail(UPCHECK_EINVAL, set.error());
+  *out = new upcheck_set{std::move(*set)};
+  return UPCHECK_OK;
 }
 
 int AddUpstream(upcheck_set* set, const char* upstream, const upcheck_peer* peers, size_t npeers,
@@ -212,6 +236,14 @@ int upcheck_validate_check(const char* const* check_words, size_t nwords) {
   });
 }
 
+int upcheck_validate_fleet(const char* const* fleet_words, size_t nwords) {
+  if (fleet_words == nullptr && nwords > 0) return FailNull();
+  return Guarded([&]() -> int {
+    upcheck::Result<upcheck::FleetConfig> fleet = ParseFleet(fleet_words, nwords);
+    return fleet.ok() ? UPCHECK_OK : Fail(UPCHECK_ECONFIG, fleet.error());
+  });
+}
+
 void upcheck_shm_free(upcheck_shm* shm) { delete shm; }
 
 int upcheck_set_create(struct uv_loop_s* loop, const upcheck_shm* shm, upcheck_set** out) {
@@ -227,12 +259,7 @@ int upcheck_set_create(struct uv_loop_s* loop, const upcheck_shm* shm, upcheck_s
 int upcheck_set_create_with(struct uv_loop_s* loop, const upcheck_shm* shm,
                             const upcheck_set_options* options, upcheck_set** out) {
   if (loop == nullptr || shm == nullptr || out == nullptr) return FailNull();
-  return Guarded([&]() -> int {
-    auto set = upcheck::CheckerSet::Create(loop, shm->shm, SetOptions(options));
-    if (!set.ok()) return Fail(UPCHECK_EINVAL, set.error());
-    *out = new upcheck_set{std::move(*set)};
-    return UPCHECK_OK;
-  });
+  return Guarded([&]() -> int { return CreateSet(loop, shm, options, out); });
 }
 
 int upcheck_set_add_upstream(upcheck_set* set, const char* upstream, const upcheck_peer* peers,

@@ -7,6 +7,7 @@
 
 #include "upcheck/internal/admin_sync.h"
 #include "upcheck/internal/checker_internals.h"
+#include "upcheck/internal/fleet_tier.h"
 #include "upcheck/internal/registry.h"
 #include "upcheck/internal/status_details.h"
 #include "upcheck/status_pages.h"
@@ -43,7 +44,21 @@ CheckerSet::CheckerSet(uv_loop_s* loop, HealthShm shm, Options options)
 Result<std::unique_ptr<CheckerSet>> CheckerSet::Create(uv_loop_s* loop, HealthShm shm,
                                                        Options options) {
   if (loop == nullptr) return Result<std::unique_ptr<CheckerSet>>::Error("no loop given");
-  return std::unique_ptr<CheckerSet>(new CheckerSet(loop, std::move(shm), std::move(options)));
+  // Before the set: a set that cannot be made takes no row of the worker table.
+  std::unique_ptr<FleetTier> fleet;
+  if (options.fleet) {
+    const FleetConfig& f = *options.fleet;
+    Result<std::unique_ptr<FleetTier>> tier = CreateRedisFleet(loop, {.redis = f.redis,
+                                                                      .host_id = f.host_id,
+                                                                      .prefix = f.prefix,
+                                                                      .timeout_ms = f.timeout_ms,
+                                                                      .password = f.password});
+    if (!tier.ok()) return Result<std::unique_ptr<CheckerSet>>::Error("fleet: " + tier.error());
+    fleet = std::move(*tier);
+  }
+  std::unique_ptr<CheckerSet> set(new CheckerSet(loop, std::move(shm), std::move(options)));
+  set->fleet_ = std::move(fleet);
+  return set;
 }
 
 CheckerSet::~CheckerSet() {
@@ -51,6 +66,7 @@ CheckerSet::~CheckerSet() {
   view_.SetPeerChangeHook(nullptr);
   by_index_.clear();
   checkers_.clear();  // each stops and gives its handles back to the loop
+  fleet_.reset();     // its connection and timers, once no checker uses it
   if (host_ && host_->slot) host_->registry.ReleaseWorkerSlot(*host_->slot);
 }
 
@@ -72,7 +88,9 @@ Status CheckerSet::AddUpstream(std::string name, std::vector<PeerConfig> primary
   env.debug_events = options_.logger.enabled(LogLevel::kDebug);
   env.on_check = options_.on_check;
   env.on_cycle = options_.on_cycle;
+  env.on_fleet = options_.on_fleet;
   CheckerInternals internals;
+  internals.fleet = fleet_.get();
   if (host_) {
     Registry* registry = &host_->registry;
     if (std::optional<size_t> u = registry->FindUpstream(name)) {
@@ -83,6 +101,10 @@ Status CheckerSet::AddUpstream(std::string name, std::vector<PeerConfig> primary
       if (then) then(e);
     };
     env.on_skip = [registry](const PeerSkipEvent& e) { registry->RecordSkip(e); };
+    env.on_fleet = [registry, then = options_.on_fleet](const FleetEvent& e) {
+      registry->RecordFleet(e);
+      if (then) then(e);
+    };
     if (host_->slot) {
       env.on_cycle = [registry, slot = *host_->slot,
                       then = options_.on_cycle](const CycleEvent& e) {

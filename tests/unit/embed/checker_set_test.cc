@@ -56,6 +56,29 @@ TEST_F(CheckerSetTest, FillsShmAndUpstreamIntoTheOptions) {
   EXPECT_EQ(set->Pick("foo.com")->name, "127.0.0.1:1");  // the view outlives Stop()
 }
 
+TEST_F(CheckerSetTest, AFleetThatCannotBeMadeIsCreateError) {
+  FleetConfig fleet;
+  fleet.redis = "127.0.0.1:6379";
+  fleet.host_id = "lb-1";
+  fleet.timeout_ms = 0;
+  auto set = CheckerSet::Create(&loop_, *shm_, {.fleet = fleet});
+  ASSERT_FALSE(set.ok());
+  EXPECT_EQ(set.error().rfind("fleet: ", 0), 0u) << set.error();
+}
+
+TEST_F(CheckerSetTest, AFleetSetIsTornDownByDestructionAlone) {
+  // Its Redis is never reached here (it connects at the first cycle): only the tier's
+  // handles, closed with the set, are left on the loop (TearDown closes it).
+  FleetConfig fleet;
+  fleet.redis = "127.0.0.1:1";
+  fleet.host_id = "lb-1";
+  auto set = CheckerSet::Create(
+      &loop_, *shm_,
+      {.logger = Logger::ToCallback([](LogLevel, std::string_view) {}, kQuiet), .fleet = fleet});
+  ASSERT_TRUE(set.ok()) << set.error();
+  ASSERT_TRUE((*set)->AddUpstream("foo.com", {{"127.0.0.1:1"}}, {}, Http()).ok());
+}
+
 TEST_F(CheckerSetTest, UncheckedUpstreamsArePickedOnly) {
   auto set = NewSet();
   ASSERT_TRUE(set->AddUpstream("a", {{"127.0.0.1:1"}, {"127.0.0.1:2", true}}, {}, {}).ok());
