@@ -165,6 +165,14 @@ std::string EscapeForLine(std::string_view text) {
   return out;
 }
 
+nlohmann::ordered_json VersionJson(double version) {
+  constexpr double kExactInt = 9007199254740992.0;  // 2^53
+  if (std::trunc(version) == version && std::fabs(version) <= kExactInt) {
+    return static_cast<int64_t>(version);
+  }
+  return version;
+}
+
 std::string FormatSecondsMs(int64_t ms) { return fmt::format("{}.{:03}", ms / 1000, ms % 1000); }
 
 std::string FormatUnixMsIso(int64_t unix_ms) {

@@ -55,6 +55,9 @@ Result<int64_t> ParseTtlArg(std::string_view text);
 // errors: `bad duration "10x" (a whole number with ms, s, m, h or d, e.g. 30s or 10m)`.
 Result<int64_t> ParseDurationArg(std::string_view text);
 
+// A peers version as JSON: a whole one as an integer (3, not 3.0), as /status.json has it.
+nlohmann::ordered_json VersionJson(double version);
+
 // "number", "boolean" or "string" (Lua's type() names).
 const char* DictValueTypeName(const DictValue& value);
 // The value as a JSON number, boolean or string. Non-finite numbers become null.

@@ -1,7 +1,6 @@
 #include "shmctl_commands.h"
 
 #include <algorithm>
-#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,8 +51,16 @@ const char* const kShmctlFormats =
                 (admin: [, until EXPIRY][, reason: "R"]); KIND: down, up, failure (the
                 first of a streak), admin, worker_exit, worker_spawn, reload; events the
                 ring dropped before they were read: "# missed N events (A..B): ..."
+  fleet         a header line, then one line per checked upstream:
+                UPSTREAM ROLE VERSION LOCAL FALLBACKS HOLDER (tab-separated)
+                ROLE: winner, follower, alone or none (no fleet cycle yet); VERSION: the
+                fleet version this host holds; LOCAL: its own published version; HOLDER:
+                the fleet lock's holder last seen, "-" if none. With --redis, a blank
+                line, "redis ADDR", UPSTREAM HOLDER PTTL_MS VERSION, then HOST AGE_S
+                (the hosts that asked Redis, seconds since); a Redis that cannot be read
+                is an error (exit 1) after the segment's lines
   set, add, del, flush, create, remove: no output
---json (info, keys, get, ttl, workers, peers) prints one JSON document instead:
+--json (info, keys, get, ttl, workers, peers, fleet) prints one JSON document instead:
   info  {"name","object","size","layout_version","creator_pid","generation","age_ms",
          "dict":{"size","capacity_bytes","free_bytes","entries","chunk_size","chunks"},
          "areas":{"registry_bytes"},
@@ -68,6 +75,9 @@ const char* const kShmctlFormats =
          ages) when there was none
   peers [{"upstream","peer","role","id","check","admin","admin_reason","admin_expires"}]
          admin_expires null = never
+  fleet {"upstreams":[{"upstream","role","version","local_version","fallbacks","holder"}],
+         "redis":{"address","prefix","upstreams":[{"upstream","holder","lock_pttl_ms",
+         "version"}],"hosts":[{"host_id","age_s"}]}}   redis only with --redis; null = none
 events --json: one JSON object per line, {"seq","time","kind","pid","upstream","peer",
          "role","message","error"} (upstream..role only for a peer; admin events have
          "admin","reason","expires" instead of "error"); a gap is {"gap":{"from","to",
@@ -133,15 +143,6 @@ std::string AgeText(int64_t unix_ms, int64_t now_ms) {
   return cli::FormatSecondsMs(std::max<int64_t>(0, now_ms - unix_ms)) + "s ago";
 }
 
-// A version as the dict prints it: whole numbers without a fraction.
-OrderedJson VersionJson(double version) {
-  constexpr double kExactInt = 9007199254740992.0;  // 2^53
-  if (std::trunc(version) == version && std::fabs(version) <= kExactInt) {
-    return static_cast<int64_t>(version);
-  }
-  return version;
-}
-
 OrderedJson TimeJson(int64_t unix_ms) {
   const std::string iso = cli::FormatUnixMsIso(unix_ms);
   return iso.empty() ? OrderedJson(nullptr) : OrderedJson(iso);
@@ -155,7 +156,7 @@ OrderedJson WorkerJson(const Registry& registry, const WorkerRow& row, int64_t n
   const cli::Liveness liveness = cli::LivenessOf(row);
   OrderedJson versions = OrderedJson::object();
   for (size_t u = 0; u < row.versions.size() && u < registry.upstream_count(); ++u) {
-    versions[std::string(registry.upstream_name(u))] = VersionJson(row.versions[u]);
+    versions[std::string(registry.upstream_name(u))] = cli::VersionJson(row.versions[u]);
   }
   return {{"slot", row.slot},
           {"pid", row.pid},

@@ -20,6 +20,7 @@
 #include "cli_common.h"
 #include "shmctl_commands.h"
 #include "shmctl_events.h"
+#include "shmctl_fleet.h"
 #include "shmctl_peers.h"
 #include "upcheck/segment.h"
 
@@ -47,6 +48,7 @@ struct Invocation {
   PeerArgs peer;
   PeersArgs peers;
   EventsArgs events;
+  FleetArgs fleet;
 };
 
 // What a parsed subcommand does, given the segment name.
@@ -193,6 +195,28 @@ std::vector<std::pair<CLI::App*, Runner>> DefineCommands(CLI::App& app, Invocati
   sub->add_flag("-f,--follow", inv.events.follow,
                 "Keep printing events as they come, across reloads (stop with Ctrl-C)");
   sub->add_flag("--json", inv.events.json, "Print one JSON object per event, a line each");
+
+  sub =
+      add("fleet", "This host's role, versions and lock holder in its fleet; with --redis, Redis's",
+          OnSegment([&inv](Segment& s) { return RunFleet(s, inv.fleet, std::cout); }));
+  sub->add_option_function<std::string>(
+      "UPSTREAM", [&inv](const std::string& s) { inv.fleet.upstream = s; }, "Only this upstream");
+  CLI::Option* redis =
+      sub->add_option_function<std::string>(
+             "--redis", [&inv](const std::string& s) { inv.fleet.redis = s; },
+             "Also ask this Redis (as [fleet] redis): lock holder and TTL, version, hosts seen")
+          ->type_name("ADDR");
+  sub->add_option_function<std::string>(
+         "--prefix", [&inv](const std::string& s) { inv.fleet.prefix = s; },
+         "The fleet's key prefix in Redis, as [fleet] prefix (default upcheck:)")
+      ->type_name("P")
+      ->needs(redis);
+  sub->add_option_function<std::string>(
+         "--password-env", [&inv](const std::string& s) { inv.fleet.password_env = s; },
+         "Send AUTH with the password in environment variable VAR")
+      ->type_name("VAR")
+      ->needs(redis);
+  AddJsonFlag(sub, &inv.fleet.json);
   return commands;
 }
 

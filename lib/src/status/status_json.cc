@@ -292,6 +292,18 @@ void AppendPanic(std::string& out, const Registry* registry, std::optional<size_
   AppendInt(out, static_cast<int64_t>(registry->panic_total(*u)));
 }
 
+// This host's part in the upstream's fleet (DESIGN §11), once its checkers took one.
+void AppendFleet(std::string& out, const Registry* registry, std::optional<size_t> u) {
+  const FleetRole role = u ? registry->fleet_role(*u) : FleetRole::kNone;
+  if (role == FleetRole::kNone) return;
+  out.append(",\"fleet\":{\"role\":\"").append(FleetRoleName(role));
+  out.append("\",\"version\":");
+  AppendNumber(out, registry->fleet_version(*u));
+  out.append(",\"fallbacks\":");
+  AppendInt(out, static_cast<int64_t>(registry->fleet_fallbacks(*u)));
+  out.push_back('}');
+}
+
 void AppendPeers(std::string& out, std::string_view upstream, std::span<const PeerInfo> peers,
                  bool backup, const Registry* registry, std::optional<size_t> registry_index,
                  SharedDict* dict, bool& first) {
@@ -358,6 +370,7 @@ void AppendStatusJson(std::string& out, const Upstreams& view, const Registry* r
     out.append(",\"version\":");
     AppendNumber(out, index ? registry->published_version(*index) : 0);
     AppendPanic(out, registry, index);
+    AppendFleet(out, registry, index);
     out.append(",\"peers\":[");
     bool first = true;
     AppendPeers(out, name, view.primary_peers(i), /*backup=*/false, registry, index, dict, first);

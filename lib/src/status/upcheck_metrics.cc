@@ -350,6 +350,52 @@ void AppendPanic(std::string& out, const Upstreams& view, const Registry& regist
   }
 }
 
+// upcheck_fleet_role{role}, upcheck_fleet_version and upcheck_fleet_fallback_total
+// (DESIGN §11), for the upstreams whose checkers took a part in a fleet; no family when
+// no upstream did, so that a host without [fleet] adds no series.
+void AppendFleet(std::string& out, const Upstreams& view, const Registry& registry) {
+  std::vector<std::pair<std::string_view, size_t>> upstreams;
+  for (size_t i = 0; i < view.upstream_count(); ++i) {
+    const std::optional<size_t> u = registry.FindUpstream(view.upstream_name(i));
+    if (u && registry.fleet_role(*u) != FleetRole::kNone) {
+      upstreams.emplace_back(view.upstream_name(i), *u);
+    }
+  }
+  if (upstreams.empty()) return;
+  constexpr std::string_view kRole = "upcheck_fleet_role";
+  constexpr std::string_view kVersion = "upcheck_fleet_version";
+  constexpr std::string_view kFallbacks = "upcheck_fleet_fallback_total";
+  auto append_upstream = [&out](std::string_view family, std::string_view name) {
+    out.append(family).append("{upstream=\"");
+    AppendEscaped(out, name);
+  };
+  AppendHeader(out, kRole, "gauge",
+               "This host's part in the upstream's fleet: 1 for the current role, else 0.");
+  for (const auto& [name, u] : upstreams) {
+    const FleetRole current = registry.fleet_role(u);
+    for (FleetRole role : {FleetRole::kWinner, FleetRole::kFollower, FleetRole::kAlone}) {
+      append_upstream(kRole, name);
+      out.append("\",role=\"").append(FleetRoleName(role));
+      out.append(role == current ? "\"} 1\n" : "\"} 0\n");
+    }
+  }
+  AppendHeader(out, kVersion, "gauge", "The fleet version of the upstream this host holds.");
+  for (const auto& [name, u] : upstreams) {
+    append_upstream(kVersion, name);
+    out.append("\"} ");
+    AppendNumber(out, registry.fleet_version(u));
+    out.push_back('\n');
+  }
+  AppendHeader(out, kFallbacks, "counter",
+               "Times this host fell back to probing the upstream alone (Redis slow or gone).");
+  for (const auto& [name, u] : upstreams) {
+    append_upstream(kFallbacks, name);
+    out.append("\"} ");
+    AppendNumber(out, registry.fleet_fallbacks(u));
+    out.push_back('\n');
+  }
+}
+
 }  // namespace
 
 std::string_view UpcheckVersion() { return UPCHECK_VERSION; }
@@ -388,6 +434,7 @@ void AppendUpcheckMetrics(std::string& out, const Upstreams& view, const Registr
     if (const Journal* journal = registry->journal()) AppendEventCounts(out, *journal);
     AppendSlowStartWeights(out, rows, *registry);
     AppendPanic(out, view, *registry);
+    AppendFleet(out, view, *registry);
   }
 
   constexpr std::string_view kBuild = "upcheck_build_info";
