@@ -122,6 +122,7 @@ class Checker::Impl {
   void CopyFleet(const FleetCycle& cycle, bool rejoined, std::vector<FleetCopy>& copies);
   void PublishToFleet();
   void CopyStreak(const std::string& key, std::optional<double> fleet);
+  bool SameForTheFleet(const FleetPeerState& a, const FleetPeerState& b) const;
 
   void CheckPeersUpdates();
   void UpgradePeersVersion(std::vector<PeerSlot>& peers);
@@ -178,6 +179,7 @@ class Checker::Impl {
   FleetRole fleet_role_ = FleetRole::kNone;
   bool fleet_changed_ = false;               // a peer changed state: the version moves
   std::optional<double> fleet_set_version_;  // after a flush: the version to start from
+  std::vector<FleetPeerState> fleet_seen_;   // what the fleet had at the cycle's start
   // Fleet callbacks may come after this Impl is gone: they hold a weak reference to this.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
@@ -734,7 +736,10 @@ void Checker::Impl::Publish() {
 // local one: the fleet's winner re-arms after the cycle it drew, as a host's does.
 void Checker::Impl::BeginFleetCycle() {
   std::weak_ptr<bool> alive = alive_;
-  internals_.fleet->BeginCycle(upstream_, LockTtlMs(cycle_delay_ms_), fleet_names_,
+  // A lock it wins is held past this worker's next start (its timer re-arms for the cycle
+  // after the cycle ends); a winner that dies is replaced within a cycle and a half.
+  const int64_t hold_ms = cycle_delay_ms_ + cycle_delay_ms_ / 2;
+  internals_.fleet->BeginCycle(upstream_, LockTtlMs(cycle_delay_ms_), hold_ms, fleet_names_,
                                [this, alive](FleetCycle cycle) {
                                  if (alive.expired() || stopped_) return;
                                  OnFleetCycle(std::move(cycle));
@@ -760,6 +765,7 @@ void Checker::Impl::OnFleetCycle(FleetCycle cycle) {
   fleet_changed_ = false;
   fleet_set_version_.reset();
   if (!alone) CopyFleet(cycle, rejoined, copies);
+  fleet_seen_ = cycle.version ? std::move(cycle.peers) : std::vector<FleetPeerState>();
   if (env_.on_fleet) {
     env_.on_fleet(FleetEvent{upstream_, cycle.role, Counter(fv_key_).value_or(0), cycle.holder,
                              fell_back, rejoined, cycle.error, copies});
@@ -825,24 +831,39 @@ void Checker::Impl::CopyStreak(const std::string& key, std::optional<double> fle
   if (fleet && Counter(key) != fleet) (void)env_.dict->Set(key, DictValue(*fleet));
 }
 
-// The winner's end of cycle: every peer's streaks and flag, then the version if a peer
-// changed. Until Redis confirms, `fu:` marks the change as ours to publish again.
+// Streaks beyond rise and fall decide nothing: a steady peer's need not be written again.
+bool Checker::Impl::SameForTheFleet(const FleetPeerState& a, const FleetPeerState& b) const {
+  const auto cap = static_cast<double>(std::max(rise_, fall_));
+  auto capped = [cap](std::optional<double> v) {
+    return v ? std::optional<double>(std::min(*v, cap)) : std::nullopt;
+  };
+  return a.down == b.down && capped(a.ok) == capped(b.ok) && capped(a.nok) == capped(b.nok);
+}
+
+// The winner's end of cycle: the streaks and flag of each peer whose state moved for the
+// fleet (of every peer when the version moves), then the version if a peer changed; no
+// round trip at all in a steady fleet. Until Redis confirms, `fu:` marks the change as
+// ours to publish again.
 void Checker::Impl::PublishToFleet() {
+  const bool moves = fleet_changed_ || fleet_set_version_.has_value();
+  std::vector<std::string> names;
   std::vector<FleetPeerState> states;
-  states.reserve(fleet_names_.size());
+  size_t i = 0;
   for (const auto* list : {&primary_, &backup_}) {
     for (const PeerSlot& p : *list) {
-      states.push_back(FleetPeerState{p.down, Counter(p.ok_key), Counter(p.nok_key)});
+      FleetPeerState state{p.down, Counter(p.ok_key), Counter(p.nok_key)};
+      if (moves || i >= fleet_seen_.size() || !SameForTheFleet(state, fleet_seen_[i])) {
+        names.push_back(fleet_names_[i]);
+        states.push_back(state);
+      }
+      ++i;
     }
   }
-  const bool moves = fleet_changed_ || fleet_set_version_.has_value();
+  if (names.empty() && !moves) return;  // a steady fleet: no second round trip
   if (moves) (void)env_.dict->Set(fu_key_, DictValue(true));
   std::weak_ptr<bool> alive = alive_;
-  // Held past this worker's next start (the timer re-arms for cycle_delay_ms_ now); a
-  // winner that dies is replaced once it runs out, within a cycle and a half.
-  const int64_t hold_ms = cycle_delay_ms_ + cycle_delay_ms_ / 2;
   internals_.fleet->Publish(
-      upstream_, fleet_names_, states, fleet_changed_, fleet_set_version_, hold_ms,
+      upstream_, names, states, fleet_changed_, fleet_set_version_,
       [this, alive](const Result<std::optional<double>>& r) {
         if (alive.expired()) return;
         if (!r.ok()) {

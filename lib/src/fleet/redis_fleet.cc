@@ -84,14 +84,19 @@ const RedisFleet::UpstreamKeys& RedisFleet::KeysOf(std::string_view upstream,
   return upstream_keys_.insert_or_assign(std::string(upstream), std::move(k)).first->second;
 }
 
-void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms,
+void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int64_t hold_ms,
                             const std::vector<std::string>& peers,
                             std::function<void(FleetCycle)> done) {
   const UpstreamKeys& keys = KeysOf(upstream, peers);
   const std::string& lock = keys.lock;
   const std::string ttl = std::to_string(std::max<int64_t>(lock_ttl_ms, 1));
+  // After the SET, only the holder extends (the check and the PEXPIRE are one step on
+  // the server). Its answer is not the cycle's: a Redis without scripting still makes a
+  // fleet, only one whose lock changes hands more often.
+  enum : size_t { kSet, kHold, kGet, kPttl, kMget };
   std::vector<std::vector<std::string>> commands = {
       {"SET", lock, host_id_, "NX", "PX", ttl},
+      {"EVAL", kHoldScript, "1", lock, host_id_, std::to_string(std::max<int64_t>(hold_ms, 1))},
       {"GET", lock},
       {"PTTL", lock},
       keys.mget,
@@ -103,16 +108,16 @@ void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms,
   auto finish = [this, lock = keys.lock, ttl, done = std::move(done),
                  n = peers.size()](std::vector<std::optional<Result<RedisReply>>>& r) {
     FleetCycle c;
-    for (const std::optional<Result<RedisReply>>& reply : r) {
-      if (!reply->ok()) {
-        c.error = reply->error();
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (i != kHold && !r[i]->ok()) {
+        c.error = r[i]->error();
         return done(std::move(c));
       }
     }
-    const RedisReply& set = **r[0];
-    const RedisReply& holder = **r[1];
-    const RedisReply& pttl = **r[2];
-    const RedisReply& values = **r[3];
+    const RedisReply& set = **r[kSet];
+    const RedisReply& holder = **r[kGet];
+    const RedisReply& pttl = **r[kPttl];
+    const RedisReply& values = **r[kMget];
     if (!((set.kind == RedisReply::Kind::kStatus && set.text == "OK") ||
           set.kind == RedisReply::Kind::kNil) ||
         values.kind != RedisReply::Kind::kArray || values.elements.size() != 1 + 3 * n) {
@@ -150,7 +155,7 @@ void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms,
 
 void RedisFleet::Publish(std::string_view upstream, const std::vector<std::string>& peers,
                          const std::vector<FleetPeerState>& states, bool bump,
-                         std::optional<double> set_version, int64_t hold_ms,
+                         std::optional<double> set_version,
                          std::function<void(Result<std::optional<double>>)> done) {
   const UpstreamKeys& keys = KeysOf(upstream, peers);
   std::vector<std::vector<std::string>> commands;
@@ -174,10 +179,6 @@ void RedisFleet::Publish(std::string_view upstream, const std::vector<std::strin
   } else if (bump) {
     commands.push_back({"INCR", keys.version});
   }
-  // Only the holder extends: the check and the PEXPIRE are one step on the server.
-  client_->Command({"EVAL", kHoldScript, "1", keys.lock, host_id_,
-                    std::to_string(std::max<int64_t>(hold_ms, 1))},
-                   [](const Result<RedisReply>&) {});
   if (commands.empty()) {
     client_->Command({"PING"}, [done = std::move(done)](const Result<RedisReply>& r) {
       if (!r.ok()) return done(r.status());

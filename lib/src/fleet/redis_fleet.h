@@ -3,8 +3,8 @@
 //   P l:u  the fleet lock (the holder's host id, PX the cycle)   P v:u   the fleet version
 //   P d:u:a  "1" while a is down (no key: up)   P ok:u:a, P nok:u:a  the streaks
 //   P hosts  a hash: host id -> when it last asked (Unix ms), for `upcheck-shmctl fleet`
-// A cycle's start is one round trip of four or five pipelined commands (`hosts` is written
-// once a second); a publish is one of up to three.
+// A cycle's start is one round trip of five or six pipelined commands (`hosts` is written
+// once a second); a publish, only when a peer's state moved, one of up to three.
 // Loop thread only; the process must ignore SIGPIPE (RedisClient).
 #ifndef UPCHECK_FLEET_REDIS_FLEET_H_
 #define UPCHECK_FLEET_REDIS_FLEET_H_
@@ -38,12 +38,12 @@ class RedisFleet final : public FleetTier {
   static Result<std::unique_ptr<RedisFleet>> Create(uv_loop_t* loop, const FleetOptions& options);
 
   const std::string& host_id() const override { return host_id_; }
-  void BeginCycle(std::string_view upstream, int64_t lock_ttl_ms,
+  void BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int64_t hold_ms,
                   const std::vector<std::string>& peers,
                   std::function<void(FleetCycle)> done) override;
   void Publish(std::string_view upstream, const std::vector<std::string>& peers,
                const std::vector<FleetPeerState>& states, bool bump,
-               std::optional<double> set_version, int64_t hold_ms,
+               std::optional<double> set_version,
                std::function<void(Result<std::optional<double>>)> done) override;
 
  private:

@@ -51,19 +51,20 @@ class FleetTier {
   virtual const std::string& host_id() const = 0;
   // Tries the fleet lock of `upstream` for `lock_ttl_ms` and reads the fleet's version and
   // the state of `peers` (configured names), in one round trip. A lock this host already
-  // holds (its id in the key) is won again.
-  virtual void BeginCycle(std::string_view upstream, int64_t lock_ttl_ms,
+  // holds (its id in the key) is won again, and a lock this host holds is then held for
+  // `hold_ms` from now: past the winner's next start, so that no other host takes it in
+  // the gap between two of its cycles.
+  virtual void BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int64_t hold_ms,
                           const std::vector<std::string>& peers,
                           std::function<void(FleetCycle)> done) = 0;
-  // The winner's results: `states[i]` for `peers[i]`, written before the version moves.
-  // `bump`: a peer changed state, so the version moves (INCR), or, with `set_version`,
-  // is set to it (after a flush, so that the version goes on from where the hosts were).
-  // The lock, if still this host's, is then held for `hold_ms` more: past the winner's
-  // next start, so that no other host takes it in the gap between two cycles.
-  // `done` gets the version the publish moved the fleet to (nullopt: it did not), or the error.
+  // The winner's results: `states[i]` for `peers[i]` (those whose state moved: any subset),
+  // written before the version moves. `bump`: a peer changed state, so the version moves
+  // (INCR), or, with `set_version`, is set to it (after a flush, so that the version goes
+  // on from where the hosts were). `done` gets the version the publish moved the fleet to
+  // (nullopt: it did not), or the error.
   virtual void Publish(std::string_view upstream, const std::vector<std::string>& peers,
                        const std::vector<FleetPeerState>& states, bool bump,
-                       std::optional<double> set_version, int64_t hold_ms,
+                       std::optional<double> set_version,
                        std::function<void(Result<std::optional<double>>)> done) = 0;
 };
 
