@@ -43,7 +43,7 @@ struct UpstreamShm {
   uint32_t first_peer;      // index into the peer array
   uint32_t primary_count;
   uint32_t backup_count;
-  std::atomic<uint32_t> fleet_role;  // FleetRole of the last cycle of the host's lock winner
+  std::atomic<uint32_t> fleet_role;         // FleetRole of the last cycle of the host's lock winner
   std::atomic<uint64_t> published_version;  // bit pattern of a double
   // Bumped after every admin change of one of its peers: a picker compares it with the
   // value it last applied (one load) and reads the peers' AdminShm only when it moved.
