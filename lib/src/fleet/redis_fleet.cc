@@ -46,11 +46,25 @@ constexpr char kHoldScript[] =
 // Replies of one pipelined round trip, gathered until the last is in.
 template <typename Done>
 struct Gather {
-  explicit Gather(size_t n, Done d) : replies(n), done(std::move(d)) {}
+  explicit Gather(size_t n, Done d) : replies(n), left(n), done(std::move(d)) {}
   std::vector<std::optional<Result<RedisReply>>> replies;
-  size_t left = 0;
+  size_t left;
   Done done;
 };
+
+// Sends `commands` back to back on one connection (one round trip); `done` gets every
+// reply, in order, once the last is in.
+template <typename Done>
+void Pipeline(RedisClient& client, const std::vector<std::vector<std::string>>& commands,
+              Done done) {
+  auto state = std::make_shared<Gather<Done>>(commands.size(), std::move(done));
+  for (size_t i = 0; i < commands.size(); ++i) {
+    client.Command(commands[i], [state, i](Result<RedisReply> reply) {
+      state->replies[i].emplace(std::move(reply));
+      if (--state->left == 0) state->done(state->replies);
+    });
+  }
+}
 
 }  // namespace
 
@@ -142,15 +156,7 @@ void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int6
     }
     done(std::move(c));
   };
-  using State = Gather<decltype(finish)>;
-  auto state = std::make_shared<State>(commands.size(), std::move(finish));
-  state->left = commands.size();
-  for (size_t i = 0; i < commands.size(); ++i) {
-    client_->Command(commands[i], [state, i](Result<RedisReply> reply) {
-      state->replies[i].emplace(std::move(reply));
-      if (--state->left == 0) state->done(state->replies);
-    });
-  }
+  Pipeline(*client_, commands, std::move(finish));
 }
 
 void RedisFleet::Publish(std::string_view upstream, const std::vector<std::string>& peers,
@@ -199,15 +205,7 @@ void RedisFleet::Publish(std::string_view upstream, const std::vector<std::strin
     }
     done(std::optional<double>(static_cast<double>(incr.integer)));
   };
-  using State = Gather<decltype(finish)>;
-  auto state = std::make_shared<State>(commands.size(), std::move(finish));
-  state->left = commands.size();
-  for (size_t i = 0; i < commands.size(); ++i) {
-    client_->Command(commands[i], [state, i](Result<RedisReply> reply) {
-      state->replies[i].emplace(std::move(reply));
-      if (--state->left == 0) state->done(state->replies);
-    });
-  }
+  Pipeline(*client_, commands, std::move(finish));
 }
 
 }  // namespace upcheck::fleet
