@@ -119,7 +119,9 @@ class Checker::Impl {
   // The fleet tier (DESIGN §11), for the host's lock winner.
   void BeginFleetCycle();
   void OnFleetCycle(FleetCycle cycle);
-  void CopyFleet(const FleetCycle& cycle, bool rejoined, std::vector<FleetCopy>& copies);
+  bool NeedsFleetPeers();
+  void CopyFleet(const FleetSnapshot& fleet, std::vector<FleetCopy>& copies);
+  void ContinueFleetCycle(const std::vector<FleetCopy>& copies);
   void PublishToFleet();
   void CopyStreak(const std::string& key, std::optional<double> fleet);
   bool SameForTheFleet(const FleetPeerState& a, const FleetPeerState& b) const;
@@ -180,6 +182,8 @@ class Checker::Impl {
   bool fleet_changed_ = false;               // a peer changed state: the version moves
   std::optional<double> fleet_set_version_;  // after a flush: the version to start from
   std::vector<FleetPeerState> fleet_seen_;   // what the fleet had at the cycle's start
+  FleetCycle fleet_cycle_;                   // the fleet's answer to this cycle's start
+  bool fleet_fell_back_ = false, fleet_rejoined_ = false;
   // Fleet callbacks may come after this Impl is gone: they hold a weak reference to this.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
@@ -739,7 +743,7 @@ void Checker::Impl::BeginFleetCycle() {
   // A lock it wins is held past this worker's next start (its timer re-arms for the cycle
   // after the cycle ends); a winner that dies is replaced within a cycle and a half.
   const int64_t hold_ms = cycle_delay_ms_ + cycle_delay_ms_ / 2;
-  internals_.fleet->BeginCycle(upstream_, LockTtlMs(cycle_delay_ms_), hold_ms, fleet_names_,
+  internals_.fleet->BeginCycle(upstream_, LockTtlMs(cycle_delay_ms_), hold_ms,
                                [this, alive](FleetCycle cycle) {
                                  if (alive.expired() || stopped_) return;
                                  OnFleetCycle(std::move(cycle));
@@ -753,24 +757,43 @@ void Checker::Impl::OnFleetCycle(FleetCycle cycle) {
   (void)env_.dict->Set(fr_key_, DictValue(static_cast<double>(cycle.role)));
   if (!cycle.holder.empty()) (void)env_.dict->Set(fh_key_, DictValue(cycle.holder));
   const bool alone = cycle.role == FleetRole::kAlone;
-  const bool fell_back = alone && before != FleetRole::kAlone;
-  const bool rejoined = !alone && before == FleetRole::kAlone;
-  if (fell_back) Warn("fleet: " + cycle.error + "; probing alone" + UpstreamLogContext(upstream_));
-  if (rejoined) {
+  fleet_fell_back_ = alone && before != FleetRole::kAlone;
+  fleet_rejoined_ = !alone && before == FleetRole::kAlone;
+  if (fleet_fell_back_) {
+    Warn("fleet: " + cycle.error + "; probing alone" + UpstreamLogContext(upstream_));
+  }
+  if (fleet_rejoined_) {
     Warn("fleet: redis answers again; back in the fleet as its " +
          std::string(FleetRoleName(cycle.role)) + UpstreamLogContext(upstream_));
   }
-  std::vector<FleetCopy> copies;
   fleet_role_ = cycle.role;
   fleet_changed_ = false;
   fleet_set_version_.reset();
-  if (!alone) CopyFleet(cycle, rejoined, copies);
-  fleet_seen_ = cycle.version ? std::move(cycle.peers) : std::vector<FleetPeerState>();
+  fleet_seen_.clear();
+  fleet_cycle_ = std::move(cycle);
+  if (alone || !NeedsFleetPeers()) return ContinueFleetCycle({});
+  std::weak_ptr<bool> alive = alive_;
+  internals_.fleet->ReadPeers(upstream_, fleet_names_, [this, alive](Result<FleetSnapshot> r) {
+    if (alive.expired() || stopped_) return;
+    std::vector<FleetCopy> copies;
+    if (!r.ok()) {
+      // Between the two round trips: this cycle goes on as if alone, publishing nothing.
+      Err("fleet: failed to read the peers: " + r.error() + UpstreamLogContext(upstream_));
+      if (fleet_role_ == FleetRole::kWinner) fleet_role_ = FleetRole::kAlone;
+    } else {
+      CopyFleet(*r, copies);
+    }
+    ContinueFleetCycle(copies);
+  });
+}
+
+void Checker::Impl::ContinueFleetCycle(const std::vector<FleetCopy>& copies) {
+  const FleetCycle& c = fleet_cycle_;
   if (env_.on_fleet) {
-    env_.on_fleet(FleetEvent{upstream_, cycle.role, Counter(fv_key_).value_or(0), cycle.holder,
-                             fell_back, rejoined, cycle.error, copies});
+    env_.on_fleet(FleetEvent{upstream_, c.role, Counter(fv_key_).value_or(0), c.holder,
+                             fleet_fell_back_, fleet_rejoined_, c.error, copies});
   }
-  if (cycle.role == FleetRole::kFollower) {
+  if (c.role == FleetRole::kFollower) {
     locked_ = false;  // another host probes: nothing of ours to reconcile
     FinishCycle();
     return;
@@ -778,41 +801,60 @@ void Checker::Impl::OnFleetCycle(FleetCycle cycle) {
   StartProbing();
 }
 
-// Brings this host's segment to the fleet's state: the streaks always (whoever wins next
-// counts on from them), the flags when the fleet's version is one this host does not hold.
-// A winner whose own change never reached the fleet (Redis failed, or it probed alone)
-// keeps its view and publishes it instead; so does one that finds no fleet version (a new
-// or flushed Redis, whose missing flags would read as up).
-void Checker::Impl::CopyFleet(const FleetCycle& cycle, bool rejoined,
-                              std::vector<FleetCopy>& copies) {
+// Whether this cycle needs every peer's state from the fleet (a second round trip). Not in
+// a steady fleet: a follower that holds the fleet's version has nothing to copy, and a
+// winner that kept the lock since its last publish has the fleet's streaks in its own
+// segment (no other host can have written them). A winner whose own change never reached
+// the fleet (Redis failed, or it probed alone) publishes its view instead of copying; so
+// does one that finds no fleet version (a new or flushed Redis, whose missing flags would
+// read as up).
+bool Checker::Impl::NeedsFleetPeers() {
+  const FleetCycle& c = fleet_cycle_;
   const std::optional<double> held = Counter(fv_key_);
-  const bool winner = cycle.role == FleetRole::kWinner;
+  const bool winner = c.role == FleetRole::kWinner;
   Result<std::optional<DictValue>> unpublished = env_.dict->Get(fu_key_);
-  const bool ours_first = winner && (rejoined || (unpublished.ok() && unpublished->has_value()));
-  if (!cycle.version) {
+  if (!c.version) {
     if (winner) fleet_set_version_ = held.value_or(0) + 1;
-    return;
+    return false;
   }
-  if (ours_first) {
+  if (winner && (fleet_rejoined_ || (unpublished.ok() && unpublished->has_value()))) {
     fleet_changed_ = true;
+    return false;
+  }
+  const bool moved = held != c.version || fleet_rejoined_;
+  if (winner && c.kept && !moved) {
+    for (const auto* list : {&primary_, &backup_}) {
+      for (const PeerSlot& p : *list) {
+        fleet_seen_.push_back(FleetPeerState{p.down, Counter(p.ok_key), Counter(p.nok_key)});
+      }
+    }
+    return false;
+  }
+  return winner || moved;
+}
+
+// Brings this host's segment to the fleet's state: the streaks (whoever wins next counts on
+// from them), and the flags when the fleet's version is one this host does not hold.
+void Checker::Impl::CopyFleet(const FleetSnapshot& fleet, std::vector<FleetCopy>& copies) {
+  const bool winner = fleet_role_ == FleetRole::kWinner;
+  if (!fleet.version || fleet.peers.size() != fleet_names_.size()) {
+    // Flushed between the two round trips: as a cycle that found no version.
+    if (winner) fleet_set_version_ = Counter(fv_key_).value_or(0) + 1;
     return;
   }
-  const bool copy_flags = held != cycle.version || rejoined;
-  // A follower needs the streaks only when the fleet moved: a winner copies them anyway
-  // before it counts on, and a host that falls back starts from a streak no older than the
-  // fleet's last change.
-  if (!winner && !copy_flags) return;
+  const bool copy_flags = Counter(fv_key_) != fleet.version || fleet_rejoined_;
+  const std::string& holder = fleet_cycle_.holder;
   size_t i = 0;
   for (auto* list : {&primary_, &backup_}) {
     for (PeerSlot& p : *list) {
-      const FleetPeerState& s = cycle.peers[i++];
+      const FleetPeerState& s = fleet.peers[i++];
       CopyStreak(p.ok_key, s.ok);
       CopyStreak(p.nok_key, s.nok);
       if (!copy_flags) continue;
       if (p.down != s.down) {
         p.down = s.down;
         Warn(Transition("peer " + p.name + " is turned " + (s.down ? "down" : "up") +
-                        " by the fleet (" + (cycle.holder.empty() ? "?" : cycle.holder) + ")"));
+                        " by the fleet (" + (holder.empty() ? "?" : holder) + ")"));
         SetPeerDownGlobally(p, s.down);
         copies.push_back(FleetCopy{p.backup, p.id, p.name, s.down});
       } else if (s.down && !p.flagged) {
@@ -821,9 +863,10 @@ void Checker::Impl::CopyFleet(const FleetCycle& cycle, bool rejoined,
     }
   }
   if (copy_flags) {
-    (void)env_.dict->Set(fv_key_, DictValue(*cycle.version));
+    (void)env_.dict->Set(fv_key_, DictValue(*fleet.version));
     (void)env_.dict->Delete(fu_key_);
   }
+  if (winner) fleet_seen_ = fleet.peers;
 }
 
 // Written only when it differs: a host that won the last cycle too holds the same numbers.
@@ -868,6 +911,7 @@ void Checker::Impl::PublishToFleet() {
         if (alive.expired()) return;
         if (!r.ok()) {
           Err("fleet: failed to publish: " + r.error() + UpstreamLogContext(upstream_));
+          (void)env_.dict->Set(fu_key_, DictValue(true));  // the next winner publishes all
           return;
         }
         if (r->has_value()) {

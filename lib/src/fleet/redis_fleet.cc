@@ -99,28 +99,27 @@ const RedisFleet::UpstreamKeys& RedisFleet::KeysOf(std::string_view upstream,
 }
 
 void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int64_t hold_ms,
-                            const std::vector<std::string>& peers,
                             std::function<void(FleetCycle)> done) {
-  const UpstreamKeys& keys = KeysOf(upstream, peers);
-  const std::string& lock = keys.lock;
+  const std::string lock = keys_.Lock(upstream);
   const std::string ttl = std::to_string(std::max<int64_t>(lock_ttl_ms, 1));
   // After the SET, only the holder extends (the check and the PEXPIRE are one step on
   // the server). Its answer is not the cycle's: a Redis without scripting still makes a
-  // fleet, only one whose lock changes hands more often.
-  enum : size_t { kSet, kHold, kGet, kPttl, kMget };
+  // fleet, only one whose lock changes hands more often. MGET, not GET, of the version: a
+  // version key of another type reads as none, which the winner then writes over.
+  enum : size_t { kSet, kHold, kGet, kPttl, kVersion };
   std::vector<std::vector<std::string>> commands = {
       {"SET", lock, host_id_, "NX", "PX", ttl},
       {"EVAL", kHoldScript, "1", lock, host_id_, std::to_string(std::max<int64_t>(hold_ms, 1))},
       {"GET", lock},
       {"PTTL", lock},
-      keys.mget,
+      {"MGET", keys_.Version(upstream)},
   };
   if (const int64_t now = UnixMs(); now - hosts_written_ms_ >= 1000) {
     hosts_written_ms_ = now;
     commands.push_back({"HSET", keys_.Hosts(), host_id_, std::to_string(now)});
   }
-  auto finish = [this, lock = keys.lock, ttl, done = std::move(done),
-                 n = peers.size()](std::vector<std::optional<Result<RedisReply>>>& r) {
+  auto finish = [this, lock, ttl,
+                 done = std::move(done)](std::vector<std::optional<Result<RedisReply>>>& r) {
     FleetCycle c;
     for (size_t i = 0; i < r.size(); ++i) {
       if (i != kHold && !r[i]->ok()) {
@@ -131,32 +130,48 @@ void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int6
     const RedisReply& set = **r[kSet];
     const RedisReply& holder = **r[kGet];
     const RedisReply& pttl = **r[kPttl];
-    const RedisReply& values = **r[kMget];
-    if (!((set.kind == RedisReply::Kind::kStatus && set.text == "OK") ||
-          set.kind == RedisReply::Kind::kNil) ||
-        values.kind != RedisReply::Kind::kArray || values.elements.size() != 1 + 3 * n) {
+    const RedisReply& version = **r[kVersion];
+    const bool set_it = set.kind == RedisReply::Kind::kStatus && set.text == "OK";
+    if ((!set_it && set.kind != RedisReply::Kind::kNil) ||
+        version.kind != RedisReply::Kind::kArray || version.elements.size() != 1) {
       c.error = "redis: unexpected reply to the cycle's commands";
       return done(std::move(c));
     }
     c.holder = holder.kind == RedisReply::Kind::kString ? holder.text : std::string();
-    c.role = set.kind == RedisReply::Kind::kNil && c.holder != host_id_ ? FleetRole::kFollower
-                                                                        : FleetRole::kWinner;
+    c.kept = !set_it && c.holder == host_id_;
+    c.role = set_it || c.kept ? FleetRole::kWinner : FleetRole::kFollower;
     // A lock someone set without a TTL would keep every host a follower for good.
     if (c.role == FleetRole::kFollower && pttl.kind == RedisReply::Kind::kInteger &&
         pttl.integer == -1) {
       client_->Command({"PEXPIRE", lock, ttl}, [](const Result<RedisReply>&) {});
     }
-    c.version = Number(values.elements[0]);
-    c.peers.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      const RedisReply& d = values.elements[1 + 3 * i];
-      c.peers[i].down = d.kind != RedisReply::Kind::kNil && d.text != "0";
-      c.peers[i].ok = Number(values.elements[2 + 3 * i]);
-      c.peers[i].nok = Number(values.elements[3 + 3 * i]);
-    }
+    c.version = Number(version.elements[0]);
     done(std::move(c));
   };
   Pipeline(*client_, commands, std::move(finish));
+}
+
+void RedisFleet::ReadPeers(std::string_view upstream, const std::vector<std::string>& peers,
+                           std::function<void(Result<FleetSnapshot>)> done) {
+  const UpstreamKeys& keys = KeysOf(upstream, peers);
+  client_->Command(
+      keys.mget, [done = std::move(done), n = peers.size()](const Result<RedisReply>& reply) {
+        if (!reply.ok()) return done(reply.status());
+        const RedisReply& values = *reply;
+        if (values.kind != RedisReply::Kind::kArray || values.elements.size() != 1 + 3 * n) {
+          return done(Status::Error("redis: unexpected reply to MGET"));
+        }
+        FleetSnapshot s;
+        s.version = Number(values.elements[0]);
+        s.peers.resize(n);
+        for (size_t i = 0; i < n; ++i) {
+          const RedisReply& d = values.elements[1 + 3 * i];
+          s.peers[i].down = d.kind != RedisReply::Kind::kNil && d.text != "0";
+          s.peers[i].ok = Number(values.elements[2 + 3 * i]);
+          s.peers[i].nok = Number(values.elements[3 + 3 * i]);
+        }
+        done(std::move(s));
+      });
 }
 
 void RedisFleet::Publish(std::string_view upstream, const std::vector<std::string>& peers,

@@ -3,8 +3,9 @@
 //   P l:u  the fleet lock (the holder's host id, PX the cycle)   P v:u   the fleet version
 //   P d:u:a  "1" while a is down (no key: up)   P ok:u:a, P nok:u:a  the streaks
 //   P hosts  a hash: host id -> when it last asked (Unix ms), for `upcheck-shmctl fleet`
-// A cycle's start is one round trip of five or six pipelined commands (`hosts` is written
-// once a second); a publish, only when a peer's state moved, one of up to three.
+// A cycle's start is one round trip of five or six small pipelined commands (`hosts` is
+// written once a second); reading every peer's keys (MGET) is one more, only when the fleet
+// moved or the lock changed hands; a publish, only when a peer's state moved, one more.
 // Loop thread only; the process must ignore SIGPIPE (RedisClient).
 #ifndef UPCHECK_FLEET_REDIS_FLEET_H_
 #define UPCHECK_FLEET_REDIS_FLEET_H_
@@ -39,8 +40,9 @@ class RedisFleet final : public FleetTier {
 
   const std::string& host_id() const override { return host_id_; }
   void BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int64_t hold_ms,
-                  const std::vector<std::string>& peers,
                   std::function<void(FleetCycle)> done) override;
+  void ReadPeers(std::string_view upstream, const std::vector<std::string>& peers,
+                 std::function<void(Result<FleetSnapshot>)> done) override;
   void Publish(std::string_view upstream, const std::vector<std::string>& peers,
                const std::vector<FleetPeerState>& states, bool bump,
                std::optional<double> set_version,

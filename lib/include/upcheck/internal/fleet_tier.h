@@ -39,9 +39,17 @@ struct FleetCycle {
   // The fleet's version of the upstream; nullopt when Redis has none (a new fleet, or a
   // flushed Redis): its flags then say nothing, and the winner republishes its own view.
   std::optional<double> version;
-  std::string holder;                 // the host holding the fleet lock (ours if kWinner)
-  std::vector<FleetPeerState> peers;  // in the order asked; empty for kAlone
-  std::string error;                  // kAlone: what failed
+  std::string holder;  // the host holding the fleet lock (ours if kWinner)
+  // kWinner: the lock was this host's already, so no other host has written since this
+  // host's last publish.
+  bool kept = false;
+  std::string error;  // kAlone: what failed
+};
+
+// Every peer's state as the fleet has it, and its version, read at one instant.
+struct FleetSnapshot {
+  std::optional<double> version;
+  std::vector<FleetPeerState> peers;  // in the order asked
 };
 
 class FleetTier {
@@ -49,14 +57,16 @@ class FleetTier {
   virtual ~FleetTier() = default;
 
   virtual const std::string& host_id() const = 0;
-  // Tries the fleet lock of `upstream` for `lock_ttl_ms` and reads the fleet's version and
-  // the state of `peers` (configured names), in one round trip. A lock this host already
-  // holds (its id in the key) is won again, and a lock this host holds is then held for
-  // `hold_ms` from now: past the winner's next start, so that no other host takes it in
-  // the gap between two of its cycles.
+  // Tries the fleet lock of `upstream` for `lock_ttl_ms` and reads the fleet's version, in
+  // one round trip. A lock this host already holds (its id in the key) is won again, and
+  // a lock this host holds is then held for `hold_ms` from now: past the winner's next
+  // start, so that no other host takes it in the gap between two of its cycles.
   virtual void BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int64_t hold_ms,
-                          const std::vector<std::string>& peers,
                           std::function<void(FleetCycle)> done) = 0;
+  // The fleet's version and the state of `peers` (configured names), in one round trip:
+  // what a cycle copies when the fleet moved or the lock changed hands.
+  virtual void ReadPeers(std::string_view upstream, const std::vector<std::string>& peers,
+                         std::function<void(Result<FleetSnapshot>)> done) = 0;
   // The winner's results: `states[i]` for `peers[i]` (those whose state moved: any subset),
   // written before the version moves. `bump`: a peer changed state, so the version moves
   // (INCR), or, with `set_version`, is set to it (after a flush, so that the version goes
