@@ -86,7 +86,6 @@ const RedisFleet::UpstreamKeys& RedisFleet::KeysOf(std::string_view upstream,
   auto it = upstream_keys_.find(upstream);
   if (it != upstream_keys_.end() && it->second.down.size() == peers.size()) return it->second;
   UpstreamKeys k;
-  k.lock = keys_.Lock(upstream);
   k.version = keys_.Version(upstream);
   k.mget = {"MGET", k.version};
   for (const std::string& a : peers) {

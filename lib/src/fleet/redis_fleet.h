@@ -49,9 +49,10 @@ class RedisFleet final : public FleetTier {
                std::function<void(Result<std::optional<double>>)> done) override;
 
  private:
-  // An upstream's key names, made at its first cycle: a cycle then formats no key.
+  // An upstream's version and peer key names, made at its first read or publish, which
+  // then format no key again.
   struct UpstreamKeys {
-    std::string lock, version;
+    std::string version;
     std::vector<std::string> mget;  // "MGET", version, then d:, ok:, nok: of each peer
     std::vector<std::string> down, ok, nok;
   };
