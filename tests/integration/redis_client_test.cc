@@ -54,6 +54,20 @@ class RedisClientTest : public ::testing::Test {
     return std::move(*got);
   }
 
+  // Sends `commands` as one batch and runs the loop until its one callback has run.
+  RedisClient::Replies RunPipeline(const std::vector<std::vector<std::string>>& commands) {
+    std::optional<RedisClient::Replies> got;
+    int calls = 0;
+    client_->Pipeline(commands, [&](RedisClient::Replies r) {
+      ++calls;
+      got.emplace(std::move(r));
+    });
+    EXPECT_FALSE(got.has_value()) << "called back from inside Pipeline()";
+    loop_.RunUntil([&] { return got.has_value(); }, testing::Slow(std::chrono::seconds(10)));
+    EXPECT_EQ(calls, 1);
+    return got ? std::move(*got) : RedisClient::Replies{};
+  }
+
   RedisServer redis_;
   UvTestLoop loop_;
   std::unique_ptr<RedisClient> client_;
@@ -175,6 +189,54 @@ TEST_F(RedisClientTest, ACallbackMaySendTheNextCommand) {
   ASSERT_TRUE(second.has_value());
   ASSERT_TRUE(second->ok()) << second->error();
   EXPECT_EQ((*second)->text, "1");
+}
+
+TEST_F(RedisClientTest, APipelineAnswersEachCommandInOrderAndAnErrorIsOnlyItsOwn) {
+  ASSERT_TRUE(redis_.Run({"LPUSH", "list", "x"}).ok());
+  Connect();
+  ASSERT_TRUE(Run({"PING"}).ok());  // connected: the batch leaves in one write at once
+  RedisClient::Replies replies = RunPipeline({{"SET", "k", "1"}, {"INCR", "list"}, {"GET", "k"}});
+  ASSERT_EQ(replies.size(), 3U);
+  ASSERT_TRUE(replies[0].ok()) << replies[0].error();
+  EXPECT_EQ(replies[0]->text, "OK");
+  ASSERT_FALSE(replies[1].ok());
+  EXPECT_NE(replies[1].error().find("WRONGTYPE"), std::string::npos) << replies[1].error();
+  ASSERT_TRUE(replies[2].ok()) << replies[2].error();
+  EXPECT_EQ(replies[2]->text, "1");
+  EXPECT_EQ(client_->connects(), 1);
+}
+
+TEST_F(RedisClientTest, APipelineSentWhileConnectingGoesOutOnceConnected) {
+  Connect();
+  RedisClient::Replies replies = RunPipeline({{"INCR", "v"}, {"INCR", "v"}, {"GET", "v"}});
+  ASSERT_EQ(replies.size(), 3U);
+  for (const Result<RedisReply>& r : replies) ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(replies[1]->integer, 2);
+  EXPECT_EQ(replies[2]->text, "2");
+}
+
+TEST_F(RedisClientTest, ABatchLargerThanTheSocketBufferIsWrittenInParts) {
+  Connect();
+  ASSERT_TRUE(Run({"PING"}).ok());
+  const std::string big(16 << 20, 'x');  // far beyond a loopback socket's send buffer
+  RedisClient::Replies replies = RunPipeline({{"SET", "big", big}, {"STRLEN", "big"}});
+  ASSERT_EQ(replies.size(), 2U);
+  ASSERT_TRUE(replies[0].ok()) << replies[0].error();
+  ASSERT_TRUE(replies[1].ok()) << replies[1].error();
+  EXPECT_EQ(replies[1]->integer, static_cast<int64_t>(big.size()));
+}
+
+TEST_F(RedisClientTest, ASilentRedisFailsEveryCommandOfTheBatchOnce) {
+  Connect(50);
+  ASSERT_TRUE(Run({"PING"}).ok());
+  redis_.Pause();
+  RedisClient::Replies replies = RunPipeline({{"INCR", "v"}, {"GET", "v"}, {"PING"}});
+  ASSERT_EQ(replies.size(), 3U);
+  for (const Result<RedisReply>& r : replies) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error(), "redis " + redis_.address() + ": no reply within 50 ms (timeout)");
+  }
+  redis_.Resume();
 }
 
 TEST_F(RedisClientTest, DestroyingTheClientCancelsWithoutCallingBack) {

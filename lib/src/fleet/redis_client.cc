@@ -11,15 +11,17 @@
 
 namespace upcheck::fleet {
 
-// A command from Command() to its callback. kWaiting: hiredis holds it as privdata and the
-// timer is its deadline. kSettled: the result is in, the timer (at 0) delivers it, hiredis
-// may still call back with it and is ignored. kOrphaned: the client is gone.
+// A batch from Pipeline() to its callback. kWaiting: hiredis holds it as every command's
+// privdata and the timer is its deadline. kSettled: every reply or error is in, the timer
+// (at 0) delivers them, hiredis may still call back with it and is ignored. kOrphaned: the
+// client is gone.
 struct RedisClient::Pending {
   enum class State : uint8_t { kWaiting, kSettled, kOrphaned };
   RedisClient* client = nullptr;
-  Callback done;  // empty for the AUTH sent after connect
+  BatchCallback done;  // empty for the AUTH sent after connect
   State state = State::kWaiting;
-  std::optional<Result<RedisReply>> result;
+  size_t commands = 0;
+  Replies replies;  // in order; complete once settled
   uv_timer_t timer{};
 };
 
@@ -85,39 +87,54 @@ std::string RedisClient::Error(std::string_view what) const {
 }
 
 void RedisClient::Command(const std::vector<std::string>& args, Callback done) {
-  Pending* p = NewPending(std::move(done));
+  Pipeline({args}, [done = std::move(done)](Replies r) { done(std::move(r.front())); });
+}
+
+void RedisClient::Pipeline(const std::vector<std::vector<std::string>>& commands,
+                           BatchCallback done) {
+  Pending* p = NewPending(std::move(done), commands.size());
   if (ctx_ == nullptr) {
     if (Status st = Connect(); !st.ok()) {
-      Settle(p, Status::Error(st.message()));
+      Fail(p, st.message());
       return;
     }
   }
-  Send(p, args);
+  Send(p, commands);
 }
 
-RedisClient::Pending* RedisClient::NewPending(Callback done) {
+RedisClient::Pending* RedisClient::NewPending(BatchCallback done, size_t commands) {
   auto* p = new Pending;
   p->client = this;
   p->done = std::move(done);
+  p->commands = commands;
+  p->replies.reserve(commands);
   uv_timer_init(loop_, &p->timer);
   p->timer.data = p;
   pending_.push_back(p);
   return p;
 }
 
-void RedisClient::Send(Pending* p, const std::vector<std::string>& args) {
+void RedisClient::Send(Pending* p, const std::vector<std::vector<std::string>>& commands) {
+  if (commands.empty()) return Settle(p);
   std::vector<const char*> argv;
   std::vector<size_t> lens;
-  for (const std::string& arg : args) {
-    argv.push_back(arg.data());
-    lens.push_back(arg.size());
-  }
-  if (redisAsyncCommandArgv(ctx_, &OnReply, p, static_cast<int>(argv.size()), argv.data(),
-                            lens.data()) != REDIS_OK) {
-    Settle(p, Status::Error(Error(ctx_->errstr[0] != '\0' ? ctx_->errstr : "cannot send")));
-    return;
+  HoldWrites(ctx_);
+  for (const std::vector<std::string>& args : commands) {
+    argv.clear();
+    lens.clear();
+    for (const std::string& arg : args) {
+      argv.push_back(arg.data());
+      lens.push_back(arg.size());
+    }
+    if (redisAsyncCommandArgv(ctx_, &OnReply, p, static_cast<int>(argv.size()), argv.data(),
+                              lens.data()) != REDIS_OK) {
+      // Commands already queued hold `p`: dropping the connection lets hiredis forget them.
+      Drop(Error(ctx_->errstr[0] != '\0' ? ctx_->errstr : "cannot send"));
+      return;
+    }
   }
   uv_timer_start(&p->timer, OnTimer, static_cast<uint64_t>(options_.timeout_ms), 0);
+  FlushWrites(ctx_);
 }
 
 Status RedisClient::Connect() {
@@ -140,14 +157,12 @@ Status RedisClient::Connect() {
   redisAsyncSetDisconnectCallback(ac, &OnDisconnect);
   ctx_ = ac;
   ++connects_;
-  if (options_.password) Send(NewPending(nullptr), {"AUTH", *options_.password});
+  if (options_.password) Send(NewPending(nullptr, 1), {{"AUTH", *options_.password}});
   return Status::Ok();
 }
 
 void RedisClient::Drop(const std::string& reason) {
-  for (Pending* p : pending_) {
-    if (p->state == Pending::State::kWaiting) Settle(p, Status::Error(reason));
-  }
+  for (Pending* p : pending_) Fail(p, reason);
   if (ctx_ == nullptr) return;
   redisAsyncContext* ac = std::exchange(ctx_, nullptr);
   ac->data = nullptr;
@@ -155,11 +170,16 @@ void RedisClient::Drop(const std::string& reason) {
   redisAsyncFree(ac);
 }
 
-void RedisClient::Settle(Pending* p, Result<RedisReply> result) {
+void RedisClient::Fail(Pending* p, const std::string& why) {
+  if (p->state != Pending::State::kWaiting) return;
+  while (p->replies.size() < p->commands) p->replies.emplace_back(Status::Error(why));
+  Settle(p);
+}
+
+void RedisClient::Settle(Pending* p) {
   if (p->state != Pending::State::kWaiting) return;
   p->state = Pending::State::kSettled;
-  p->result.emplace(std::move(result));
-  // Delivered from the loop, never from inside hiredis or Command().
+  // Delivered from the loop, never from inside hiredis or Pipeline().
   uv_timer_start(&p->timer, OnTimer, 0, 0);
 }
 
@@ -169,21 +189,19 @@ void RedisClient::OnReply(redisAsyncContext* ac, void* reply, void* privdata) {
   RedisClient* client = p->client;
   const auto* r = static_cast<const redisReply*>(reply);
   if (r == nullptr) {
-    Settle(p,
-           Status::Error(client->Error(ac->errstr[0] != '\0' ? ac->errstr : "connection closed")));
+    Fail(p, client->Error(ac->errstr[0] != '\0' ? ac->errstr : "connection closed"));
     return;
   }
   if (r->type != REDIS_REPLY_ERROR) {
-    Settle(p, Convert(*r));
-    return;
-  }
-  const std::string message(r->str, r->len);
-  if (!p->done) {
+    p->replies.emplace_back(Convert(*r));
+  } else if (!p->done) {
     // A failed AUTH fails what was queued behind it with the reason, not with NOAUTH.
-    client->Drop(client->Error("AUTH failed: " + message));
+    client->Drop(client->Error("AUTH failed: " + std::string(r->str, r->len)));
     return;
+  } else {
+    p->replies.emplace_back(Status::Error(client->Error(std::string(r->str, r->len))));
   }
-  Settle(p, Status::Error(client->Error(message)));
+  if (p->replies.size() == p->commands) Settle(p);
 }
 
 void RedisClient::OnConnect(const redisAsyncContext* ac, int status) {
@@ -205,11 +223,11 @@ void RedisClient::OnTimer(uv_timer_t* timer) {
         client->Error(fmt::format("no reply within {} ms (timeout)", client->options_.timeout_ms)));
   }
   client->pending_.remove(p);
-  Callback done = std::move(p->done);
-  Result<RedisReply> result = std::move(*p->result);
+  BatchCallback done = std::move(p->done);
+  Replies replies = std::move(p->replies);
   uv_close(reinterpret_cast<uv_handle_t*>(&p->timer),
            [](uv_handle_t* h) { delete static_cast<Pending*>(h->data); });
-  if (done) done(std::move(result));
+  if (done) done(std::move(replies));
 }
 
 }  // namespace upcheck::fleet

@@ -44,6 +44,8 @@ class RedisClient {
     std::optional<std::string> password;  // AUTH, sent first on each connection
   };
   using Callback = std::function<void(Result<RedisReply>)>;
+  using Replies = std::vector<Result<RedisReply>>;
+  using BatchCallback = std::function<void(Replies)>;
 
   // Error: an address ParsePeerAddress() refuses, or a timeout below 1 ms. Connects lazily.
   static Result<std::unique_ptr<RedisClient>> Create(uv_loop_t* loop, Options options);
@@ -54,6 +56,10 @@ class RedisClient {
   // Sends `args` (connecting first if need be); `done` gets the reply or an error that
   // starts with "redis <address>: ".
   void Command(const std::vector<std::string>& args, Callback done);
+  // Sends `commands` back to back, in one write once connected (one round trip, one
+  // deadline); `done` gets one reply or error per command, in order. Losing the connection
+  // fails every command without a reply yet.
+  void Pipeline(const std::vector<std::vector<std::string>>& commands, BatchCallback done);
 
   bool connected() const;
   int connects() const { return connects_; }  // connections opened so far
@@ -63,13 +69,15 @@ class RedisClient {
   RedisClient(uv_loop_t* loop, Options options, PeerAddress address);
 
   Status Connect();
-  Pending* NewPending(Callback done);
-  void Send(Pending* p, const std::vector<std::string>& args);
+  Pending* NewPending(BatchCallback done, size_t commands);
+  void Send(Pending* p, const std::vector<std::vector<std::string>>& commands);
   // Fails every command still waiting with `reason` and frees the connection.
   void Drop(const std::string& reason);
   std::string Error(std::string_view what) const;
 
-  static void Settle(Pending* p, Result<RedisReply> result);
+  // Fails the commands of `p` still without a reply; Settle delivers `p` from the loop.
+  static void Fail(Pending* p, const std::string& why);
+  static void Settle(Pending* p);
   static void OnReply(redisAsyncContext* ac, void* reply, void* privdata);
   static void OnConnect(const redisAsyncContext* ac, int status);
   static void OnDisconnect(const redisAsyncContext* ac, int status);
@@ -79,7 +87,7 @@ class RedisClient {
   Options options_;
   PeerAddress address_;
   redisAsyncContext* ctx_ = nullptr;  // null: not connected; the next Command connects
-  std::list<Pending*> pending_;       // in sending order; each freed in its timer's close_cb
+  std::list<Pending*> pending_;       // batches in sending order; freed by their timers
   int connects_ = 0;
 };
 

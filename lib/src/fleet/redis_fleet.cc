@@ -43,29 +43,6 @@ constexpr char kHoldScript[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 
-// Replies of one pipelined round trip, gathered until the last is in.
-template <typename Done>
-struct Gather {
-  explicit Gather(size_t n, Done d) : replies(n), left(n), done(std::move(d)) {}
-  std::vector<std::optional<Result<RedisReply>>> replies;
-  size_t left;
-  Done done;
-};
-
-// Sends `commands` back to back on one connection (one round trip); `done` gets every
-// reply, in order, once the last is in.
-template <typename Done>
-void Pipeline(RedisClient& client, const std::vector<std::vector<std::string>>& commands,
-              Done done) {
-  auto state = std::make_shared<Gather<Done>>(commands.size(), std::move(done));
-  for (size_t i = 0; i < commands.size(); ++i) {
-    client.Command(commands[i], [state, i](Result<RedisReply> reply) {
-      state->replies[i].emplace(std::move(reply));
-      if (--state->left == 0) state->done(state->replies);
-    });
-  }
-}
-
 }  // namespace
 
 Result<std::unique_ptr<RedisFleet>> RedisFleet::Create(uv_loop_t* loop,
@@ -117,19 +94,18 @@ void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int6
     hosts_written_ms_ = now;
     commands.push_back({"HSET", keys_.Hosts(), host_id_, std::to_string(now)});
   }
-  auto finish = [this, lock, ttl,
-                 done = std::move(done)](std::vector<std::optional<Result<RedisReply>>>& r) {
+  auto finish = [this, lock, ttl, done = std::move(done)](RedisClient::Replies r) {
     FleetCycle c;
     for (size_t i = 0; i < r.size(); ++i) {
-      if (i != kHold && !r[i]->ok()) {
-        c.error = r[i]->error();
+      if (i != kHold && !r[i].ok()) {
+        c.error = r[i].error();
         return done(std::move(c));
       }
     }
-    const RedisReply& set = **r[kSet];
-    const RedisReply& holder = **r[kGet];
-    const RedisReply& pttl = **r[kPttl];
-    const RedisReply& version = **r[kVersion];
+    const RedisReply& set = *r[kSet];
+    const RedisReply& holder = *r[kGet];
+    const RedisReply& pttl = *r[kPttl];
+    const RedisReply& version = *r[kVersion];
     const bool set_it = set.kind == RedisReply::Kind::kStatus && set.text == "OK";
     if ((!set_it && set.kind != RedisReply::Kind::kNil) ||
         version.kind != RedisReply::Kind::kArray || version.elements.size() != 1) {
@@ -147,7 +123,7 @@ void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int6
     c.version = Number(version.elements[0]);
     done(std::move(c));
   };
-  Pipeline(*client_, commands, std::move(finish));
+  client_->Pipeline(commands, std::move(finish));
 }
 
 void RedisFleet::ReadPeers(std::string_view upstream, const std::vector<std::string>& peers,
@@ -206,20 +182,19 @@ void RedisFleet::Publish(std::string_view upstream, const std::vector<std::strin
     });
     return;
   }
-  auto finish = [done = std::move(done), moves,
-                 set_version](std::vector<std::optional<Result<RedisReply>>>& r) {
-    for (const std::optional<Result<RedisReply>>& reply : r) {
-      if (!reply->ok()) return done(reply->status());
+  auto finish = [done = std::move(done), moves, set_version](RedisClient::Replies r) {
+    for (const Result<RedisReply>& reply : r) {
+      if (!reply.ok()) return done(reply.status());
     }
     if (!moves) return done(std::optional<double>());
     if (set_version) return done(set_version);
-    const RedisReply& incr = **r.back();
+    const RedisReply& incr = *r.back();
     if (incr.kind != RedisReply::Kind::kInteger) {
       return done(Status::Error("redis: unexpected reply to INCR"));
     }
     done(std::optional<double>(static_cast<double>(incr.integer)));
   };
-  Pipeline(*client_, commands, std::move(finish));
+  client_->Pipeline(commands, std::move(finish));
 }
 
 }  // namespace upcheck::fleet

@@ -2,6 +2,8 @@
 
 #include <hiredis/async.h>
 
+#include <utility>
+
 namespace upcheck::fleet {
 namespace {
 
@@ -9,7 +11,9 @@ namespace {
 struct Watcher {
   redisAsyncContext* context = nullptr;  // null once hiredis has cleaned up
   uv_poll_t handle{};
-  int events = 0;
+  int events = 0;             // what the handle polls for
+  bool write_wanted = false;  // hiredis has output queued
+  bool holding = false;       // between HoldWrites and FlushWrites: queue, do not poll
 };
 
 void OnPoll(uv_poll_t* handle, int status, int events) {
@@ -21,7 +25,10 @@ void OnPoll(uv_poll_t* handle, int status, int events) {
   if (w->context != nullptr && (ready & UV_WRITABLE) != 0) redisAsyncHandleWrite(w->context);
 }
 
+// libuv's uv_poll_start costs an epoll_ctl each call, even for the same events: only a
+// change is passed on (hiredis asks for reads after every write it makes).
 void Update(Watcher* w, int events) {
+  if (events == w->events) return;
   w->events = events;
   if (events != 0) {
     uv_poll_start(&w->handle, events, OnPoll);
@@ -40,10 +47,12 @@ void DelRead(void* data) {
 }
 void AddWrite(void* data) {
   auto* w = static_cast<Watcher*>(data);
-  Update(w, w->events | UV_WRITABLE);
+  w->write_wanted = true;
+  if (!w->holding) Update(w, w->events | UV_WRITABLE);
 }
 void DelWrite(void* data) {
   auto* w = static_cast<Watcher*>(data);
+  w->write_wanted = false;
   Update(w, w->events & ~UV_WRITABLE);
 }
 
@@ -55,6 +64,18 @@ void Cleanup(void* data) {
 }
 
 }  // namespace
+
+void HoldWrites(redisAsyncContext* ac) {
+  if ((ac->c.flags & REDIS_CONNECTED) != 0) static_cast<Watcher*>(ac->ev.data)->holding = true;
+}
+
+void FlushWrites(redisAsyncContext* ac) {
+  auto* w = static_cast<Watcher*>(ac->ev.data);
+  if (!std::exchange(w->holding, false) || !w->write_wanted) return;
+  // Writes what fits now; a short write makes hiredis ask for writability (AddWrite), an
+  // error frees the context (and its callbacks fail).
+  redisAsyncHandleWrite(ac);
+}
 
 bool AttachToLoop(redisAsyncContext* ac, uv_loop_t* loop) {
   if (ac->ev.data != nullptr) return false;
