@@ -164,12 +164,7 @@ Status Worker::SpawnCheckers() {
     if (g_stop_at.point == "dict_lock") SetDictLockedHookForTesting(&StopInsideDictLock);
   }
   if (config.fleet) {
-    const FleetConfig& f = *config.fleet;
-    Result<std::unique_ptr<FleetTier>> fleet = CreateRedisFleet(&loop_, {.redis = f.redis,
-                                                                         .host_id = f.host_id,
-                                                                         .prefix = f.prefix,
-                                                                         .timeout_ms = f.timeout_ms,
-                                                                         .password = f.password});
+    Result<std::unique_ptr<FleetTier>> fleet = CreateRedisFleet(&loop_, *config.fleet);
     if (!fleet.ok()) return Status::Error("fleet: " + fleet.error());
     fleet_ = std::move(*fleet);
   }

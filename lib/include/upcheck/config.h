@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "upcheck/check_options.h"
+#include "upcheck/fleet_config.h"
 #include "upcheck/size.h"
 #include "upcheck/status.h"
 
@@ -92,23 +93,11 @@ struct UpstreamConfig {
   int line = 0;  // of its [[upstream]] header
 };
 
-inline constexpr int64_t kDefaultFleetTimeoutMs = 200;
-inline constexpr int64_t kMaxFleetTimeoutMs = 60000;
-
-// [fleet] (DESIGN §11): the hosts that share one probe per interval through Redis.
-struct FleetConfig {
-  std::string redis;                // "ipv4:port", "[ipv6]:port" or "unix:/path", canonical
-  std::string host_id;              // default: gethostname()
-  std::string prefix = "upcheck:";  // of every Redis key
-  int64_t timeout_ms = kDefaultFleetTimeoutMs;  // per Redis round trip, 1..kMaxFleetTimeoutMs
-  std::optional<std::string> password;          // sent with AUTH after each connect
-};
-
 struct Config {
   std::string path;  // as given to LoadConfig / ParseConfig
   ShmConfig shm;
   DaemonConfig daemon;
-  std::optional<FleetConfig> fleet;       // absent: every host checks on its own
+  std::optional<FleetConfig> fleet;       // [fleet]; absent: every host checks on its own
   std::vector<UpstreamConfig> upstreams;  // in file order; names are unique
   // "file:line:col: warning: key.path: message" (or "file: warning: message"), file order.
   std::vector<std::string> warnings;

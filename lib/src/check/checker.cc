@@ -117,9 +117,14 @@ class Checker::Impl {
   void FinishCycle();
 
   // The fleet tier (DESIGN §11), for the host's lock winner.
+  // What a cycle's start needs beyond the fleet's answer (see PlanFleetCycle).
+  enum class FleetPlan : uint8_t { kNothing, kStartVersion, kPublishOwn, kKeepOwn, kReadPeers };
   void BeginFleetCycle();
   void OnFleetCycle(FleetCycle cycle);
-  bool NeedsFleetPeers();
+  FleetPlan PlanFleetCycle() const;
+  void ReadFleetPeers();
+  FleetPeerState FleetStateOf(const PeerSlot& peer) const;
+  std::vector<FleetPeerState> OwnFleetStates() const;
   void CopyFleet(const FleetSnapshot& fleet, std::vector<FleetCopy>& copies);
   void ContinueFleetCycle(const std::vector<FleetCopy>& copies);
   void PublishToFleet();
@@ -771,7 +776,26 @@ void Checker::Impl::OnFleetCycle(FleetCycle cycle) {
   fleet_set_version_.reset();
   fleet_seen_.clear();
   fleet_cycle_ = std::move(cycle);
-  if (alone || !NeedsFleetPeers()) return ContinueFleetCycle({});
+  switch (PlanFleetCycle()) {
+    case FleetPlan::kStartVersion:
+      fleet_set_version_ = Counter(fv_key_).value_or(0) + 1;
+      break;
+    case FleetPlan::kPublishOwn:
+      fleet_changed_ = true;
+      break;
+    case FleetPlan::kKeepOwn:
+      fleet_seen_ = OwnFleetStates();
+      break;
+    case FleetPlan::kReadPeers:
+      return ReadFleetPeers();
+    case FleetPlan::kNothing:
+      break;
+  }
+  ContinueFleetCycle({});
+}
+
+// The second round trip: every peer's state in the fleet, copied before probing.
+void Checker::Impl::ReadFleetPeers() {
   std::weak_ptr<bool> alive = alive_;
   internals_.fleet->ReadPeers(upstream_, fleet_names_, [this, alive](Result<FleetSnapshot> r) {
     if (alive.expired() || stopped_) return;
@@ -801,36 +825,40 @@ void Checker::Impl::ContinueFleetCycle(const std::vector<FleetCopy>& copies) {
   StartProbing();
 }
 
-// Whether this cycle needs every peer's state from the fleet (a second round trip). Not in
+// Whether this cycle reads every peer's state from the fleet (a second round trip). Not in
 // a steady fleet: a follower that holds the fleet's version has nothing to copy, and a
 // winner that kept the lock since its last publish has the fleet's streaks in its own
-// segment (no other host can have written them). A winner whose own change never reached
-// the fleet (Redis failed, or it probed alone) publishes its view instead of copying; so
-// does one that finds no fleet version (a new or flushed Redis, whose missing flags would
-// read as up).
-bool Checker::Impl::NeedsFleetPeers() {
+// segment (no other host can have written them): kKeepOwn. A winner whose own change never
+// reached the fleet (Redis failed, or it probed alone) publishes its view instead of
+// copying (kPublishOwn); so does one that finds no fleet version, a new or flushed Redis
+// whose missing flags would read as up (kStartVersion).
+Checker::Impl::FleetPlan Checker::Impl::PlanFleetCycle() const {
   const FleetCycle& c = fleet_cycle_;
-  const std::optional<double> held = Counter(fv_key_);
   const bool winner = c.role == FleetRole::kWinner;
-  Result<std::optional<DictValue>> unpublished = env_.dict->Get(fu_key_);
-  if (!c.version) {
-    if (winner) fleet_set_version_ = held.value_or(0) + 1;
-    return false;
+  if (c.role == FleetRole::kAlone) return FleetPlan::kNothing;
+  if (!c.version) return winner ? FleetPlan::kStartVersion : FleetPlan::kNothing;
+  auto unpublished = [this] {
+    Result<std::optional<DictValue>> fu = env_.dict->Get(fu_key_);
+    return fu.ok() && fu->has_value();
+  };
+  if (winner && (fleet_rejoined_ || unpublished())) return FleetPlan::kPublishOwn;
+  const bool moved = Counter(fv_key_) != c.version || fleet_rejoined_;
+  if (winner && c.kept && !moved) return FleetPlan::kKeepOwn;
+  return winner || moved ? FleetPlan::kReadPeers : FleetPlan::kNothing;
+}
+
+FleetPeerState Checker::Impl::FleetStateOf(const PeerSlot& peer) const {
+  return FleetPeerState{peer.down, Counter(peer.ok_key), Counter(peer.nok_key)};
+}
+
+// In the fleet's order: primaries, then backups.
+std::vector<FleetPeerState> Checker::Impl::OwnFleetStates() const {
+  std::vector<FleetPeerState> states;
+  states.reserve(fleet_names_.size());
+  for (const auto* list : {&primary_, &backup_}) {
+    for (const PeerSlot& p : *list) states.push_back(FleetStateOf(p));
   }
-  if (winner && (fleet_rejoined_ || (unpublished.ok() && unpublished->has_value()))) {
-    fleet_changed_ = true;
-    return false;
-  }
-  const bool moved = held != c.version || fleet_rejoined_;
-  if (winner && c.kept && !moved) {
-    for (const auto* list : {&primary_, &backup_}) {
-      for (const PeerSlot& p : *list) {
-        fleet_seen_.push_back(FleetPeerState{p.down, Counter(p.ok_key), Counter(p.nok_key)});
-      }
-    }
-    return false;
-  }
-  return winner || moved;
+  return states;
 }
 
 // Brings this host's segment to the fleet's state: the streaks (whoever wins next counts on
@@ -891,15 +919,11 @@ void Checker::Impl::PublishToFleet() {
   const bool moves = fleet_changed_ || fleet_set_version_.has_value();
   std::vector<std::string> names;
   std::vector<FleetPeerState> states;
-  size_t i = 0;
-  for (const auto* list : {&primary_, &backup_}) {
-    for (const PeerSlot& p : *list) {
-      FleetPeerState state{p.down, Counter(p.ok_key), Counter(p.nok_key)};
-      if (moves || i >= fleet_seen_.size() || !SameForTheFleet(state, fleet_seen_[i])) {
-        names.push_back(fleet_names_[i]);
-        states.push_back(state);
-      }
-      ++i;
+  const std::vector<FleetPeerState> own = OwnFleetStates();
+  for (size_t i = 0; i < own.size(); ++i) {
+    if (moves || i >= fleet_seen_.size() || !SameForTheFleet(own[i], fleet_seen_[i])) {
+      names.push_back(fleet_names_[i]);
+      states.push_back(own[i]);
     }
   }
   if (names.empty() && !moves) return;  // a steady fleet: no second round trip

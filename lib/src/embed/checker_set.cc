@@ -47,12 +47,7 @@ Result<std::unique_ptr<CheckerSet>> CheckerSet::Create(uv_loop_s* loop, HealthSh
   // Before the set: a set that cannot be made takes no row of the worker table.
   std::unique_ptr<FleetTier> fleet;
   if (options.fleet) {
-    const FleetConfig& f = *options.fleet;
-    Result<std::unique_ptr<FleetTier>> tier = CreateRedisFleet(loop, {.redis = f.redis,
-                                                                      .host_id = f.host_id,
-                                                                      .prefix = f.prefix,
-                                                                      .timeout_ms = f.timeout_ms,
-                                                                      .password = f.password});
+    Result<std::unique_ptr<FleetTier>> tier = CreateRedisFleet(loop, *options.fleet);
     if (!tier.ok()) return Result<std::unique_ptr<CheckerSet>>::Error("fleet: " + tier.error());
     fleet = std::move(*tier);
   }

@@ -45,8 +45,7 @@ constexpr char kHoldScript[] =
 
 }  // namespace
 
-Result<std::unique_ptr<RedisFleet>> RedisFleet::Create(uv_loop_t* loop,
-                                                       const FleetOptions& config) {
+Result<std::unique_ptr<RedisFleet>> RedisFleet::Create(uv_loop_t* loop, const FleetConfig& config) {
   using R = Result<std::unique_ptr<RedisFleet>>;
   Result<std::unique_ptr<RedisClient>> client = RedisClient::Create(
       loop,
@@ -55,7 +54,7 @@ Result<std::unique_ptr<RedisFleet>> RedisFleet::Create(uv_loop_t* loop,
   return std::unique_ptr<RedisFleet>(new RedisFleet(std::move(*client), config));
 }
 
-RedisFleet::RedisFleet(std::unique_ptr<RedisClient> client, const FleetOptions& config)
+RedisFleet::RedisFleet(std::unique_ptr<RedisClient> client, const FleetConfig& config)
     : client_(std::move(client)), keys_{config.prefix}, host_id_(config.host_id) {}
 
 const RedisFleet::UpstreamKeys& RedisFleet::KeysOf(std::string_view upstream,
@@ -201,8 +200,8 @@ void RedisFleet::Publish(std::string_view upstream, const std::vector<std::strin
 
 namespace upcheck {
 
-Result<std::unique_ptr<FleetTier>> CreateRedisFleet(uv_loop_s* loop, const FleetOptions& options) {
-  Result<std::unique_ptr<fleet::RedisFleet>> tier = fleet::RedisFleet::Create(loop, options);
+Result<std::unique_ptr<FleetTier>> CreateRedisFleet(uv_loop_s* loop, const FleetConfig& config) {
+  Result<std::unique_ptr<fleet::RedisFleet>> tier = fleet::RedisFleet::Create(loop, config);
   if (!tier.ok()) return tier.status();
   return std::unique_ptr<FleetTier>(std::move(*tier));
 }

@@ -36,7 +36,7 @@ struct FleetKeys {
 class RedisFleet final : public FleetTier {
  public:
   // Error: RedisClient::Create's (a bad address or timeout). Connects at the first cycle.
-  static Result<std::unique_ptr<RedisFleet>> Create(uv_loop_t* loop, const FleetOptions& options);
+  static Result<std::unique_ptr<RedisFleet>> Create(uv_loop_t* loop, const FleetConfig& config);
 
   const std::string& host_id() const override { return host_id_; }
   void BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int64_t hold_ms,
@@ -56,7 +56,7 @@ class RedisFleet final : public FleetTier {
     std::vector<std::string> mget;  // "MGET", version, then d:, ok:, nok: of each peer
     std::vector<std::string> down, ok, nok;
   };
-  RedisFleet(std::unique_ptr<RedisClient> client, const FleetOptions& options);
+  RedisFleet(std::unique_ptr<RedisClient> client, const FleetConfig& config);
   const UpstreamKeys& KeysOf(std::string_view upstream, const std::vector<std::string>& peers);
 
   std::unique_ptr<RedisClient> client_;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "upcheck/check_event.h"
+#include "upcheck/fleet_config.h"
 #include "upcheck/status.h"
 
 struct uv_loop_s;
@@ -78,18 +79,9 @@ class FleetTier {
                        std::function<void(Result<std::optional<double>>)> done) = 0;
 };
 
-// Where the fleet meets and as whom (the [fleet] table, the nginx directive's words).
-struct FleetOptions {
-  std::string redis;  // "ipv4:port", "[ipv6]:port" or "unix:/path"
-  std::string host_id;
-  std::string prefix = "upcheck:";
-  int64_t timeout_ms = 200;  // per Redis round trip
-  std::optional<std::string> password;
-};
-
 // The tier over Redis (the fleet layer's RedisFleet), on `loop`; it connects at the first
 // cycle. Error: a bad address or a timeout below 1 ms. The process must ignore SIGPIPE.
-Result<std::unique_ptr<FleetTier>> CreateRedisFleet(uv_loop_s* loop, const FleetOptions& options);
+Result<std::unique_ptr<FleetTier>> CreateRedisFleet(uv_loop_s* loop, const FleetConfig& config);
 
 }  // namespace upcheck
 
