@@ -187,6 +187,7 @@ class MixedFleetTest : public ::testing::Test {
     HttpAnswer json = HttpGet(daemons_[i]->StatusPort(), "/status.json");
     return json.ok && StatusJsonPeer(json.body, b_.address())["up"] == up;
   }
+  // Lines of every host's log that say a peer "is turned down <how>".
   int LogsTurnedDownBy(const std::string& how) const {
     int n = nginx_.CountLog("is turned down " + how);
     for (const auto& d : daemons_) {
@@ -224,8 +225,8 @@ TEST_F(MixedFleetTest, BackendSeesOneProbePerIntervalAcrossNginxAndUpcheckd) {
       << Describe();
   const double probes = a_.requests() - probes_before;
   const double cycles = static_cast<double>(TotalCycles() - cycles_before);
-  const double shared = 1.0 / (kHosts * kHostWorkers);
   RecordProperty("probes_over_cycles", std::to_string(probes) + "/" + std::to_string(cycles));
+  const double shared = 1.0 / (kHosts * kHostWorkers);
   const double alone = 1.0 / kHostWorkers;
   EXPECT_LT(probes / cycles, 0.5 * (shared + alone))
       << probes << " probes over " << cycles << " cycles: every host probes\n"
