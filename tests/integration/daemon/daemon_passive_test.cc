@@ -1,11 +1,7 @@
 // Passive checks in upcheckd (DESIGN §10): a backend whose health path answers 200 but which
 // resets every balancer connection turns down after `fall` resets, counted across the
 // workers in the dict, and shows it in /status.json and /metrics.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <optional>
 #include <string>
@@ -20,23 +16,7 @@ namespace upcheck::testing {
 namespace {
 
 // One request through the balancer, read until the balancer closes.
-void Through(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{5 * SlowToolFactor(), 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(static_cast<uint16_t>(port));
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0) {
-    const std::string request = "GET /app HTTP/1.0\r\n\r\n";
-    (void)!write(fd, request.data(), request.size());
-    char buf[512];
-    while (read(fd, buf, sizeof(buf)) > 0) {
-    }
-  }
-  close(fd);
-}
+void Through(int port) { (void)ThroughBalancer(port, "/app"); }
 
 std::optional<DictValue> Key(const std::string& shm, const std::string& key) {
   Result<std::unique_ptr<Segment>> seg = Segment::Open(shm);

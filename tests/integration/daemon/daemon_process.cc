@@ -83,7 +83,7 @@ std::string ConfigToml(const TestConfig& c) {
   return t.str();
 }
 
-std::string ThroughBalancer(int port) {
+std::string ThroughBalancer(int port, const std::string& path) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   timeval tv{5 * SlowToolFactor(), 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -93,7 +93,7 @@ std::string ThroughBalancer(int port) {
   sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::string got;
   if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0) {
-    std::string request = "GET / HTTP/1.0\r\n\r\n";
+    const std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
     (void)!write(fd, request.data(), request.size());
     char buf[1024];
     ssize_t n;

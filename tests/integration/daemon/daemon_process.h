@@ -80,10 +80,10 @@ struct HttpAnswer {
 // GET http://127.0.0.1:port/path (Connection: close), within the deadline.
 HttpAnswer HttpGet(int port, const std::string& path, milliseconds deadline = milliseconds(3000));
 
-// One "GET / HTTP/1.0" through a balancer on 127.0.0.1:port: the body of what came back
-// ("" when the balancer closed the connection without a byte), within 5 s (stretched under
-// valgrind).
-std::string ThroughBalancer(int port);
+// One "GET <path> HTTP/1.0" through a balancer on 127.0.0.1:port: the body of what came
+// back ("" when the balancer closed the connection without a byte), within 5 s (stretched
+// under valgrind).
+std::string ThroughBalancer(int port, const std::string& path = "/");
 
 // The pids of the workers the segment's worker table lists as running (none when the
 // segment or its registry cannot be read).

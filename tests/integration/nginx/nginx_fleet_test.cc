@@ -1,7 +1,8 @@
 // The fleet tier in nginx (DESIGN §11): two nginx hosts, each with its own segment and
 // prefix, share one redis-server through `upcheck_fleet`. Across both, the backend sees one
 // probe per interval, not one per host; a peer that fails is down on both hosts, the
-// follower's from the winner's publish; and `nginx -t` refuses a bad `upcheck_fleet`.
+// follower's from the winner's publish; a reloaded host stays in the fleet, a refused
+// reload leaves the old workers in it; and `nginx -t` refuses a bad `upcheck_fleet`.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -144,6 +145,41 @@ class NginxFleetTest : public ::testing::Test {
     return std::find(lines.begin(), lines.end(), line) != lines.end();
   }
 
+  // The fleet lock's holder, once a host holds it.
+  std::string Holder() {
+    std::string holder;
+    (void)PollFor([&] {
+      Result<std::string> got = redis_.Run({"GET", std::string("nginxfleet:l:") + kFleetUpstream});
+      holder = got.ok() ? *got : "error: " + got.error();
+      return holder == a_.id || holder == b_.id;
+    });
+    return holder;
+  }
+
+  // Probes at the backend per worker cycle of both hosts, over about `intervals` intervals.
+  double ProbesPerCycle(uint64_t intervals) {
+    const int probes_before = backend_.requests();
+    const uint64_t cycles_before = FleetCycles();
+    const uint64_t cycles_wanted = uint64_t{2} * kHostWorkers * intervals;
+    EXPECT_TRUE(PollFor([&] { return FleetCycles() >= cycles_before + cycles_wanted; }))
+        << FleetCycles() - cycles_before << " cycles";
+    const double probes = backend_.requests() - probes_before;
+    const double cycles = static_cast<double>(FleetCycles() - cycles_before);
+    RecordProperty("probes_over_cycles", std::to_string(probes) + "/" + std::to_string(cycles));
+    return cycles > 0 ? probes / cycles : 1;
+  }
+
+  // Both hosts are in the fleet: neither fell back, and each page shows the peer `up`.
+  void ExpectBothInTheFleet(bool up) {
+    for (const FleetHost* host : {&a_, &b_}) {
+      EXPECT_NE(Figures(*host).role, FleetRole::kAlone) << host->id;
+      EXPECT_EQ(host->nginx.CountLog("probing alone"), 0) << host->nginx.ErrorLog();
+      EXPECT_TRUE(PollFor([&] { return PageShows(*host, PeerLine(backend_.address(), up)); }))
+          << host->id << "\n"
+          << host->nginx.ErrorLog();
+    }
+  }
+
   LoopbackHttpServer backend_{Family::kV4, StatusResponse(200)};
   RedisServer redis_;
   FleetHost a_{"lb-a"};
@@ -199,6 +235,64 @@ TEST_F(NginxFleetTest, AFailingPeerIsDownOnBothHostsWithOneWinnerAndOneFollower)
     return roles == std::set<FleetRole>{FleetRole::kWinner, FleetRole::kFollower};
   })) << FleetRoleName(Figures(a_).role)
       << " / " << FleetRoleName(Figures(b_).role);
+}
+
+// SIGHUP the host holding the fleet lock: its new workers rejoin the fleet through Redis,
+// the backend still sees one probe per interval across both hosts, a transition made after
+// the reload reaches both, and neither host logs at [alert] or [emerg].
+TEST_F(NginxFleetTest, AReloadedHostKeepsSharingTheProbes) {
+  ASSERT_NO_FATAL_FAILURE(StartBoth());
+  const std::string holder = Holder();
+  FleetHost& reloaded = holder == a_.id ? a_ : b_;
+  RecordProperty("reloaded", reloaded.id);
+  Status reload = reloaded.nginx.Reload(HttpBody(reloaded, FleetLine(reloaded)));
+  ASSERT_TRUE(reload.ok()) << reload.message();
+  ASSERT_TRUE(PollFor([&] {
+    const HostFigures f = Figures(reloaded);
+    return f.workers == kHostWorkers && f.cycles >= kHostWorkers && f.role != FleetRole::kNone;
+  })) << Describe(reloaded)
+      << reloaded.nginx.ErrorLog();
+  // As in TwoHostsShareOneProbePerInterval: below the midpoint of shared and alone.
+  const double per_cycle = ProbesPerCycle(40);
+  EXPECT_LT(per_cycle, 0.75 / kHostWorkers) << a_.nginx.ErrorLog() << b_.nginx.ErrorLog();
+  EXPECT_GT(per_cycle, 0);
+  ExpectBothInTheFleet(true);
+  backend_.SetResponse(StatusResponse(500));
+  ExpectBothInTheFleet(false);
+  EXPECT_TRUE(PollFor([&] {
+    return a_.nginx.CountLog("is turned down by the fleet") +
+               b_.nginx.CountLog("is turned down by the fleet") >=
+           1;
+  })) << a_.nginx.ErrorLog()
+      << b_.nginx.ErrorLog();
+  for (const FleetHost* host : {&a_, &b_}) {
+    EXPECT_EQ(host->nginx.CountLog(R"(\[(alert|emerg)\])"), 0) << host->nginx.ErrorLog();
+  }
+}
+
+// A reload with a bad upcheck_fleet word is refused; as nginx does, the master keeps the
+// running configuration: the same workers go on checking, serving and sharing the probes.
+TEST_F(NginxFleetTest, AFailedReloadKeepsTheOldWorkersInTheFleet) {
+  ASSERT_NO_FATAL_FAILURE(StartBoth());
+  std::vector<pid_t> before = a_.nginx.WorkerPids();
+  Status reload = a_.nginx.Reload(HttpBody(a_, "upcheck_fleet redis=x;"));
+  ASSERT_FALSE(reload.ok());
+  EXPECT_NE(reload.message().find("upcheck_fleet: bad redis address \"x\""), std::string::npos)
+      << reload.message();
+  EXPECT_TRUE(a_.nginx.MasterRunning());
+  const uint64_t cycles = Figures(a_).cycles;
+  EXPECT_TRUE(PollFor([&] { return Figures(a_).cycles >= cycles + 5 * kHostWorkers; }))
+      << Describe(a_) << a_.nginx.ErrorLog();
+  std::vector<pid_t> after = a_.nginx.WorkerPids();
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(after, before) << a_.nginx.ErrorLog();
+  const double per_cycle = ProbesPerCycle(20);
+  EXPECT_LT(per_cycle, 0.75 / kHostWorkers) << a_.nginx.ErrorLog() << b_.nginx.ErrorLog();
+  ExpectBothInTheFleet(true);
+  backend_.SetResponse(StatusResponse(500));
+  ExpectBothInTheFleet(false);
+  EXPECT_EQ(a_.nginx.CountLog(R"(\[alert\])"), 0) << a_.nginx.ErrorLog();
 }
 
 TEST_F(NginxFleetTest, NginxTestRefusesABadUpcheckFleet) {
