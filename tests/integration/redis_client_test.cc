@@ -228,8 +228,7 @@ TEST_F(RedisClientTest, ABatchLargerThanTheSocketBufferIsWrittenInParts) {
 
 TEST_F(RedisClientTest, ASilentRedisFailsEveryCommandOfTheBatchOnce) {
   Connect(50);
-  ASSERT_TRUE(Run({"PING"}).ok());
-  redis_.Pause();
+  redis_.Pause();  // the kernel still accepts the connection: only replies are missing
   RedisClient::Replies replies = RunPipeline({{"INCR", "v"}, {"GET", "v"}, {"PING"}});
   ASSERT_EQ(replies.size(), 3U);
   for (const Result<RedisReply>& r : replies) {

@@ -39,7 +39,8 @@ enum class KeyFamily : uint8_t {
   kFleetVersion,
   kFleetRole,
   kFleetHolder,
-  kFleetUnpublished
+  kFleetUnpublished,
+  kFleetHold
 };
 
 // What every key of `family` starts with; for listing one family with a prefix scan.

@@ -120,7 +120,11 @@ class Checker::Impl {
   // What a cycle's start needs beyond the fleet's answer (see PlanFleetCycle).
   enum class FleetPlan : uint8_t { kNothing, kStartVersion, kPublishOwn, kKeepOwn, kReadPeers };
   void BeginFleetCycle();
+  bool HoldsFleetLock() const;
+  void NoteFleetAnswer(const FleetCycle& cycle);
   void OnFleetCycle(FleetCycle cycle);
+  void OnFleetAnswer(FleetCycle cycle);
+  void EmitFleetEvent(const std::vector<FleetCopy>& copies);
   FleetPlan PlanFleetCycle() const;
   void ReadFleetPeers();
   FleetPeerState FleetStateOf(const PeerSlot& peer) const;
@@ -182,13 +186,16 @@ class Checker::Impl {
   // The fleet tier: the peers' names as the fleet keys them (primaries, then backups), this
   // cycle's role, and what the winner publishes at its end.
   std::vector<std::string> fleet_names_;
-  std::string fv_key_, fr_key_, fh_key_, fu_key_;
+  std::string fv_key_, fr_key_, fh_key_, fu_key_, fk_key_;
   FleetRole fleet_role_ = FleetRole::kNone;
   bool fleet_changed_ = false;               // a peer changed state: the version moves
   std::optional<double> fleet_set_version_;  // after a flush: the version to start from
   std::vector<FleetPeerState> fleet_seen_;   // what the fleet had at the cycle's start
   FleetCycle fleet_cycle_;                   // the fleet's answer to this cycle's start
   bool fleet_fell_back_ = false, fleet_rejoined_ = false;
+  // A winner that started probing at once waits for the fleet's answer to end its cycle.
+  bool fleet_answer_pending_ = false, fleet_finish_waiting_ = false;
+  uint64_t fleet_asked_ms_ = 0;  // loop time of this cycle's start request
   // Fleet callbacks may come after this Impl is gone: they hold a weak reference to this.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
@@ -243,6 +250,7 @@ Status Checker::Impl::Init(const CheckOptions& o) {
   fr_key_ = UpstreamKey(KeyFamily::kFleetRole, upstream_);
   fh_key_ = UpstreamKey(KeyFamily::kFleetHolder, upstream_);
   fu_key_ = UpstreamKey(KeyFamily::kFleetUnpublished, upstream_);
+  fk_key_ = UpstreamKey(KeyFamily::kFleetHold, upstream_);
 
   std::optional<int> port;
   if (o.port) port = static_cast<int>(*o.port);
@@ -341,6 +349,10 @@ void Checker::Impl::StartProbing() {
 
 // do_check(), second half: publish, then re-arm after the cycle (§6.1).
 void Checker::Impl::FinishCycle() {
+  if (fleet_answer_pending_) {
+    fleet_finish_waiting_ = true;  // the fleet's answer (or its timeout) ends the cycle
+    return;
+  }
   if (locked_) ReconcileDownKeys();
   locked_ = false;
   Publish();
@@ -748,18 +760,45 @@ void Checker::Impl::BeginFleetCycle() {
   // A lock it wins is held past this worker's next start (its timer re-arms for the cycle
   // after the cycle ends); a winner that dies is replaced within a cycle and a half.
   const int64_t hold_ms = cycle_delay_ms_ + cycle_delay_ms_ / 2;
+  const bool at_once = HoldsFleetLock();
+  fleet_asked_ms_ = uv_now(env_.loop);
   internals_.fleet->BeginCycle(upstream_, LockTtlMs(cycle_delay_ms_), hold_ms,
-                               [this, alive](FleetCycle cycle) {
+                               [this, alive, at_once](FleetCycle cycle) {
                                  if (alive.expired() || stopped_) return;
+                                 if (at_once) return OnFleetAnswer(std::move(cycle));
                                  OnFleetCycle(std::move(cycle));
                                });
+  if (!at_once) return;
+  // The lock is this host's beyond this start: no other host can have published since
+  // its last publish, so it probes now, as a winner that kept the lock does after the
+  // answer, and the answer only extends the hold and confirms (OnFleetAnswer).
+  fleet_role_ = FleetRole::kWinner;
+  fleet_changed_ = false;
+  fleet_set_version_.reset();
+  fleet_seen_ = OwnFleetStates();
+  fleet_answer_pending_ = true;
+  StartProbing();
 }
 
-void Checker::Impl::OnFleetCycle(FleetCycle cycle) {
+// `fk:` lives while the fleet lock is surely this host's (NoteFleetAnswer), and nothing of
+// this host's waits to be published.
+bool Checker::Impl::HoldsFleetLock() const {
+  Result<std::optional<DictValue>> hold = env_.dict->Get(fk_key_);
+  if (!hold.ok() || !hold->has_value()) return false;
+  Result<std::optional<DictValue>> unpublished = env_.dict->Get(fu_key_);
+  return unpublished.ok() && !unpublished->has_value();
+}
+
+// What every answer leaves in the dict: the last role and holder, a fallback or a return
+// said once per host, and `fk:` for as long as the lock is surely still this host's when
+// its next cycle asks (less the round trip it took, twice, and a quarter cycle).
+void Checker::Impl::NoteFleetAnswer(const FleetCycle& cycle) {
   // The last role lives in the dict: the host's lock winner changes from cycle to cycle,
   // and a fallback is said once per host, not once per worker.
   const auto before = static_cast<FleetRole>(static_cast<int>(Counter(fr_key_).value_or(0)));
-  (void)env_.dict->Set(fr_key_, DictValue(static_cast<double>(cycle.role)));
+  if (before != cycle.role) {
+    (void)env_.dict->Set(fr_key_, DictValue(static_cast<double>(cycle.role)));
+  }
   if (!cycle.holder.empty()) (void)env_.dict->Set(fh_key_, DictValue(cycle.holder));
   const bool alone = cycle.role == FleetRole::kAlone;
   fleet_fell_back_ = alone && before != FleetRole::kAlone;
@@ -771,11 +810,24 @@ void Checker::Impl::OnFleetCycle(FleetCycle cycle) {
     Warn("fleet: redis answers again; back in the fleet as its " +
          std::string(FleetRoleName(cycle.role)) + UpstreamLogContext(upstream_));
   }
+  const auto round_trip = static_cast<int64_t>(uv_now(env_.loop) - fleet_asked_ms_);
+  const int64_t sure_ms = cycle.lock_ttl_ms - 2 * round_trip - cycle_delay_ms_ / 4;
+  if (cycle.role == FleetRole::kWinner && sure_ms > 0) {
+    (void)env_.dict->Set(fk_key_, DictValue(true), sure_ms);
+  } else {
+    (void)env_.dict->Delete(fk_key_);
+  }
+}
+
+void Checker::Impl::OnFleetCycle(FleetCycle cycle) {
+  NoteFleetAnswer(cycle);
+  const bool alone = cycle.role == FleetRole::kAlone;
   fleet_role_ = cycle.role;
   fleet_changed_ = false;
   fleet_set_version_.reset();
   fleet_seen_.clear();
   fleet_cycle_ = std::move(cycle);
+  if (alone) return ContinueFleetCycle({});
   switch (PlanFleetCycle()) {
     case FleetPlan::kStartVersion:
       fleet_set_version_ = Counter(fv_key_).value_or(0) + 1;
@@ -792,6 +844,30 @@ void Checker::Impl::OnFleetCycle(FleetCycle cycle) {
       break;
   }
   ContinueFleetCycle({});
+}
+
+// The answer to a start that probed at once. A winner whose version is the fleet's
+// publishes as it would have; one that finds no version sets it (as after a flush), one
+// that finds another version publishes its fresh view over it. Any other answer means the
+// lock lapsed: this cycle's probes stay on this host, and a change among them waits in
+// `fu:` for this host's next win.
+void Checker::Impl::OnFleetAnswer(FleetCycle cycle) {
+  fleet_answer_pending_ = false;
+  NoteFleetAnswer(cycle);
+  fleet_role_ = cycle.role;
+  if (cycle.role == FleetRole::kWinner) {
+    const std::optional<double> held = Counter(fv_key_);
+    if (!cycle.version) {
+      fleet_set_version_ = held.value_or(0) + 1;
+    } else if (held != cycle.version) {
+      fleet_changed_ = true;
+    }
+  } else if (fleet_changed_) {
+    (void)env_.dict->Set(fu_key_, DictValue(true));
+  }
+  fleet_cycle_ = std::move(cycle);
+  EmitFleetEvent({});
+  if (std::exchange(fleet_finish_waiting_, false)) FinishCycle();
 }
 
 // The second round trip: every peer's state in the fleet, copied before probing.
@@ -811,12 +887,16 @@ void Checker::Impl::ReadFleetPeers() {
   });
 }
 
+void Checker::Impl::EmitFleetEvent(const std::vector<FleetCopy>& copies) {
+  if (!env_.on_fleet) return;
+  const FleetCycle& c = fleet_cycle_;
+  env_.on_fleet(FleetEvent{upstream_, c.role, Counter(fv_key_).value_or(0), c.holder,
+                           fleet_fell_back_, fleet_rejoined_, c.error, copies});
+}
+
 void Checker::Impl::ContinueFleetCycle(const std::vector<FleetCopy>& copies) {
   const FleetCycle& c = fleet_cycle_;
-  if (env_.on_fleet) {
-    env_.on_fleet(FleetEvent{upstream_, c.role, Counter(fv_key_).value_or(0), c.holder,
-                             fleet_fell_back_, fleet_rejoined_, c.error, copies});
-  }
+  EmitFleetEvent(copies);
   if (c.role == FleetRole::kFollower) {
     locked_ = false;  // another host probes: nothing of ours to reconcile
     FinishCycle();

@@ -2,7 +2,8 @@
 // for a peer, "v:" and "l:" + "<upstream>" for an upstream. healthcheck.lua spells them so.
 // Passive checks add "pf:" (failure streak) and "ps:" (last success) per peer; the fleet tier
 // "fv:" (the fleet version held), "fr:" (the last role), "fh:" (the fleet lock's holder) and
-// "fu:" (a change not yet published to the fleet) per upstream.
+// "fu:" (a change not yet published to the fleet) and "fk:" (the fleet lock is this host's
+// while the key lives) per upstream.
 #include "upcheck/protocol_keys.h"
 
 #include <charconv>
@@ -11,10 +12,11 @@ namespace upcheck {
 namespace {
 
 constexpr std::string_view kPrefixes[] = {
-    "d:", "ok:", "nok:", "v:", "l:", "pf:", "ps:", "next:", "fv:", "fr:", "fh:", "fu:"};
+    "d:", "ok:", "nok:", "v:", "l:", "pf:", "ps:", "next:", "fv:", "fr:", "fh:", "fu:", "fk:"};
 constexpr KeyFamily kUpstreamFamilies[] = {KeyFamily::kVersion,      KeyFamily::kLock,
                                            KeyFamily::kFleetVersion, KeyFamily::kFleetRole,
-                                           KeyFamily::kFleetHolder,  KeyFamily::kFleetUnpublished};
+                                           KeyFamily::kFleetHolder,  KeyFamily::kFleetUnpublished,
+                                           KeyFamily::kFleetHold};
 constexpr KeyFamily kPeerFamilies[] = {KeyFamily::kDown,      KeyFamily::kOk,
                                        KeyFamily::kNok,       KeyFamily::kPassiveFail,
                                        KeyFamily::kPassiveOk, KeyFamily::kNext};

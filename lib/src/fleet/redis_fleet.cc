@@ -119,6 +119,9 @@ void RedisFleet::BeginCycle(std::string_view upstream, int64_t lock_ttl_ms, int6
         pttl.integer == -1) {
       client_->Command({"PEXPIRE", lock, ttl}, [](const Result<RedisReply>&) {});
     }
+    if (c.role == FleetRole::kWinner && pttl.kind == RedisReply::Kind::kInteger) {
+      c.lock_ttl_ms = pttl.integer;
+    }
     c.version = Number(version.elements[0]);
     done(std::move(c));
   };

@@ -60,18 +60,20 @@ class DaemonFleetTest : public ::testing::Test {
   }
 
   // Host i ("h1".."h3"): app = {a, b}, interval 100, fall = rise = 1, with or without the fleet.
-  void StartHosts(int n, bool fleet = true) {  // fleet = false: the same hosts on their own
+  // fleet = false: the same hosts on their own.
+  void StartHosts(int n, bool fleet = true, int interval_ms = 100, int64_t redis_timeout_ms = 500) {
     for (int i = 1; i <= n; ++i) {
       TestConfig c;
       c.shm_name = UniqueSegmentName("fleet" + std::to_string(i));
       c.workers = kWorkers;
       c.upstreams = {{.name = "app",
                       .primary = {a_.address(), b_.address()},
-                      .interval_ms = 100,
+                      .interval_ms = interval_ms,
                       .balancer_listen = "127.0.0.1:0"}};
       if (fleet) {
         c.fleet_toml = "[fleet]\nredis = \"" + redis_.address() + "\"\nhost_id = \"h" +
-                       std::to_string(i) + "\"\ntimeout = 500\n";
+                       std::to_string(i) + "\"\ntimeout = " + std::to_string(redis_timeout_ms) +
+                       "\n";
       }
       shms_.push_back(c.shm_name);
       hosts_.push_back(std::make_unique<DaemonProcess>(ConfigToml(c)));
@@ -189,6 +191,31 @@ TEST_F(DaemonFleetTest, KilledWinnerIsReplacedAfterTheLockTtl) {
     if (i == k) continue;
     EXPECT_TRUE(Eventually([&] { return PageSays(i, "DOWN"); })) << i;
   }
+}
+
+// A winner that kept the fleet lock probes at once, its cycle's round trip to Redis in
+// flight: a Redis that is slow to answer delays none of its probes. Seen as a probe the
+// backend gets while Redis is frozen, before the host gives up on Redis (its timeout).
+TEST_F(DaemonFleetTest, AWinnerHoldingTheLockProbesWithoutWaitingForRedis) {
+  StartHosts(1, true, 1000, 30000);
+  ASSERT_TRUE(Eventually([&] { return Holder() == "h1"; })) << Holder();
+  ASSERT_TRUE(a_.WaitForRequests(a_.requests() + 2, Slow(milliseconds(10000))));
+  // Freeze Redis just after it extended the hold (1.5 cycles) for the latest start: its
+  // answer to that start is written by then, and the next start is one the host makes at once.
+  ASSERT_TRUE(Eventually([&] {
+    Result<std::string> ttl = redis_.Run({"PTTL", "upcheck:l:app"});
+    return ttl.ok() && std::stoll(*ttl) > 1400;
+  }));
+  redis_.Pause();
+  const int probes = a_.requests();
+  const bool probed = a_.WaitForRequests(probes + 1, Slow(milliseconds(10000)));
+  const uint64_t fallbacks = View(shms_[0]).value_or(HostView{}).fallbacks;
+  redis_.Resume();
+  EXPECT_TRUE(probed) << "no probe while Redis was silent";
+  EXPECT_EQ(fallbacks, 0u) << "probed only once Redis had timed out";
+  EXPECT_EQ(hosts_[0]->err().find("probing alone"), std::string::npos) << hosts_[0]->err();
+  EXPECT_TRUE(a_.WaitForRequests(probes + 2, Slow(milliseconds(10000))));
+  EXPECT_EQ(View(shms_[0]).value_or(HostView{}).role, FleetRole::kWinner);
 }
 
 // Redis gone: every host falls back (once, at warn), keeps checking on its own, and

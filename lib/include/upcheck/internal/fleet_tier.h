@@ -44,6 +44,8 @@ struct FleetCycle {
   // kWinner: the lock was this host's already, so no other host has written since this
   // host's last publish.
   bool kept = false;
+  // kWinner: how long the lock stays this host's, from when Redis answered (its PTTL).
+  int64_t lock_ttl_ms = 0;
   std::string error;  // kAlone: what failed
 };
 
