@@ -121,6 +121,7 @@ class Checker::Impl {
   enum class FleetPlan : uint8_t { kNothing, kStartVersion, kPublishOwn, kKeepOwn, kReadPeers };
   void BeginFleetCycle();
   bool HoldsFleetLock() const;
+  bool HasUnpublished() const;
   void NoteFleetAnswer(const FleetCycle& cycle);
   void OnFleetCycle(FleetCycle cycle);
   void OnFleetAnswer(FleetCycle cycle);
@@ -784,9 +785,13 @@ void Checker::Impl::BeginFleetCycle() {
 // this host's waits to be published.
 bool Checker::Impl::HoldsFleetLock() const {
   Result<std::optional<DictValue>> hold = env_.dict->Get(fk_key_);
-  if (!hold.ok() || !hold->has_value()) return false;
-  Result<std::optional<DictValue>> unpublished = env_.dict->Get(fu_key_);
-  return unpublished.ok() && !unpublished->has_value();
+  return hold.ok() && hold->has_value() && !HasUnpublished();
+}
+
+// `fu:`: a change this host made that the fleet has not confirmed.
+bool Checker::Impl::HasUnpublished() const {
+  Result<std::optional<DictValue>> fu = env_.dict->Get(fu_key_);
+  return fu.ok() && fu->has_value();
 }
 
 // What every answer leaves in the dict: the last role and holder, a fallback or a return
@@ -821,13 +826,11 @@ void Checker::Impl::NoteFleetAnswer(const FleetCycle& cycle) {
 
 void Checker::Impl::OnFleetCycle(FleetCycle cycle) {
   NoteFleetAnswer(cycle);
-  const bool alone = cycle.role == FleetRole::kAlone;
   fleet_role_ = cycle.role;
   fleet_changed_ = false;
   fleet_set_version_.reset();
   fleet_seen_.clear();
   fleet_cycle_ = std::move(cycle);
-  if (alone) return ContinueFleetCycle({});
   switch (PlanFleetCycle()) {
     case FleetPlan::kStartVersion:
       fleet_set_version_ = Counter(fv_key_).value_or(0) + 1;
@@ -917,11 +920,7 @@ Checker::Impl::FleetPlan Checker::Impl::PlanFleetCycle() const {
   const bool winner = c.role == FleetRole::kWinner;
   if (c.role == FleetRole::kAlone) return FleetPlan::kNothing;
   if (!c.version) return winner ? FleetPlan::kStartVersion : FleetPlan::kNothing;
-  auto unpublished = [this] {
-    Result<std::optional<DictValue>> fu = env_.dict->Get(fu_key_);
-    return fu.ok() && fu->has_value();
-  };
-  if (winner && (fleet_rejoined_ || unpublished())) return FleetPlan::kPublishOwn;
+  if (winner && (fleet_rejoined_ || HasUnpublished())) return FleetPlan::kPublishOwn;
   const bool moved = Counter(fv_key_) != c.version || fleet_rejoined_;
   if (winner && c.kept && !moved) return FleetPlan::kKeepOwn;
   return winner || moved ? FleetPlan::kReadPeers : FleetPlan::kNothing;
