@@ -120,6 +120,8 @@ class Checker::Impl {
   // What a cycle's start needs beyond the fleet's answer (see PlanFleetCycle).
   enum class FleetPlan : uint8_t { kNothing, kStartVersion, kPublishOwn, kKeepOwn, kReadPeers };
   void BeginFleetCycle();
+  void AskFleet(bool probing);
+  void ResetFleetCycle(FleetRole role);
   bool HoldsFleetLock() const;
   bool HasUnpublished() const;
   void NoteFleetAnswer(const FleetCycle& cycle);
@@ -196,6 +198,8 @@ class Checker::Impl {
   bool fleet_fell_back_ = false, fleet_rejoined_ = false;
   // A winner that started probing at once waits for the fleet's answer to end its cycle.
   bool fleet_answer_pending_ = false, fleet_finish_waiting_ = false;
+  // A winner whose hold outlasts this cycle did not ask: it asks at the end only to publish.
+  bool fleet_unasked_ = false;
   uint64_t fleet_asked_ms_ = 0;  // loop time of this cycle's start request
   // Fleet callbacks may come after this Impl is gone: they hold a weak reference to this.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
@@ -350,6 +354,11 @@ void Checker::Impl::StartProbing() {
 
 // do_check(), second half: publish, then re-arm after the cycle (§6.1).
 void Checker::Impl::FinishCycle() {
+  if (std::exchange(fleet_unasked_, false) && fleet_changed_ && !stopped_) {
+    // The version moves: ask first, as a start that probed at once does, so that a flush
+    // or a lapse since the last answer is seen before anything is published.
+    AskFleet(true);
+  }
   if (fleet_answer_pending_) {
     fleet_finish_waiting_ = true;  // the fleet's answer (or its timeout) ends the cycle
     return;
@@ -754,31 +763,43 @@ void Checker::Impl::Publish() {
 
 // ---- The fleet tier (DESIGN §11) --------------------------------------------------------
 
-// This host holds its own lock: ask the fleet whether it probes. The lock's TTL is the
-// local one: the fleet's winner re-arms after the cycle it drew, as a host's does.
+// This host holds its own lock: ask the fleet whether it probes. A winner that surely
+// still holds the fleet lock probes at once, the round trip in flight, and the answer only
+// extends the hold and confirms (OnFleetAnswer): no other host can have published since
+// its last publish. If the hold outlasts the next start too, it does not ask at all: a
+// steady fleet costs its winner one round trip every other cycle.
 void Checker::Impl::BeginFleetCycle() {
+  if (!HoldsFleetLock()) return AskFleet(false);
+  ResetFleetCycle(FleetRole::kWinner);
+  fleet_seen_ = OwnFleetStates();
+  Result<int64_t> left = env_.dict->Ttl(fk_key_);
+  fleet_unasked_ = left.ok() && *left > cycle_delay_ms_;
+  if (!fleet_unasked_) AskFleet(true);
+  StartProbing();
+}
+
+// The cycle's start request. The lock's TTL is the local one: the fleet's winner re-arms
+// after the cycle it drew, as a host's does. A lock it wins is held for two cycles and a
+// half: past this worker's next start (its timer re-arms after the cycle ends) and the one
+// after, which need not ask; a winner that dies is replaced when that hold runs out.
+void Checker::Impl::AskFleet(bool probing) {
   std::weak_ptr<bool> alive = alive_;
-  // A lock it wins is held past this worker's next start (its timer re-arms for the cycle
-  // after the cycle ends); a winner that dies is replaced within a cycle and a half.
-  const int64_t hold_ms = cycle_delay_ms_ + cycle_delay_ms_ / 2;
-  const bool at_once = HoldsFleetLock();
+  const int64_t hold_ms = 2 * cycle_delay_ms_ + cycle_delay_ms_ / 2;
   fleet_asked_ms_ = uv_now(env_.loop);
+  fleet_answer_pending_ = probing;
   internals_.fleet->BeginCycle(upstream_, LockTtlMs(cycle_delay_ms_), hold_ms,
-                               [this, alive, at_once](FleetCycle cycle) {
+                               [this, alive, probing](FleetCycle cycle) {
                                  if (alive.expired() || stopped_) return;
-                                 if (at_once) return OnFleetAnswer(std::move(cycle));
+                                 if (probing) return OnFleetAnswer(std::move(cycle));
                                  OnFleetCycle(std::move(cycle));
                                });
-  if (!at_once) return;
-  // The lock is this host's beyond this start: no other host can have published since
-  // its last publish, so it probes now, as a winner that kept the lock does after the
-  // answer, and the answer only extends the hold and confirms (OnFleetAnswer).
-  fleet_role_ = FleetRole::kWinner;
+}
+
+void Checker::Impl::ResetFleetCycle(FleetRole role) {
+  fleet_role_ = role;
   fleet_changed_ = false;
   fleet_set_version_.reset();
-  fleet_seen_ = OwnFleetStates();
-  fleet_answer_pending_ = true;
-  StartProbing();
+  fleet_seen_.clear();
 }
 
 // `fk:` lives while the fleet lock is surely this host's (NoteFleetAnswer), and nothing of
@@ -826,10 +847,7 @@ void Checker::Impl::NoteFleetAnswer(const FleetCycle& cycle) {
 
 void Checker::Impl::OnFleetCycle(FleetCycle cycle) {
   NoteFleetAnswer(cycle);
-  fleet_role_ = cycle.role;
-  fleet_changed_ = false;
-  fleet_set_version_.reset();
-  fleet_seen_.clear();
+  ResetFleetCycle(cycle.role);
   fleet_cycle_ = std::move(cycle);
   switch (PlanFleetCycle()) {
     case FleetPlan::kStartVersion:

@@ -200,8 +200,9 @@ TEST_F(DaemonFleetTest, AWinnerHoldingTheLockProbesWithoutWaitingForRedis) {
   StartHosts(1, true, 1000, 30000);
   ASSERT_TRUE(Eventually([&] { return Holder() == "h1"; })) << Holder();
   ASSERT_TRUE(a_.WaitForRequests(a_.requests() + 2, Slow(milliseconds(10000))));
-  // Freeze Redis just after it extended the hold (1.5 cycles) for the latest start: its
-  // answer to that start is written by then, and the next start is one the host makes at once.
+  // Freeze Redis just after it extended the hold (two cycles and a half) for the latest
+  // start: its answer to that start is written by then, and the next start is one the host
+  // makes at once (or without asking at all).
   ASSERT_TRUE(Eventually([&] {
     Result<std::string> ttl = redis_.Run({"PTTL", "upcheck:l:app"});
     return ttl.ok() && std::stoll(*ttl) > 1400;
@@ -216,6 +217,27 @@ TEST_F(DaemonFleetTest, AWinnerHoldingTheLockProbesWithoutWaitingForRedis) {
   EXPECT_EQ(hosts_[0]->err().find("probing alone"), std::string::npos) << hosts_[0]->err();
   EXPECT_TRUE(a_.WaitForRequests(probes + 2, Slow(milliseconds(10000))));
   EXPECT_EQ(View(shms_[0]).value_or(HostView{}).role, FleetRole::kWinner);
+}
+
+// A winner whose hold outlasts its next start does not ask Redis then: a steady fleet
+// costs its winner one round trip every other cycle. Counted by Redis (the hold script
+// runs once per start request) against the cycles the backend saw.
+TEST_F(DaemonFleetTest, ASteadyWinnerAsksRedisEveryOtherCycle) {
+  StartHosts(1, true, 500);
+  ASSERT_TRUE(Eventually([&] { return Holder() == "h1"; })) << Holder();
+  ASSERT_TRUE(a_.WaitForRequests(a_.requests() + 2, Slow(milliseconds(10000))));
+  ASSERT_TRUE(redis_.Run({"CONFIG", "RESETSTAT"}).ok());
+  const int probes0 = a_.requests();
+  ASSERT_TRUE(a_.WaitForRequests(probes0 + 10, Slow(milliseconds(30000))));
+  const int cycles = a_.requests() - probes0;
+  Result<std::string> info = redis_.Run({"INFO", "commandstats"});
+  ASSERT_TRUE(info.ok()) << info.error();
+  const size_t at = info->find("cmdstat_eval:calls=");
+  ASSERT_NE(at, std::string::npos) << "no start request at all\n" << *info;
+  const int asks = std::stoi(info->substr(at + std::string_view("cmdstat_eval:calls=").size()));
+  EXPECT_LE(asks, cycles * 6 / 10 + 1) << asks << " start requests in " << cycles << " cycles";
+  EXPECT_EQ(View(shms_[0]).value_or(HostView{}).role, FleetRole::kWinner);
+  EXPECT_EQ(hosts_[0]->err().find("probing alone"), std::string::npos) << hosts_[0]->err();
 }
 
 // Redis gone: every host falls back (once, at warn), keeps checking on its own, and
