@@ -291,5 +291,29 @@ TEST_F(DaemonFleetTest, FlushedRedisIsRestoredAndNoDownPeerReadsUp) {
   EXPECT_NE(RedisGet("upcheck:v:app"), "(nil)");
 }
 
+// FLUSHALL just after a start request, then a turns down: the next cycle, whose hold
+// outlasts it, probes without asking, and asks before it publishes. So the version it
+// writes goes past the one the hosts held (an INCR into the empty Redis would start again
+// at 1), and comes with b's flag as well as a's.
+TEST_F(DaemonFleetTest, AFlushBeforeACycleThatDidNotAskStillMovesTheVersionOn) {
+  StartHosts(1, true, 500);
+  b_.SetResponse(Answer(500, 'B'));
+  ASSERT_TRUE(Eventually([&] { return RedisGet("upcheck:d:app:" + b_.address()) == "1"; }));
+  const std::string before = RedisGet("upcheck:v:app");
+  ASSERT_NE(before, "(nil)");
+  // Within a quarter cycle of a start request: the hold (1250 ms) outlasts the next start.
+  ASSERT_TRUE(Eventually([&] {
+    Result<std::string> ttl = redis_.Run({"PTTL", "upcheck:l:app"});
+    return ttl.ok() && std::stoll(*ttl) > 1000;
+  }));
+  ASSERT_TRUE(redis_.FlushAll().ok());
+  a_.SetResponse(Answer(500, 'A'));
+  std::string after;
+  ASSERT_TRUE(Eventually([&] { return (after = RedisGet("upcheck:v:app")) != "(nil)"; }));
+  EXPECT_GT(std::stod(after), std::stod(before));
+  EXPECT_EQ(RedisGet("upcheck:d:app:" + b_.address()), "1");
+  EXPECT_TRUE(Eventually([&] { return RedisGet("upcheck:d:app:" + a_.address()) == "1"; }));
+}
+
 }  // namespace
 }  // namespace upcheck::testing
